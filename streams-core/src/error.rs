@@ -72,7 +72,9 @@ pub enum Error {
     },
 
     /// A state store was requested that the node is not connected to, or with the wrong type.
-    #[error("state store '{0}' is not available to this processor (not connected, or of another type)")]
+    #[error(
+        "state store '{0}' is not available to this processor (not connected, or of another type)"
+    )]
     StoreNotAvailable(String),
 
     /// The state directory could not be used.
@@ -114,11 +116,28 @@ pub enum Error {
     /// The application is not in a state that allows the call.
     #[error("illegal state: {0}")]
     IllegalState(String),
+
+    /// A persistent state store's files are damaged. The state manager answers it by wiping
+    /// the store and restoring it in full from its changelog.
+    #[error("state store '{store}' is corrupted at '{path}'")]
+    StoreCorrupted {
+        /// The store's name.
+        store: String,
+        /// The store's directory.
+        path: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl Error {
     /// A deserialization error for the given topic, with a message as its cause.
-    pub fn deserialization(what: impl Into<String>, topic: &str, cause: impl Into<BoxError>) -> Self {
+    pub fn deserialization(
+        what: impl Into<String>,
+        topic: &str,
+        cause: impl Into<BoxError>,
+    ) -> Self {
         Error::Deserialization {
             what: what.into(),
             topic: topic.to_owned(),
@@ -136,7 +155,11 @@ impl Error {
     }
 
     /// A state store error with a cause.
-    pub fn store(store: impl Into<String>, reason: impl Into<String>, cause: impl Into<BoxError>) -> Self {
+    pub fn store(
+        store: impl Into<String>,
+        reason: impl Into<String>,
+        cause: impl Into<BoxError>,
+    ) -> Self {
         Error::Store {
             store: store.into(),
             reason: reason.into(),

@@ -1,0 +1,577 @@
+//! The topology test driver: run a topology without a broker.
+//!
+//! [`TopologyTestDriver`] mirrors Kafka Streams' `TopologyTestDriver`. Each piped record is
+//! processed at once; then stream-time punctuators run, the task commits (so caches flush
+//! after every record), and records written to internal or source topics are fed back in.
+//! Everything is deterministic: there are no threads, and the wall clock only moves when
+//! the test moves it.
+//!
+//! Beyond Java's driver, [`DriverOptions::partitions`] runs every topic with N partitions:
+//! input is placed by the murmur2 partitioner, and there is one task per partition of each
+//! sub-topology, exactly as the Kafka runtime runs them.
+
+mod topics;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use topics::{TestInputTopic, TestOutputTopic, TestRecord};
+
+use crate::config::StreamsConfig;
+use crate::error::{Error, Result};
+use crate::partitioner::default_partition;
+use crate::record::Headers;
+use crate::serde::SerdeRef;
+use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskMetrics, TaskSpec};
+use crate::task_id::TaskId;
+use crate::topology::Topology;
+
+/// Options of a [`TopologyTestDriver`].
+#[derive(Debug, Clone)]
+pub struct DriverOptions {
+    partitions: i32,
+    wall_clock_start: i64,
+    output_log: bool,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        DriverOptions {
+            partitions: 1,
+            wall_clock_start: 0,
+            output_log: false,
+        }
+    }
+}
+
+impl DriverOptions {
+    /// One partition per topic and a wall clock starting at 0.
+    pub fn new() -> Self {
+        DriverOptions::default()
+    }
+
+    /// Runs every topic with `n` partitions and one task per partition of each
+    /// sub-topology. With 1 (the default) the whole topology runs as task `0_0`, as in
+    /// Kafka's driver.
+    #[must_use]
+    pub fn partitions(mut self, n: i32) -> Self {
+        self.partitions = n.max(1);
+        self
+    }
+
+    /// Also keeps every record the topology writes, across all topics and in the order
+    /// written, for [`TopologyTestDriver::take_output_log`].
+    #[must_use]
+    pub fn output_log(mut self, on: bool) -> Self {
+        self.output_log = on;
+        self
+    }
+
+    /// The initial wall-clock time in milliseconds; input topics start their record time there too.
+    #[must_use]
+    pub fn wall_clock_start(mut self, ms: i64) -> Self {
+        self.wall_clock_start = ms;
+        self
+    }
+}
+
+/// A record the topology wrote, as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedRecord {
+    /// The topic (full name for internal topics).
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The key bytes, `None` for null.
+    pub key: Option<Vec<u8>>,
+    /// The value bytes, `None` for null.
+    pub value: Option<Vec<u8>>,
+    /// The timestamp.
+    pub timestamp: i64,
+    /// The headers.
+    pub headers: Headers,
+}
+
+#[derive(Default)]
+struct Collector {
+    partitions: i32,
+    produced: Vec<ProducedRecord>,
+    round_robin: HashMap<String, i32>,
+}
+
+impl Collector {
+    fn place(&mut self, topic: &str, partition: Option<i32>) -> i32 {
+        match partition {
+            Some(p) => p,
+            None => {
+                let next = self.round_robin.entry(topic.to_owned()).or_insert(0);
+                let p = *next % self.partitions;
+                *next += 1;
+                p
+            }
+        }
+    }
+}
+
+impl RecordCollector for Collector {
+    fn send(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+    ) -> Result<()> {
+        let partition = self.place(topic, partition);
+        self.produced.push(ProducedRecord {
+            topic: topic.to_owned(),
+            partition,
+            key: key.map(<[u8]>::to_vec),
+            value: value.map(<[u8]>::to_vec),
+            timestamp,
+            headers: headers.clone(),
+        });
+        Ok(())
+    }
+
+    fn partition_count(&mut self, _topic: &str) -> Result<i32> {
+        Ok(self.partitions)
+    }
+}
+
+pub(crate) struct DriverInner {
+    topology: Arc<Topology>,
+    application_id: Arc<str>,
+    partitions: i32,
+    tasks: BTreeMap<TaskId, Task>,
+    /// Full input topic name → sub-topology id.
+    inputs: HashMap<String, u32>,
+    collector: Rc<RefCell<Collector>>,
+    outputs: HashMap<String, VecDeque<ProducedRecord>>,
+    produced_topics: HashSet<String>,
+    next_offset: HashMap<String, Vec<i64>>,
+    wall_clock: i64,
+    single: bool,
+    log: Option<Vec<ProducedRecord>>,
+}
+
+/// Runs a topology in-process, record by record, without a broker.
+///
+/// # Examples
+///
+/// ```
+/// use streams_core::driver::TopologyTestDriver;
+/// use streams_core::processor::{Processor, ProcessorContext};
+/// use streams_core::serde::Serdes;
+/// use streams_core::{Consumed, Produced, Record, Result, StreamsConfig, Topology};
+///
+/// struct Shout;
+/// impl Processor<String, String, String, String> for Shout {
+///     fn process(&mut self, r: Record<String, String>, ctx: &mut ProcessorContext<'_, String, String>) -> Result<()> {
+///         let v = format!("{}!", r.value);
+///         ctx.forward(r.with_value(v))
+///     }
+/// }
+///
+/// let mut topology = Topology::new();
+/// topology
+///     .add_source("in", &["input"], Consumed::with(Serdes::string(), Serdes::string()))?
+///     .add_processor("shout", || Shout, &["in"])?
+///     .add_sink("out", "output", Produced::with(Serdes::string(), Serdes::string()), &["shout"])?;
+///
+/// let driver = TopologyTestDriver::new(topology, StreamsConfig::new().set("application.id", "demo"))?;
+/// let input = driver.create_input_topic("input", Serdes::string(), Serdes::string());
+/// let output = driver.create_output_topic("output", Serdes::string(), Serdes::string());
+/// input.pipe_input("k".to_string(), "hello".to_string())?;
+/// assert_eq!(output.read_key_value()?, ("k".to_string(), "hello!".to_string()));
+/// assert!(output.is_empty());
+/// # Ok::<(), streams_core::Error>(())
+/// ```
+pub struct TopologyTestDriver {
+    inner: Rc<RefCell<DriverInner>>,
+}
+
+impl std::fmt::Debug for TopologyTestDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.borrow();
+        f.debug_struct("TopologyTestDriver")
+            .field("application_id", &inner.application_id)
+            .field("partitions", &inner.partitions)
+            .field("tasks", &inner.tasks.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl TopologyTestDriver {
+    /// A driver with one partition per topic, the whole topology in task `0_0`.
+    ///
+    /// # Errors
+    ///
+    /// An invalid config or topology, or a processor whose `init` fails.
+    pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
+        Self::with_options(topology, config, DriverOptions::default())
+    }
+
+    /// A driver with the given options.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](TopologyTestDriver::new).
+    pub fn with_options(
+        topology: Topology,
+        mut config: StreamsConfig,
+        options: DriverOptions,
+    ) -> Result<Self> {
+        if config.get("application.id").is_none() {
+            config.insert("application.id", "topology-test-driver");
+        }
+        config.validate()?;
+        let application_id: Arc<str> = config.application_id()?.into();
+        let handlers = TaskHandlers {
+            deserialization: config.deserialization_handling()?,
+            processing: config.processing_handling()?,
+            production: config.production_handling()?,
+        };
+        let topology = Arc::new(topology);
+        let collector = Rc::new(RefCell::new(Collector {
+            partitions: options.partitions,
+            ..Collector::default()
+        }));
+        let by_sub = topology.source_topics_by_subtopology();
+        let mut inputs = HashMap::new();
+        for (sub, topics) in by_sub.iter().enumerate() {
+            for t in topics {
+                inputs.insert(topology.resolve_topic(&application_id, t), sub as u32);
+            }
+        }
+        let single = options.partitions == 1;
+        let mut tasks = BTreeMap::new();
+        let make = |id: TaskId, subs: Vec<usize>| -> Result<Task> {
+            let collector: Rc<RefCell<dyn RecordCollector>> = collector.clone();
+            Task::new(
+                &topology,
+                TaskSpec {
+                    id,
+                    application_id: Arc::clone(&application_id),
+                    subtopologies: subs,
+                    partition: id.partition,
+                    handlers,
+                    collector,
+                    wall_clock: options.wall_clock_start,
+                },
+            )
+        };
+        if single {
+            let id = TaskId::new(0, 0);
+            tasks.insert(id, make(id, (0..by_sub.len()).collect())?);
+        } else {
+            for (sub, topics) in by_sub.iter().enumerate() {
+                if topics.is_empty() {
+                    continue;
+                }
+                for p in 0..options.partitions {
+                    let id = TaskId::new(sub as u32, p);
+                    tasks.insert(id, make(id, vec![sub])?);
+                }
+            }
+        }
+        for task in tasks.values_mut() {
+            task.init()?;
+        }
+        let inner = DriverInner {
+            topology,
+            application_id,
+            partitions: options.partitions,
+            tasks,
+            inputs,
+            collector,
+            outputs: HashMap::new(),
+            produced_topics: HashSet::new(),
+            next_offset: HashMap::new(),
+            wall_clock: options.wall_clock_start,
+            single,
+            log: options.output_log.then(Vec::new),
+        };
+        Ok(TopologyTestDriver {
+            inner: Rc::new(RefCell::new(inner)),
+        })
+    }
+
+    /// An input topic that serializes keys and values with the given serdes. Records without
+    /// an explicit timestamp get the driver's start time.
+    pub fn create_input_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> TestInputTopic<K, V> {
+        let start = self.inner.borrow().wall_clock;
+        TestInputTopic::new(
+            Rc::clone(&self.inner),
+            topic,
+            key_serde,
+            value_serde,
+            start,
+            Duration::ZERO,
+        )
+    }
+
+    /// An input topic whose records without an explicit timestamp start at `start_ms` and
+    /// advance by `auto_advance` after each record.
+    pub fn create_input_topic_with_time<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+        start_ms: i64,
+        auto_advance: Duration,
+    ) -> TestInputTopic<K, V> {
+        TestInputTopic::new(
+            Rc::clone(&self.inner),
+            topic,
+            key_serde,
+            value_serde,
+            start_ms,
+            auto_advance,
+        )
+    }
+
+    /// An output topic that deserializes what the topology wrote to `topic`.
+    pub fn create_output_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> TestOutputTopic<K, V> {
+        TestOutputTopic::new(Rc::clone(&self.inner), topic, key_serde, value_serde)
+    }
+
+    /// Moves the wall clock forward, runs the wall-clock punctuators that are due, commits,
+    /// and processes whatever they produced.
+    ///
+    /// # Errors
+    ///
+    /// The first error a punctuator or downstream node returns.
+    pub fn advance_wall_clock_time(&self, by: Duration) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        inner.wall_clock = inner.wall_clock.saturating_add(ms);
+        let now = inner.wall_clock;
+        let ids: Vec<TaskId> = inner.tasks.keys().copied().collect();
+        for id in ids {
+            if let Some(task) = inner.tasks.get_mut(&id) {
+                task.punctuate_wall_clock(now)?;
+                task.flush()?;
+            }
+            inner.capture_outputs()?;
+        }
+        inner.run_until_idle()
+    }
+
+    /// Takes every record written since the last call, across all topics (internal ones
+    /// included) in the order written. Empty unless [`DriverOptions::output_log`] is on.
+    /// Records stay readable through output topics as well.
+    pub fn take_output_log(&self) -> Vec<ProducedRecord> {
+        self.inner
+            .borrow_mut()
+            .log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The current wall-clock time of the driver.
+    pub fn wall_clock_time(&self) -> i64 {
+        self.inner.borrow().wall_clock
+    }
+
+    /// Every topic the topology has written to, including internal ones.
+    pub fn produced_topic_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .inner
+            .borrow()
+            .produced_topics
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The ids of the driver's tasks.
+    pub fn task_ids(&self) -> Vec<TaskId> {
+        self.inner.borrow().tasks.keys().copied().collect()
+    }
+
+    /// The counters of a task.
+    pub fn task_metrics(&self, task: TaskId) -> Option<TaskMetrics> {
+        self.inner.borrow().tasks.get(&task).map(Task::metrics)
+    }
+
+    /// The stream time of a task, -1 before its first record.
+    pub fn stream_time(&self, task: TaskId) -> Option<i64> {
+        self.inner.borrow().tasks.get(&task).map(Task::stream_time)
+    }
+
+    /// The application id in use.
+    pub fn application_id(&self) -> String {
+        self.inner.borrow().application_id.to_string()
+    }
+
+    /// Closes every task: processors' `close`, then the stores.
+    ///
+    /// # Errors
+    ///
+    /// The first error a task returns while closing.
+    pub fn close(self) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        let mut first = None;
+        for task in inner.tasks.values_mut() {
+            if let Err(e) = task.close() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl DriverInner {
+    /// Full topic name of an input: internal topics may be named without the application prefix.
+    fn full_input_name<'a>(&self, topic: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+        if self.inputs.contains_key(topic) {
+            return Some(std::borrow::Cow::Borrowed(topic));
+        }
+        let full = self.topology.resolve_topic(&self.application_id, topic);
+        self.inputs
+            .contains_key(&full)
+            .then_some(std::borrow::Cow::Owned(full))
+    }
+
+    fn partition_for(&mut self, topic: &str, key: Option<&[u8]>, partition: Option<i32>) -> i32 {
+        match (partition, key) {
+            (Some(p), _) => p,
+            (None, Some(k)) => default_partition(k, self.partitions),
+            (None, None) => self.collector.borrow_mut().place(topic, None),
+        }
+    }
+
+    fn enqueue(&mut self, topic: &str, partition: i32, raw: RawRecord<'_>) -> Result<()> {
+        let Some(&sub) = self.inputs.get(topic) else {
+            return Err(Error::UnknownTopic(topic.to_owned()));
+        };
+        let id = if self.single {
+            TaskId::new(0, 0)
+        } else {
+            TaskId::new(sub, partition)
+        };
+        let task = self
+            .tasks
+            .get_mut(&id)
+            .ok_or_else(|| Error::IllegalState(format!("no task {id} for {topic}-{partition}")))?;
+        task.add_record(topic, raw)
+    }
+
+    pub(crate) fn pipe(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: Headers,
+    ) -> Result<()> {
+        let Some(topic) = self.full_input_name(topic) else {
+            return Err(Error::UnknownTopic(format!(
+                "{topic} (not a source topic of this topology)"
+            )));
+        };
+        let partition = self.partition_for(&topic, key, None);
+        let offset = self.bump_offset(&topic, partition);
+        let raw = RawRecord {
+            key,
+            value,
+            timestamp,
+            offset,
+            headers,
+        };
+        self.enqueue(&topic, partition, raw)?;
+        self.run_until_idle()
+    }
+
+    fn bump_offset(&mut self, topic: &str, partition: i32) -> i64 {
+        let offsets = match self.next_offset.get_mut(topic) {
+            Some(o) => o,
+            None => self.next_offset.entry(topic.to_owned()).or_default(),
+        };
+        let p = usize::try_from(partition).unwrap_or(0);
+        if offsets.len() <= p {
+            offsets.resize(p + 1, 0);
+        }
+        let offset = offsets[p];
+        offsets[p] += 1;
+        offset
+    }
+
+    /// Processes every queued record, one at a time, task by task: after each record, the
+    /// task's stream-time punctuators run, it commits, and its outputs are captured and fed
+    /// back where the topology reads them.
+    fn run_until_idle(&mut self) -> Result<()> {
+        loop {
+            let mut progressed = false;
+            let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+            for id in ids {
+                while let Some(task) = self.tasks.get_mut(&id) {
+                    if !task.process_one()? {
+                        break;
+                    }
+                    task.punctuate_stream_time()?;
+                    task.flush()?;
+                    progressed = true;
+                    self.capture_outputs()?;
+                }
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    fn capture_outputs(&mut self) -> Result<()> {
+        let produced = std::mem::take(&mut self.collector.borrow_mut().produced);
+        for rec in produced {
+            self.produced_topics.insert(rec.topic.clone());
+            if let Some(log) = &mut self.log {
+                log.push(rec.clone());
+            }
+            if self.inputs.contains_key(&rec.topic) {
+                let offset = self.bump_offset(&rec.topic, rec.partition);
+                let raw = RawRecord {
+                    key: rec.key.as_deref(),
+                    value: rec.value.as_deref(),
+                    timestamp: rec.timestamp,
+                    offset,
+                    headers: rec.headers.clone(),
+                };
+                self.enqueue(&rec.topic, rec.partition, raw)?;
+            }
+            self.outputs
+                .entry(rec.topic.clone())
+                .or_default()
+                .push_back(rec);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn take_output(&mut self, topic: &str) -> Option<ProducedRecord> {
+        let full = self.topology.resolve_topic(&self.application_id, topic);
+        self.outputs.get_mut(&full).and_then(VecDeque::pop_front)
+    }
+
+    pub(crate) fn output_len(&self, topic: &str) -> usize {
+        let full = self.topology.resolve_topic(&self.application_id, topic);
+        self.outputs.get(&full).map_or(0, VecDeque::len)
+    }
+}

@@ -1,0 +1,516 @@
+//! Tasks: one instance of a sub-topology for one input partition.
+//!
+//! A task owns its nodes, its per-partition record queues and its stores. It processes one
+//! record at a time, always taking the next record from the partition whose head record has
+//! the smallest timestamp, as Kafka Streams' `PartitionGroup` does.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::config::ErrorHandling;
+use crate::error::{Error, Result};
+use crate::processor::{PunctuationQueue, PunctuationType, PunctuatorId};
+use crate::record::{Headers, RecordMetadata};
+use crate::task_id::TaskId;
+use crate::topology::{BuildContext, BuiltNode, NodeKind, NodeLifecycle, SourceInput, Topology};
+
+/// A consumed record before deserialization.
+#[derive(Debug, Clone)]
+pub struct RawRecord<'a> {
+    /// The key bytes, `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value bytes, `None` for a null value.
+    pub value: Option<&'a [u8]>,
+    /// The record's timestamp.
+    pub timestamp: i64,
+    /// The record's offset in its partition.
+    pub offset: i64,
+    /// The record's headers.
+    pub headers: Headers,
+}
+
+/// Where a task's output records go: the producer in the Kafka runtime, a capture buffer in
+/// the test driver.
+pub trait RecordCollector {
+    /// Sends one record. `partition` is `None` when the record has a null key and no
+    /// partitioner chose one.
+    ///
+    /// # Errors
+    ///
+    /// The send could not be started (an unknown topic, a full buffer that did not drain).
+    fn send(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+    ) -> Result<()>;
+
+    /// The number of partitions of `topic`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`] when the topic does not exist.
+    fn partition_count(&mut self, topic: &str) -> Result<i32>;
+}
+
+/// Counters of one task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskMetrics {
+    /// Records taken from the input queues and processed.
+    pub processed: u64,
+    /// Records dropped on purpose: late, null keys where not allowed, bad timestamps,
+    /// deserialization or processing failures under the continue handler.
+    pub dropped: u64,
+    /// Records sent to a dead-letter topic.
+    pub dead_lettered: u64,
+    /// Punctuations run.
+    pub punctuations: u64,
+}
+
+/// The error handling a task applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TaskHandlers {
+    /// For records that cannot be deserialized.
+    pub(crate) deserialization: ErrorHandling,
+    /// For processor failures.
+    pub(crate) processing: ErrorHandling,
+    /// For output records that cannot be serialized.
+    pub(crate) production: ErrorHandling,
+}
+
+/// The per-task state every node of the task shares while processing.
+pub(crate) struct TaskContext {
+    pub(crate) task_id: TaskId,
+    pub(crate) application_id: Arc<str>,
+    pub(crate) metadata: Option<RecordMetadata>,
+    pub(crate) stream_time: i64,
+    pub(crate) wall_clock: i64,
+    pub(crate) record_timestamp: Rc<Cell<i64>>,
+    pub(crate) commit_requested: bool,
+    pub(crate) metrics: TaskMetrics,
+    handlers: TaskHandlers,
+    collector: Rc<RefCell<dyn RecordCollector>>,
+    stores: HashMap<String, Rc<dyn Any>>,
+    node_stores: Vec<Vec<String>>,
+    node_names: Vec<Arc<str>>,
+    stream_punctuation: PunctuationQueue,
+    wall_punctuation: PunctuationQueue,
+    next_punctuator: u64,
+}
+
+impl TaskContext {
+    pub(crate) fn node_name(&self, node: usize) -> &str {
+        self.node_names.get(node).map_or("?", |n| n)
+    }
+
+    pub(crate) fn schedule(
+        &mut self,
+        node: usize,
+        interval: i64,
+        kind: PunctuationType,
+    ) -> PunctuatorId {
+        let id = self.next_punctuator;
+        self.next_punctuator += 1;
+        if kind.is_stream_time() {
+            self.stream_punctuation.schedule(node, 0, interval, id)
+        } else {
+            let first = self.wall_clock.saturating_add(interval);
+            self.wall_punctuation.schedule(node, first, interval, id)
+        }
+    }
+
+    pub(crate) fn cancel(&mut self, id: PunctuatorId) {
+        self.stream_punctuation.cancel(id);
+        self.wall_punctuation.cancel(id);
+    }
+
+    pub(crate) fn store_for(&self, node: usize, name: &str) -> Result<Rc<dyn Any>> {
+        let connected = self
+            .node_stores
+            .get(node)
+            .is_some_and(|s| s.iter().any(|x| x == name));
+        if !connected {
+            return Err(Error::StoreNotAvailable(name.to_owned()));
+        }
+        self.stores
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::StoreNotAvailable(name.to_owned()))
+    }
+
+    pub(crate) fn begin_record(&mut self, metadata: RecordMetadata, timestamp: i64) {
+        self.metadata = Some(metadata);
+        self.stream_time = self.stream_time.max(timestamp);
+        self.record_timestamp.set(timestamp);
+        self.metrics.processed += 1;
+    }
+
+    pub(crate) fn partition_count(&mut self, topic: &str) -> Result<i32> {
+        self.collector.borrow_mut().partition_count(topic)
+    }
+
+    pub(crate) fn send(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+    ) -> Result<()> {
+        self.collector
+            .borrow_mut()
+            .send(topic, partition, key, value, timestamp, headers)
+    }
+
+    /// Applies the production handler to an output record that could not be serialized.
+    pub(crate) fn handle_serialization_error(&mut self, error: Error) -> Result<()> {
+        match self.handlers.production {
+            ErrorHandling::Fail => Err(error),
+            ErrorHandling::Continue | ErrorHandling::DeadLetter => {
+                tracing::warn!(task = %self.task_id, error = %error, "skipping output record that could not be serialized");
+                self.metrics.dropped += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies the deserialization handler to a record that could not be read.
+    pub(crate) fn handle_deserialization_error(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        raw: &RawRecord<'_>,
+        error: Error,
+    ) -> Result<()> {
+        match self.handlers.deserialization {
+            ErrorHandling::Fail => Err(error),
+            ErrorHandling::Continue => {
+                tracing::warn!(task = %self.task_id, topic, partition, offset = raw.offset, error = %error,
+                    "skipping record that could not be deserialized");
+                self.metrics.dropped += 1;
+                Ok(())
+            }
+            ErrorHandling::DeadLetter => {
+                let reason = error_chain(&error);
+                self.dead_letter(topic, partition, raw, &reason)
+            }
+        }
+    }
+
+    /// Sends the original bytes of a failed record to `<topic>.dead-letter`, on the same
+    /// partition number where that topic has it, with headers saying what failed and when.
+    pub(crate) fn dead_letter(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        raw: &RawRecord<'_>,
+        reason: &str,
+    ) -> Result<()> {
+        let dlq = format!("{topic}.dead-letter");
+        let failed_at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(self.wall_clock)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut headers = raw.headers.clone();
+        headers
+            .add("dead-letter-reason", Some(reason.as_bytes().to_vec()))
+            .add("original-topic", Some(topic.as_bytes().to_vec()))
+            .add(
+                "original-partition",
+                Some(partition.to_string().into_bytes()),
+            )
+            .add("original-offset", Some(raw.offset.to_string().into_bytes()))
+            .add("failed-at", Some(failed_at.into_bytes()));
+        let n = self.partition_count(&dlq)?;
+        let target = if partition < n {
+            partition
+        } else {
+            partition % n.max(1)
+        };
+        tracing::warn!(task = %self.task_id, topic, partition, offset = raw.offset, reason,
+            "sending record to dead-letter topic {dlq}");
+        self.send(
+            &dlq,
+            Some(target),
+            raw.key,
+            raw.value,
+            raw.timestamp,
+            &headers,
+        )?;
+        self.metrics.dead_lettered += 1;
+        Ok(())
+    }
+}
+
+/// The error and its causes, joined, for a dead-letter header.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut s = error.to_string();
+    let mut cur = error.source();
+    while let Some(e) = cur {
+        s.push_str(": ");
+        s.push_str(&e.to_string());
+        cur = e.source();
+    }
+    s
+}
+
+struct QueueRef {
+    topic: Arc<str>,
+    partition: i32,
+    source: Rc<RefCell<dyn SourceInput>>,
+    local: usize,
+}
+
+/// What a task is made of, besides the topology.
+pub(crate) struct TaskSpec {
+    pub(crate) id: TaskId,
+    pub(crate) application_id: Arc<str>,
+    /// The sub-topologies this task runs (one in the runtime; all of them in the
+    /// single-partition test driver, as Kafka's driver runs the whole topology as task 0_0).
+    pub(crate) subtopologies: Vec<usize>,
+    /// The input partition of each source topic (full names).
+    pub(crate) partition: i32,
+    pub(crate) handlers: TaskHandlers,
+    pub(crate) collector: Rc<RefCell<dyn RecordCollector>>,
+    pub(crate) wall_clock: i64,
+}
+
+/// One instance of one or more sub-topologies over one partition of their inputs.
+pub(crate) struct Task {
+    pub(crate) id: TaskId,
+    pub(crate) ctx: TaskContext,
+    queues: Vec<QueueRef>,
+    queue_by_topic: HashMap<Arc<str>, usize>,
+    nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>>,
+    order: Vec<usize>,
+    initialized: bool,
+}
+
+impl Task {
+    pub(crate) fn new(topology: &Topology, spec: TaskSpec) -> Result<Task> {
+        let groups = topology.subtopologies();
+        let mut members: Vec<usize> = Vec::new();
+        for &g in &spec.subtopologies {
+            let Some(group) = groups.get(g) else {
+                return Err(Error::Topology(format!("sub-topology {g} does not exist")));
+            };
+            members.extend(group.iter().copied());
+        }
+        members.sort_unstable();
+        let app = Arc::clone(&spec.application_id);
+        let resolve = |t: &str| topology.resolve_topic(&app, t);
+        let n = topology.nodes.len();
+        let mut built: Vec<Option<BuiltNode>> = (0..n).map(|_| None).collect();
+        // Nodes are added parents-first, so building in reverse index order builds every
+        // child before its parents need its input handle.
+        for &i in members.iter().rev() {
+            let def = &topology.nodes[i];
+            let mut children = Vec::with_capacity(def.children.len());
+            for &c in &def.children {
+                let handle = built[c]
+                    .as_ref()
+                    .and_then(|b| b.input.clone())
+                    .ok_or_else(|| {
+                        Error::Topology(format!("child of '{}' was not built", def.name))
+                    })?;
+                children.push((Arc::clone(&topology.nodes[c].name), handle));
+            }
+            let node = def.factory.build(BuildContext {
+                name: Arc::clone(&def.name),
+                index: i,
+                children,
+                resolve_topic: &resolve,
+            })?;
+            built[i] = Some(node);
+        }
+        let mut queues = Vec::new();
+        let mut queue_by_topic = HashMap::new();
+        for &i in &members {
+            if let (NodeKind::Source { topics }, Some(b)) = (&topology.nodes[i].kind, &built[i])
+                && let Some(src) = &b.source
+            {
+                for t in topics {
+                    let full: Arc<str> = resolve(t).into();
+                    let local = src
+                        .borrow_mut()
+                        .add_queue(Arc::clone(&full), spec.partition);
+                    queue_by_topic.insert(Arc::clone(&full), queues.len());
+                    queues.push(QueueRef {
+                        topic: full,
+                        partition: spec.partition,
+                        source: Rc::clone(src),
+                        local,
+                    });
+                }
+            }
+        }
+        let nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>> =
+            built.into_iter().map(|b| b.map(|b| b.lifecycle)).collect();
+        let ctx = TaskContext {
+            task_id: spec.id,
+            application_id: spec.application_id,
+            metadata: None,
+            stream_time: -1,
+            wall_clock: spec.wall_clock,
+            record_timestamp: Rc::new(Cell::new(-1)),
+            commit_requested: false,
+            metrics: TaskMetrics::default(),
+            handlers: spec.handlers,
+            collector: spec.collector,
+            stores: HashMap::new(),
+            node_stores: topology.nodes.iter().map(|d| d.stores.clone()).collect(),
+            node_names: topology.nodes.iter().map(|d| Arc::clone(&d.name)).collect(),
+            stream_punctuation: PunctuationQueue::default(),
+            wall_punctuation: PunctuationQueue::default(),
+            next_punctuator: 0,
+        };
+        Ok(Task {
+            id: spec.id,
+            ctx,
+            queues,
+            queue_by_topic,
+            nodes,
+            order: members,
+            initialized: false,
+        })
+    }
+
+    /// Makes stores available to the task's processors, before `init`.
+    #[allow(dead_code)]
+    pub(crate) fn register_store(&mut self, name: &str, store: Rc<dyn Any>) {
+        self.ctx.stores.insert(name.to_owned(), store);
+    }
+
+    /// The shared cell stores read the current record timestamp from.
+    #[allow(dead_code)]
+    pub(crate) fn record_timestamp_cell(&self) -> Rc<Cell<i64>> {
+        Rc::clone(&self.ctx.record_timestamp)
+    }
+
+    pub(crate) fn init(&mut self) -> Result<()> {
+        if self.initialized {
+            return Ok(());
+        }
+        for &i in &self.order {
+            if let Some(n) = &self.nodes[i] {
+                n.borrow_mut().init(&mut self.ctx)?;
+            }
+        }
+        self.initialized = true;
+        Ok(())
+    }
+
+    /// Deserializes and queues one input record. Records that fail and are skipped by the
+    /// handler are not queued.
+    pub(crate) fn add_record(&mut self, topic: &str, raw: RawRecord<'_>) -> Result<()> {
+        let Some(&q) = self.queue_by_topic.get(topic) else {
+            return Err(Error::UnknownTopic(topic.to_owned()));
+        };
+        let q = &self.queues[q];
+        q.source.borrow_mut().enqueue(q.local, raw, &mut self.ctx)?;
+        Ok(())
+    }
+
+    /// Processes the record with the smallest head timestamp across partitions. Returns
+    /// whether a record was processed.
+    pub(crate) fn process_one(&mut self) -> Result<bool> {
+        let mut best: Option<(i64, usize)> = None;
+        for (i, q) in self.queues.iter().enumerate() {
+            if let Some(ts) = q.source.borrow().head_timestamp(q.local)
+                && best.is_none_or(|(b, _)| ts < b)
+            {
+                best = Some((ts, i));
+            }
+        }
+        let Some((_, i)) = best else {
+            return Ok(false);
+        };
+        let q = &self.queues[i];
+        let result = q.source.borrow_mut().process_head(q.local, &mut self.ctx);
+        if let Err(e) = result {
+            match self.ctx.handlers.processing {
+                ErrorHandling::Fail => return Err(e),
+                ErrorHandling::Continue | ErrorHandling::DeadLetter => {
+                    tracing::warn!(task = %self.id, topic = %q.topic, partition = q.partition, error = %e,
+                        "skipping record whose processing failed");
+                    self.ctx.metrics.dropped += 1;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Runs the stream-time punctuators that are due. Returns whether any ran.
+    pub(crate) fn punctuate_stream_time(&mut self) -> Result<bool> {
+        let now = self.ctx.stream_time;
+        if now < 0 {
+            return Ok(false);
+        }
+        self.punctuate(now, true)
+    }
+
+    /// Advances the task's wall clock and runs the wall-clock punctuators that are due.
+    pub(crate) fn punctuate_wall_clock(&mut self, now: i64) -> Result<bool> {
+        self.ctx.wall_clock = now;
+        self.punctuate(now, false)
+    }
+
+    fn punctuate(&mut self, now: i64, stream: bool) -> Result<bool> {
+        let mut any = false;
+        loop {
+            let due = if stream {
+                self.ctx.stream_punctuation.pop_due(now)
+            } else {
+                self.ctx.wall_punctuation.pop_due(now)
+            };
+            let Some((node, id)) = due else { break };
+            let Some(n) = self.nodes.get(node).and_then(Option::as_ref) else {
+                continue;
+            };
+            self.ctx.metadata = None;
+            self.ctx.record_timestamp.set(now);
+            self.ctx.metrics.punctuations += 1;
+            n.borrow_mut().punctuate(id, now, &mut self.ctx)?;
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// Lets every processor forward what it holds in caches, as the first step of a commit.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        for &i in &self.order {
+            if let Some(n) = &self.nodes[i] {
+                n.borrow_mut().flush(&mut self.ctx)?;
+            }
+        }
+        self.ctx.commit_requested = false;
+        Ok(())
+    }
+
+    pub(crate) fn close(&mut self) -> Result<()> {
+        let mut first_err = None;
+        for &i in &self.order {
+            if let Some(n) = &self.nodes[i]
+                && let Err(e) = n.borrow_mut().close()
+            {
+                tracing::warn!(task = %self.id, error = %e, "processor failed to close");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn metrics(&self) -> TaskMetrics {
+        self.ctx.metrics
+    }
+
+    pub(crate) fn stream_time(&self) -> i64 {
+        self.ctx.stream_time
+    }
+}

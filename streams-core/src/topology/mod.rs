@@ -1,0 +1,560 @@
+//! Topologies: sources, processors and sinks wired into a graph, with stores attached.
+//!
+//! [`Topology`] is the low-level builder (Kafka Streams' Processor API `Topology`); the
+//! typed DSL in `streams-dsl` writes into it. Every node is typed while it is added, and
+//! the types of connected nodes are checked then. Each node becomes one trait object per
+//! task; records then flow between nodes as plain typed values.
+
+mod describe;
+mod nodes;
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+pub use describe::{NodeDescription, SubtopologyDescription, TopologyDescription};
+pub(crate) use nodes::{NodeLifecycle, SourceInput};
+
+use crate::error::{Error, Result};
+use crate::options::{Consumed, Named, Produced};
+use crate::processor::Processor;
+
+/// The key and value types flowing on an edge, kept to check connections and to name types
+/// in error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Types {
+    key: TypeId,
+    value: TypeId,
+    key_name: &'static str,
+    value_name: &'static str,
+}
+
+impl Types {
+    pub(crate) fn of<K: 'static, V: 'static>() -> Self {
+        Types {
+            key: TypeId::of::<K>(),
+            value: TypeId::of::<V>(),
+            key_name: std::any::type_name::<K>(),
+            value_name: std::any::type_name::<V>(),
+        }
+    }
+
+    fn same(&self, other: &Types) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+}
+
+impl std::fmt::Display for Types {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({}, {})", self.key_name, self.value_name)
+    }
+}
+
+/// What kind of node, for descriptions and task wiring.
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    Source { topics: Vec<String> },
+    Processor,
+    Sink { topic: SinkTopic },
+}
+
+/// Where a sink writes.
+#[derive(Debug, Clone)]
+pub(crate) enum SinkTopic {
+    Fixed(String),
+    Extractor(String),
+}
+
+/// What a node factory gets to build one task's instance of its node.
+pub(crate) struct BuildContext<'a> {
+    pub(crate) name: Arc<str>,
+    pub(crate) index: usize,
+    /// The children's typed input handles, in child order: `Rc<RefCell<dyn RecordSink<K, V>>>`
+    /// behind `dyn Any`, downcast once here.
+    pub(crate) children: Vec<(Arc<str>, Rc<dyn Any>)>,
+    pub(crate) resolve_topic: &'a dyn Fn(&str) -> String,
+}
+
+/// One task's instance of a node.
+pub(crate) struct BuiltNode {
+    pub(crate) input: Option<Rc<dyn Any>>,
+    pub(crate) lifecycle: Rc<std::cell::RefCell<dyn NodeLifecycle>>,
+    pub(crate) source: Option<Rc<std::cell::RefCell<dyn SourceInput>>>,
+}
+
+/// Builds a node's per-task instance. Held by the topology, shared by all tasks and threads.
+pub(crate) trait NodeFactory: Send + Sync {
+    fn build(&self, ctx: BuildContext<'_>) -> Result<BuiltNode>;
+}
+
+pub(crate) struct NodeDef {
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: NodeKind,
+    pub(crate) parents: Vec<usize>,
+    pub(crate) children: Vec<usize>,
+    pub(crate) stores: Vec<String>,
+    pub(crate) factory: Box<dyn NodeFactory>,
+    output: Option<Types>,
+}
+
+/// What an internal topic is for, which decides its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InternalTopicKind {
+    /// A repartition topic: `cleanup.policy=delete`, unlimited retention, purged as consumed.
+    Repartition,
+}
+
+/// A topic the application creates and owns. Its full name is `<application.id>-<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalTopic {
+    /// The name without the application id prefix.
+    pub name: String,
+    /// What it is for.
+    pub kind: InternalTopicKind,
+    /// Its partition count, when fixed by the topology rather than by its upstream.
+    pub partitions: Option<i32>,
+}
+
+/// A processing graph: sources read topics, processors transform records, sinks write topics.
+///
+/// # Examples
+///
+/// Building a topology with the Processor API and describing it:
+///
+/// ```
+/// use streams_core::processor::{Processor, ProcessorContext};
+/// use streams_core::serde::Serdes;
+/// use streams_core::{Consumed, Produced, Record, Result, Topology};
+///
+/// struct Upper;
+/// impl Processor<String, String, String, String> for Upper {
+///     fn process(&mut self, r: Record<String, String>, ctx: &mut ProcessorContext<'_, String, String>) -> Result<()> {
+///         let v = r.value.to_uppercase();
+///         ctx.forward(r.with_value(v))
+///     }
+/// }
+///
+/// let mut topology = Topology::new();
+/// topology
+///     .add_source("in", &["input"], Consumed::with(Serdes::string(), Serdes::string()))?
+///     .add_processor("upper", || Upper, &["in"])?
+///     .add_sink("out", "output", Produced::with(Serdes::string(), Serdes::string()), &["upper"])?;
+/// assert_eq!(
+///     topology.describe().to_string(),
+///     "Topologies:\n   Sub-topology: 0\n    Source: in (topics: [input])\n      --> upper\n    \
+///      Processor: upper (stores: [])\n      --> out\n      <-- in\n    Sink: out (topic: output)\n      <-- upper\n\n"
+/// );
+/// # Ok::<(), streams_core::Error>(())
+/// ```
+#[derive(Default)]
+pub struct Topology {
+    pub(crate) nodes: Vec<NodeDef>,
+    by_name: HashMap<Arc<str>, usize>,
+    pub(crate) internal_topics: BTreeMap<String, InternalTopic>,
+    copartition_groups: Vec<BTreeSet<String>>,
+    store_names: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe().to_string())
+    }
+}
+
+impl Topology {
+    /// An empty topology.
+    pub fn new() -> Self {
+        Topology::default()
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<()> {
+        Named::validate(name).map_err(Error::Topology)?;
+        if self.by_name.contains_key(name) {
+            return Err(Error::Topology(format!(
+                "a node named '{name}' already exists"
+            )));
+        }
+        Ok(())
+    }
+
+    fn parent_indices(&self, node: &str, parents: &[&str], input: Types) -> Result<Vec<usize>> {
+        if parents.is_empty() {
+            return Err(Error::Topology(format!(
+                "node '{node}' needs at least one parent"
+            )));
+        }
+        let mut out = Vec::with_capacity(parents.len());
+        for p in parents {
+            let Some(&i) = self.by_name.get(*p) else {
+                return Err(Error::Topology(format!(
+                    "parent '{p}' of node '{node}' does not exist; add parents before children"
+                )));
+            };
+            let parent = &self.nodes[i];
+            match parent.output {
+                None => {
+                    return Err(Error::Topology(format!(
+                        "sink '{p}' cannot be the parent of '{node}'"
+                    )));
+                }
+                Some(out_types) if !out_types.same(&input) => {
+                    return Err(Error::Topology(format!(
+                        "node '{node}' takes {input} but its parent '{p}' forwards {out_types}"
+                    )));
+                }
+                Some(_) => {}
+            }
+            out.push(i);
+        }
+        Ok(out)
+    }
+
+    fn push(&mut self, def: NodeDef) -> usize {
+        let idx = self.nodes.len();
+        for &p in &def.parents {
+            self.nodes[p].children.push(idx);
+        }
+        self.by_name.insert(Arc::clone(&def.name), idx);
+        self.nodes.push(def);
+        idx
+    }
+
+    /// Adds a source node reading `topics` with the serdes and extractor in `consumed`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] for a duplicate or invalid name, no topics, or missing serdes.
+    pub fn add_source<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        consumed: Consumed<K, V>,
+    ) -> Result<&mut Self> {
+        self.check_new_name(name)?;
+        if topics.is_empty() {
+            return Err(Error::Topology(format!("source '{name}' has no topics")));
+        }
+        for t in topics {
+            Named::validate(t)
+                .map_err(|e| Error::Topology(format!("source '{name}': topic {e}")))?;
+            if let Some(other) = self.nodes.iter().find(|n| match &n.kind {
+                NodeKind::Source { topics } => topics.iter().any(|x| x == t),
+                _ => false,
+            }) {
+                return Err(Error::Topology(format!(
+                    "topic '{t}' is already read by source '{}'",
+                    other.name
+                )));
+            }
+        }
+        let (Some(key_serde), Some(value_serde)) = (consumed.key_serde, consumed.value_serde)
+        else {
+            return Err(Error::Topology(format!(
+                "source '{name}' needs a key serde and a value serde"
+            )));
+        };
+        let factory = nodes::SourceFactory::<K, V> {
+            key_serde,
+            value_serde,
+            extractor: consumed.extractor,
+        };
+        self.push(NodeDef {
+            name: name.into(),
+            kind: NodeKind::Source {
+                topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            },
+            parents: Vec::new(),
+            children: Vec::new(),
+            stores: Vec::new(),
+            factory: Box::new(factory),
+            output: Some(Types::of::<K, V>()),
+        });
+        Ok(self)
+    }
+
+    /// Adds a processor node. `supplier` is called once per task to make the processor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] for a duplicate or invalid name, an unknown parent, or a parent
+    /// that forwards other types than the processor takes.
+    pub fn add_processor<KIn, VIn, KOut, VOut, P, F>(
+        &mut self,
+        name: &str,
+        supplier: F,
+        parents: &[&str],
+    ) -> Result<&mut Self>
+    where
+        KIn: 'static,
+        VIn: 'static,
+        KOut: Clone + 'static,
+        VOut: Clone + 'static,
+        P: Processor<KIn, VIn, KOut, VOut>,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        self.check_new_name(name)?;
+        let input = Types::of::<KIn, VIn>();
+        let parents = self.parent_indices(name, parents, input)?;
+        let factory = nodes::ProcessorFactory::<F, KIn, VIn, KOut, VOut>::new(supplier);
+        self.push(NodeDef {
+            name: name.into(),
+            kind: NodeKind::Processor,
+            parents,
+            children: Vec::new(),
+            stores: Vec::new(),
+            factory: Box::new(factory),
+            output: Some(Types::of::<KOut, VOut>()),
+        });
+        Ok(self)
+    }
+
+    /// Adds a sink node writing to `topic`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] for a duplicate or invalid name or topic, an unknown parent, a type
+    /// mismatch, or missing serdes.
+    pub fn add_sink<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        topic: &str,
+        produced: Produced<K, V>,
+        parents: &[&str],
+    ) -> Result<&mut Self> {
+        Named::validate(topic).map_err(|e| Error::Topology(format!("sink '{name}': topic {e}")))?;
+        self.add_sink_node(
+            name,
+            SinkTopic::Fixed(topic.to_owned()),
+            None,
+            produced,
+            parents,
+        )
+    }
+
+    /// Adds a sink node that chooses each record's topic with `extractor`.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_sink`](Topology::add_sink).
+    pub fn add_sink_with_extractor<K: 'static, V: 'static, F>(
+        &mut self,
+        name: &str,
+        extractor: F,
+        produced: Produced<K, V>,
+        parents: &[&str],
+    ) -> Result<&mut Self>
+    where
+        F: Fn(&K, &V) -> String + Send + Sync + 'static,
+    {
+        let desc = std::any::type_name::<F>().to_string();
+        self.add_sink_node(
+            name,
+            SinkTopic::Extractor(desc),
+            Some(Arc::new(extractor)),
+            produced,
+            parents,
+        )
+    }
+
+    fn add_sink_node<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        topic: SinkTopic,
+        extractor: Option<Arc<nodes::TopicExtractor<K, V>>>,
+        produced: Produced<K, V>,
+        parents: &[&str],
+    ) -> Result<&mut Self> {
+        self.check_new_name(name)?;
+        let input = Types::of::<K, V>();
+        let parents = self.parent_indices(name, parents, input)?;
+        let (Some(key_serde), Some(value_serde)) = (produced.key_serde, produced.value_serde)
+        else {
+            return Err(Error::Topology(format!(
+                "sink '{name}' needs a key serde and a value serde: pass them with Produced::with(...)"
+            )));
+        };
+        let fixed = match &topic {
+            SinkTopic::Fixed(t) => Some(t.clone()),
+            SinkTopic::Extractor(_) => None,
+        };
+        let factory = nodes::SinkFactory::<K, V> {
+            topic: fixed,
+            extractor,
+            key_serde,
+            value_serde,
+            partitioner: produced.partitioner,
+        };
+        self.push(NodeDef {
+            name: name.into(),
+            kind: NodeKind::Sink { topic },
+            parents,
+            children: Vec::new(),
+            stores: Vec::new(),
+            factory: Box::new(factory),
+            output: None,
+        });
+        Ok(self)
+    }
+
+    /// Connects a processor to state stores, so it can look them up by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] when the processor does not exist or is not a processor.
+    pub fn connect_processor_and_state_stores(
+        &mut self,
+        processor: &str,
+        stores: &[&str],
+    ) -> Result<&mut Self> {
+        let Some(&i) = self.by_name.get(processor) else {
+            return Err(Error::Topology(format!(
+                "processor '{processor}' does not exist"
+            )));
+        };
+        if !matches!(self.nodes[i].kind, NodeKind::Processor) {
+            return Err(Error::Topology(format!(
+                "'{processor}' is not a processor; only processors have stores"
+            )));
+        }
+        for s in stores {
+            if !self.nodes[i].stores.iter().any(|x| x == s) {
+                self.nodes[i].stores.push((*s).to_owned());
+            }
+            self.store_names.insert((*s).to_owned());
+        }
+        Ok(self)
+    }
+
+    /// Declares `name` an internal topic: the application creates it and prefixes it with
+    /// `<application.id>-`. Sources and sinks refer to it by the unprefixed name.
+    pub fn add_internal_topic(&mut self, topic: InternalTopic) -> &mut Self {
+        self.internal_topics.insert(topic.name.clone(), topic);
+        self
+    }
+
+    /// Requires the given source topics to have equal partition counts (the two sides of a
+    /// join, for example); the application refuses to start otherwise.
+    pub fn add_copartition_group(&mut self, topics: &[&str]) -> &mut Self {
+        self.copartition_groups
+            .push(topics.iter().map(|t| (*t).to_owned()).collect());
+        self
+    }
+
+    /// The groups of co-partitioned topics.
+    pub fn copartition_groups(&self) -> &[BTreeSet<String>] {
+        &self.copartition_groups
+    }
+
+    /// The internal topics, by unprefixed name.
+    pub fn internal_topics(&self) -> impl Iterator<Item = &InternalTopic> {
+        self.internal_topics.values()
+    }
+
+    /// The full name of a topic as the application with `application_id` uses it.
+    pub fn resolve_topic(&self, application_id: &str, topic: &str) -> String {
+        if self.internal_topics.contains_key(topic) {
+            format!("{application_id}-{topic}")
+        } else {
+            topic.to_owned()
+        }
+    }
+
+    /// Whether a node of that name exists.
+    pub fn has_node(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The sub-topologies: groups of nodes connected by edges or by shared stores, numbered in
+    /// the order their first node was added, as Kafka Streams numbers them.
+    pub(crate) fn subtopologies(&self) -> Vec<Vec<usize>> {
+        let n = self.nodes.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        let union = |p: &mut Vec<usize>, a: usize, b: usize| {
+            let (ra, rb) = (find(p, a), find(p, b));
+            if ra != rb {
+                let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+                p[hi] = lo;
+            }
+        };
+        for (i, node) in self.nodes.iter().enumerate() {
+            for &c in &node.children {
+                union(&mut parent, i, c);
+            }
+        }
+        let mut by_store: HashMap<&str, usize> = HashMap::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            for s in &node.stores {
+                if let Some(&j) = by_store.get(s.as_str()) {
+                    union(&mut parent, i, j);
+                } else {
+                    by_store.insert(s, i);
+                }
+            }
+        }
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut root_to_group: HashMap<usize, usize> = HashMap::new();
+        for i in 0..n {
+            let r = find(&mut parent, i);
+            let g = *root_to_group.entry(r).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
+        }
+        groups
+    }
+
+    /// The source topics of each sub-topology, by sub-topology id (unprefixed names).
+    pub fn source_topics_by_subtopology(&self) -> Vec<Vec<String>> {
+        self.subtopologies()
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .flat_map(|&i| match &self.nodes[i].kind {
+                        NodeKind::Source { topics } => topics.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// All source topics (unprefixed names).
+    pub fn source_topics(&self) -> Vec<String> {
+        self.source_topics_by_subtopology()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// All topics written by fixed-topic sinks (unprefixed names).
+    pub fn sink_topics(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Sink {
+                    topic: SinkTopic::Fixed(t),
+                } => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The names of the stores connected to any processor.
+    pub fn store_names(&self) -> impl Iterator<Item = &str> {
+        self.store_names.iter().map(String::as_str)
+    }
+
+    /// Describes the topology in Kafka Streams' `TopologyDescription` format.
+    pub fn describe(&self) -> TopologyDescription {
+        describe::describe(self)
+    }
+}

@@ -1,0 +1,148 @@
+//! `StreamsBuilder`: the entry point of the DSL.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use streams_core::{Consumed, Error, Result, Topology};
+
+use crate::kstream::KStream;
+
+/// What every stream handle of one builder shares.
+pub(crate) struct BuilderState {
+    pub(crate) topology: Topology,
+    index: u64,
+    error: Option<Error>,
+}
+
+pub(crate) type Shared = Rc<RefCell<BuilderState>>;
+
+impl BuilderState {
+    /// The next generated name, `<prefix><10-digit index>`, as Kafka Streams' `newProcessorName`.
+    pub(crate) fn new_name(&mut self, prefix: &str) -> String {
+        let name = format!("{prefix}{:010}", self.index);
+        self.index += 1;
+        name
+    }
+
+    /// The user's name if given, else a generated one. Kafka Streams burns an index either
+    /// way, so that naming one operator does not rename the others.
+    pub(crate) fn name_or_generate(&mut self, given: Option<&str>, prefix: &str) -> String {
+        let generated = self.new_name(prefix);
+        given.map_or(generated, str::to_owned)
+    }
+
+    /// Keeps the first error; `build()` reports it.
+    pub(crate) fn record<T>(&mut self, r: Result<T>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    pub(crate) fn fail(&mut self, e: Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Builds a topology with the DSL.
+///
+/// Stream handles are cheap to clone and may be used for several downstream operators.
+/// Mistakes such as a missing serde are reported by [`build`](StreamsBuilder::build), with
+/// the node they concern, so the operator chain itself stays free of `?`.
+#[derive(Clone)]
+pub struct StreamsBuilder {
+    state: Shared,
+}
+
+impl Default for StreamsBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for StreamsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamsBuilder").finish_non_exhaustive()
+    }
+}
+
+impl StreamsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        StreamsBuilder {
+            state: Rc::new(RefCell::new(BuilderState {
+                topology: Topology::new(),
+                index: 0,
+                error: None,
+            })),
+        }
+    }
+
+    /// A stream of the records of `topic`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let orders = builder.stream("orders", Consumed::with(Serdes::string(), Serdes::string()));
+    /// # let _ = orders;
+    /// assert!(builder.build()?.describe().to_string().contains("Source: KSTREAM-SOURCE-0000000000 (topics: [orders])"));
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn stream<K: Clone + 'static, V: Clone + 'static>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+    ) -> KStream<K, V> {
+        self.stream_from(&[topic], consumed)
+    }
+
+    /// A stream of the records of several topics, read by one source node.
+    pub fn stream_from<K: Clone + 'static, V: Clone + 'static>(
+        &self,
+        topics: &[&str],
+        consumed: Consumed<K, V>,
+    ) -> KStream<K, V> {
+        let mut st = self.state.borrow_mut();
+        let name = st.name_or_generate(consumed.name(), "KSTREAM-SOURCE-");
+        let key_serde = consumed.key_serde().cloned();
+        let value_serde = consumed.value_serde().cloned();
+        let r = st.topology.add_source(&name, topics, consumed).map(|_| ());
+        st.record(r);
+        drop(st);
+        KStream::new(self.state.clone(), name, key_serde, value_serde, false)
+    }
+
+    /// The topology built so far.
+    ///
+    /// # Errors
+    ///
+    /// The first mistake made while building, such as a sink without serdes, an invalid or
+    /// duplicate name, or an operator applied to a stream of another builder.
+    pub fn build(self) -> Result<Topology> {
+        let state = Rc::try_unwrap(self.state)
+            .map(RefCell::into_inner)
+            .map_err(|rc| {
+                // Stream handles still alive: take the topology out of the shared state.
+                let mut st = rc.borrow_mut();
+                let topology = std::mem::take(&mut st.topology);
+                BuilderState {
+                    topology,
+                    index: st.index,
+                    error: st.error.take(),
+                }
+            });
+        let state = match state {
+            Ok(s) | Err(s) => s,
+        };
+        match state.error {
+            Some(e) => Err(e),
+            None => Ok(state.topology),
+        }
+    }
+}

@@ -1,0 +1,650 @@
+// Reference side of the conformance harness: builds a named topology with the Kafka Streams
+// DSL, runs an input script through TopologyTestDriver and prints every output record.
+//
+//   java -cp 'lib/*' Ref.java <case> <input.jsonl>   output records as JSON lines
+//   java -cp 'lib/*' Ref.java <case> --describe      topology.describe().toString()
+//   java -cp 'lib/*' Ref.java --list                 case names, one per line
+//   java -cp 'lib/*' Ref.java --all <out-dir> <input.jsonl>...
+//        every case: <out-dir>/<case>/describe.txt and <out-dir>/<case>/<input-name>.jsonl
+//
+// See README.md for the file formats and the ordering rule.
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.lang.reflect.Field;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.LongDeserializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindowedDeserializer;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindowedDeserializer;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
+import org.apache.kafka.streams.test.TestRecord;
+
+public class Ref {
+
+    /** Wall-clock start time of every driver (no case depends on wall-clock time). */
+    static final Instant START = Instant.ofEpochMilli(1_700_000_000_000L);
+
+    // ======================================================================================
+    // Reference cases.
+    //
+    // Shared rules:
+    //  * Input topics "input" (and "input2" where stated); keys and values are String or null.
+    //  * Default serdes are String/String. Output keys/values are String unless stated.
+    //  * "length" is String.length(); the inputs only use characters of the Basic
+    //    Multilingual Plane, so this equals the number of Unicode characters.
+    //  * "non-empty parts of v" = v.split(",", -1) with empty strings removed, in order
+    //    ("a,,b" -> [a, b]; "," -> []; "" -> []).
+    //  * Upper-casing is toUpperCase(Locale.ROOT) (full Unicode mapping, e.g. ß -> SS).
+    //  * No names are given (all node, store and topic names are generated), except in
+    //    case "named".
+    //  * Caching is off for every case: statestore.cache.max.bytes = 0 (a driver setting; no
+    //    Materialized caching options are used), so every update is forwarded at once.
+    // ======================================================================================
+
+    /** How output keys and values are read back (see timeWindowed() for time windows). */
+    static final Deserializer<String> STRING = new StringDeserializer();
+    static final Deserializer<Long> LONG = new LongDeserializer();
+    static final Deserializer<Windowed<String>> SESSION_WINDOWED =
+        new SessionWindowedDeserializer<>(new StringDeserializer());
+
+    static final Map<String, Case> CASES = new LinkedHashMap<>();
+
+    static {
+        // filter_map: stream(input)
+        //   .filter((k, v) -> v != null && v.length() > 3)        null values are dropped
+        //   .filterNot((k, v) -> k != null && k.endsWith("7"))    drops keys ending in "7"; null keys pass
+        //   .mapValues(v -> v.toUpperCase(Locale.ROOT))           v is never null here
+        //   .to("output")
+        add("filter_map", "filter, filterNot, mapValues, to",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> s = b.stream("input");
+                s.filter((k, v) -> v != null && v.length() > 3)
+                    .filterNot((k, v) -> k != null && k.endsWith("7"))
+                    .mapValues(v -> v.toUpperCase(Locale.ROOT))
+                    .to("output");
+            });
+
+        // flatmap_selectkey: stream(input)
+        //   .flatMap((k, v) -> one record (k, p) per non-empty part p of v; none when v is null)
+        //   .flatMapValues(v -> v.length() > 4 ? [v, v.toUpperCase(Locale.ROOT)] : [v])
+        //   .selectKey((k, v) -> k == null ? v : k + "/" + v)    v is never null here
+        //   .to("output")
+        add("flatmap_selectkey", "flatMap, flatMapValues, selectKey, to",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> s = b.stream("input");
+                s.flatMap((String k, String v) -> {
+                        List<KeyValue<String, String>> result = new ArrayList<>();
+                        for (String p : parts(v)) {
+                            result.add(KeyValue.pair(k, p));
+                        }
+                        return result;
+                    })
+                    .flatMapValues(v -> v.length() > 4 ? List.of(v, v.toUpperCase(Locale.ROOT)) : List.of(v))
+                    .selectKey((k, v) -> k == null ? v : k + "/" + v)
+                    .to("output");
+            });
+
+        // branch: stream(input).split()   (first matching predicate wins)
+        //   .branch((k, v) -> v == null,                        to("out-null"))
+        //   .branch((k, v) -> v != null && v.contains(","),     to("out-list"))
+        //   .branch((k, v) -> k == null || (v != null && v.isEmpty()), to("out-odd"))
+        //   .defaultBranch(                                     to("out-default"))
+        // Each branch uses Branched.withConsumer(ks -> ks.to(topic)) without a name.
+        add("branch", "split with three predicate branches and a default branch",
+            List.of("input"),
+            List.of(out("out-null", STRING, STRING), out("out-list", STRING, STRING),
+                    out("out-odd", STRING, STRING), out("out-default", STRING, STRING)),
+            b -> {
+                KStream<String, String> s = b.stream("input");
+                s.split()
+                    .branch((k, v) -> v == null, Branched.withConsumer(ks -> ks.to("out-null")))
+                    .branch((k, v) -> v != null && v.contains(","), Branched.withConsumer(ks -> ks.to("out-list")))
+                    .branch((k, v) -> k == null || (v != null && v.isEmpty()),
+                            Branched.withConsumer(ks -> ks.to("out-odd")))
+                    .defaultBranch(Branched.withConsumer(ks -> ks.to("out-default")));
+            });
+
+        // merge_peek:
+        //   left  = stream(input).filter((k, v) -> k != null)            drops null keys
+        //   right = stream(input2).mapValues(v -> v == null ? "<null>" : "2:" + v)
+        //   left.merge(right)
+        //     .peek((k, v) -> {})                                          no visible effect
+        //     .mapValues((k, v) -> (k == null ? "<null>" : k) + "=" + (v == null ? "<null>" : v))
+        //     .to("output")
+        // (peek's side effect is not part of the output; only its pass-through is checked.)
+        add("merge_peek", "two input topics merged, peek, mapValues, to",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> left = b.<String, String>stream("input").filter((k, v) -> k != null);
+                KStream<String, String> right =
+                    b.<String, String>stream("input2").mapValues(v -> v == null ? "<null>" : "2:" + v);
+                left.merge(right)
+                    .peek((k, v) -> { })
+                    .mapValues((k, v) -> (k == null ? "<null>" : k) + "=" + (v == null ? "<null>" : v))
+                    .to("output");
+            });
+
+        // map_nulls: stream(input)
+        //   .map((k, v) -> KeyValue.pair(v, k))                         swap: null values become null keys
+        //   .mapValues(v -> v == null || v.endsWith("0") ? null : v)  null stays null; values ending in "0" become null
+        //   .to("output")
+        add("map_nulls", "map swapping key and value, mapValues producing nulls, to",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> s = b.stream("input");
+                s.map((k, v) -> KeyValue.pair(v, k))
+                    .mapValues(v -> v == null || v.endsWith("0") ? null : v)
+                    .to("output");
+            });
+
+        // named: stream(input, Consumed.as("source"))
+        //   .filter((k, v) -> v != null, Named.as("drop-null-values"))
+        //   .flatMapValues(v -> non-empty parts of v, Named.as("explode"))
+        //   .split(Named.as("route-"))
+        //     .branch((k, v) -> v != null && v.length() <= 3, Branched.as("short"))
+        //     .defaultBranch(Branched.as("long"))
+        //   -> map of branches "route-short", "route-long";
+        //   route-short.mapValues(v -> v.toUpperCase(Locale.ROOT), Named.as("shout"))
+        //              .to("out-short", Produced.as("short-sink"))
+        //   route-long.to("out-long", Produced.as("long-sink"))
+        // One input record can produce records on both topics, interleaved.
+        add("named", "explicit names via Consumed.as, Named.as, Branched.as, Produced.as",
+            List.of("input"), List.of(out("out-short", STRING, STRING), out("out-long", STRING, STRING)), b -> {
+                Map<String, KStream<String, String>> branches = b
+                    .stream("input", Consumed.<String, String>as("source"))
+                    .filter((k, v) -> v != null, Named.as("drop-null-values"))
+                    .flatMapValues(v -> parts(v), Named.as("explode"))
+                    .split(Named.as("route-"))
+                    .branch((k, v) -> v != null && v.length() <= 3, Branched.as("short"))
+                    .defaultBranch(Branched.as("long"));
+                branches.get("route-short")
+                    .mapValues(v -> v.toUpperCase(Locale.ROOT), Named.as("shout"))
+                    .to("out-short", Produced.as("short-sink"));
+                branches.get("route-long").to("out-long", Produced.as("long-sink"));
+            });
+
+        // ---------------------------------------------------------------------- stateful
+        // Grouped aggregations drop records with a null key; the aggregations below also
+        // skip null values (Kafka Streams does not pass them to the aggregator). The lambdas
+        // still handle null explicitly: a null value leaves the aggregate unchanged.
+
+        // count: stream(input).groupByKey().count().toStream()
+        //   .to("output", Produced.with(String, Long))            value: count as a number
+        add("count", "groupByKey, count, toStream, to",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>stream("input").groupByKey().count().toStream()
+                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // reduce: stream(input).groupByKey()
+        //   .reduce((agg, v) -> v == null ? agg : last40(agg + "|" + v))
+        //   .toStream().to("output")
+        // last40(s) = s when s.length() <= 40, else its last 40 characters.
+        add("reduce", "groupByKey, reduce concatenating with '|' (keeps the last 40 chars), to",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .reduce((agg, v) -> v == null ? agg : last40(agg + "|" + v))
+                    .toStream().to("output");
+            });
+
+        // aggregate: stream(input).groupByKey()
+        //   .aggregate(() -> 0L, (k, v, agg) -> v == null ? agg : agg + v.length(),
+        //              Materialized.with(String, Long))
+        //   .toStream().to("output", Produced.with(String, Long))  value: sum of lengths
+        add("aggregate", "groupByKey, aggregate summing value lengths as Long, to",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .aggregate(() -> 0L, (String k, String v, Long agg) -> v == null ? agg : agg + v.length(),
+                               Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream().to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // group_by: stream(input)
+        //   .groupBy((k, v) -> v == null || v.isEmpty() ? null : v.substring(0, 1))
+        //        new key: first character of the value; null for null/empty values (dropped)
+        //   .count().toStream().to("output", Produced.with(String, Long))
+        // Goes through a generated repartition topic.
+        add("group_by", "groupBy first character of the value (repartition), count, to",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>stream("input")
+                    .groupBy((k, v) -> v == null || v.isEmpty() ? null : v.substring(0, 1))
+                    .count().toStream()
+                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // tumbling: stream(input).groupByKey()
+        //   .windowedBy(TimeWindows.ofSizeAndGrace(10 s, 2 s)).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String, 10000), Long))
+        add("tumbling", "tumbling windows 10s grace 2s, count",
+            List.of("input"), List.of(out("output", timeWindowed(10_000L), LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(2)))
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.Long()));
+            });
+
+        // hopping: stream(input).groupByKey()
+        //   .windowedBy(TimeWindows.ofSizeAndGrace(10 s, 0).advanceBy(5 s)).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String, 10000), Long))
+        add("hopping", "hopping windows 10s advance 5s grace 0, count",
+            List.of("input"), List.of(out("output", timeWindowed(10_000L), LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ZERO)
+                                           .advanceBy(Duration.ofSeconds(5)))
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.Long()));
+            });
+
+        // sliding: stream(input).groupByKey()
+        //   .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(5 s, 2 s)).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String, 5000), Long))
+        // Windows are [start, start + 5000] with both ends inclusive; "end" = start + 5000.
+        add("sliding", "sliding windows difference 5s grace 2s, count",
+            List.of("input"), List.of(out("output", timeWindowed(5_000L), LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 5_000L),
+                                                Serdes.Long()));
+            });
+
+        // session: stream(input).groupByKey()
+        //   .windowedBy(SessionWindows.ofInactivityGapAndGrace(5 s, 2 s)).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String), Long))
+        // Sessions replaced by a merge are retracted with a null value (tombstone).
+        add("session", "session windows gap 5s grace 2s, count (merges emit tombstones)",
+            List.of("input"), List.of(out("output", SESSION_WINDOWED, LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
+                                                Serdes.Long()));
+            });
+
+        // suppress: stream(input).groupByKey()
+        //   .windowedBy(TimeWindows.ofSizeAndGrace(10 s, 1 s)).count(Materialized.with(String, Long))
+        //       (the suppression buffer needs the key/value serdes; without them it would use
+        //        the default String serde for the windowed key and fail)
+        //   .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+        //   .toStream()
+        //   .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String, 10000), Long))
+        // One final count per window, emitted once stream time reaches window end + grace.
+        add("suppress", "tumbling windows 10s grace 1s, count, suppress until the window closes",
+            List.of("input"), List.of(out("output", timeWindowed(10_000L), LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(1)))
+                    .count(Materialized.with(Serdes.String(), Serdes.Long()))
+                    .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                    .toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.Long()));
+            });
+    }
+
+    /** Non-empty parts of v split on ','; empty for a null value. */
+    static List<String> parts(String v) {
+        List<String> result = new ArrayList<>();
+        if (v == null) {
+            return result;
+        }
+        for (String p : v.split(",", -1)) {
+            if (!p.isEmpty()) {
+                result.add(p);
+            }
+        }
+        return result;
+    }
+
+    static String last40(String s) {
+        return s.length() <= 40 ? s : s.substring(s.length() - 40);
+    }
+
+    // ======================================================================================
+    // Case plumbing.
+    // ======================================================================================
+
+    static Deserializer<Windowed<String>> timeWindowed(long sizeMs) {
+        return new TimeWindowedDeserializer<>(new StringDeserializer(), sizeMs);
+    }
+
+    record Out(String topic, Deserializer<?> key, Deserializer<?> value) { }
+
+    record Case(String name, String summary, List<String> inputs, List<Out> outputs, Consumer<StreamsBuilder> body) {
+        Topology topology() {
+            StreamsBuilder builder = new StreamsBuilder();
+            body.accept(builder);
+            return builder.build();
+        }
+    }
+
+    static Out out(String topic, Deserializer<?> key, Deserializer<?> value) {
+        return new Out(topic, key, value);
+    }
+
+    static void add(String name, String summary, List<String> inputs, List<Out> outputs, Consumer<StreamsBuilder> body) {
+        CASES.put(name, new Case(name, summary, inputs, outputs, body));
+    }
+
+    static Properties config(Path stateDir) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, "conformance");
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "dummy:1234");
+        p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
+        p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
+        p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        return p;
+    }
+
+    // ======================================================================================
+    // Running a case.
+    // ======================================================================================
+
+    record InputRecord(int line, String topic, String key, String value, long timestamp) { }
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    static List<InputRecord> readInput(Path file) throws IOException {
+        List<InputRecord> records = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode node = JSON.readTree(line);
+                JsonNode topic = node.get("topic");
+                JsonNode ts = node.get("timestamp");
+                if (topic == null || !topic.isTextual() || ts == null || !ts.canConvertToExactIntegral()) {
+                    throw new IllegalArgumentException(file + ":" + n + ": needs a string topic and an integer timestamp");
+                }
+                records.add(new InputRecord(n, topic.textValue(), text(node, "key", file, n), text(node, "value", file, n),
+                                            ts.longValue()));
+            }
+        }
+        return records;
+    }
+
+    static String text(JsonNode node, String field, Path file, int line) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw new IllegalArgumentException(file + ":" + line + ": " + field + " must be a string or null");
+        }
+        return v.textValue();
+    }
+
+    /**
+     * The driver keeps its output per topic, which loses the order across topics. Every
+     * record the topology sends goes through the driver's MockProducer, in processing order,
+     * so the driver's "sent" list is replaced by one that also appends to this log. The log
+     * fixes only the order: each record printed is also read from the public per-topic
+     * output queues and must match.
+     */
+    static final class SendLog extends ArrayList<ProducerRecord<byte[], byte[]>> {
+        final List<ProducerRecord<byte[], byte[]>> all = new ArrayList<>();
+
+        SendLog(Collection<ProducerRecord<byte[], byte[]>> existing) {
+            super(existing);
+            all.addAll(existing);
+        }
+
+        @Override
+        public boolean add(ProducerRecord<byte[], byte[]> r) {
+            all.add(r);
+            return super.add(r);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static SendLog installSendLog(TopologyTestDriver driver) {
+        try {
+            Field producerField = TopologyTestDriver.class.getDeclaredField("producer");
+            producerField.setAccessible(true);
+            MockProducer<byte[], byte[]> producer = (MockProducer<byte[], byte[]>) producerField.get(driver);
+            Field sentField = MockProducer.class.getDeclaredField("sent");
+            sentField.setAccessible(true);
+            SendLog log = new SendLog((List<ProducerRecord<byte[], byte[]>>) sentField.get(producer));
+            sentField.set(producer, log);
+            return log;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot observe the driver's send order with this Kafka Streams version", e);
+        }
+    }
+
+    static void run(Case c, Path input, Writer w) throws IOException {
+        List<InputRecord> records = readInput(input);
+        Path stateDir = Files.createTempDirectory("conformance-state-");
+        Map<String, Out> outputs = new LinkedHashMap<>();
+        c.outputs().forEach(o -> outputs.put(o.topic(), o));
+        try {
+            SendLog log;
+            try (TopologyTestDriver driver = new TopologyTestDriver(c.topology(), config(stateDir), START)) {
+                log = installSendLog(driver);
+                Map<String, TestInputTopic<String, String>> in = new LinkedHashMap<>();
+                for (String t : c.inputs()) {
+                    in.put(t, driver.createInputTopic(t, new StringSerializer(), new StringSerializer()));
+                }
+                Map<String, TestOutputTopic<?, ?>> outQueues = new LinkedHashMap<>();
+                for (Out o : c.outputs()) {
+                    outQueues.put(o.topic(), driver.createOutputTopic(o.topic(), o.key(), o.value()));
+                }
+                for (InputRecord r : records) {
+                    TestInputTopic<String, String> topic = in.get(r.topic());
+                    if (topic == null) {
+                        continue; // a topic this case does not read
+                    }
+                    topic.pipeInput(r.key(), r.value(), r.timestamp());
+                    drain(log, outputs, outQueues, w, input, r.line());
+                }
+            }
+            // Anything sent while the driver closed (nothing, with caching off) is printed too.
+            drain(log, outputs, null, w, input, -1);
+        } finally {
+            deleteRecursively(stateDir);
+        }
+    }
+
+    static void drain(SendLog log, Map<String, Out> outputs, Map<String, TestOutputTopic<?, ?>> queues, Writer w,
+                      Path input, int line) throws IOException {
+        for (ProducerRecord<byte[], byte[]> r : log.all) {
+            Out o = outputs.get(r.topic());
+            if (o == null) {
+                continue; // repartition and changelog topics
+            }
+            Object key = o.key().deserialize(r.topic(), r.key());
+            Object value = o.value().deserialize(r.topic(), r.value());
+            long ts = r.timestamp();
+            if (queues != null) {
+                TestRecord<?, ?> expected = queues.get(r.topic()).readRecord();
+                if (!Objects.equals(expected.key(), key) || !Objects.equals(expected.value(), value)
+                    || expected.timestamp() != ts) {
+                    throw new IllegalStateException(input + ":" + line + ": send log and output queue disagree on "
+                                                    + r.topic() + ": " + expected + " vs " + key + "/" + value);
+                }
+            }
+            w.write(jsonLine(r.topic(), key, value, ts));
+        }
+        log.all.clear();
+        if (queues != null) {
+            for (Map.Entry<String, TestOutputTopic<?, ?>> q : queues.entrySet()) {
+                if (!q.getValue().isEmpty()) {
+                    throw new IllegalStateException(input + ":" + line + ": output queue " + q.getKey()
+                                                    + " has records the send log missed");
+                }
+            }
+        }
+    }
+
+    // ======================================================================================
+    // Output rendering: {"topic":...,"key":...,"value":...,"timestamp":N}
+    // ======================================================================================
+
+    static String jsonLine(String topic, Object key, Object value, long timestamp) {
+        StringBuilder sb = new StringBuilder(96);
+        sb.append("{\"topic\":");
+        jsonString(sb, topic);
+        sb.append(",\"key\":");
+        jsonValue(sb, key);
+        sb.append(",\"value\":");
+        jsonValue(sb, value);
+        sb.append(",\"timestamp\":").append(timestamp).append("}\n");
+        return sb.toString();
+    }
+
+    static void jsonValue(StringBuilder sb, Object v) {
+        if (v == null) {
+            sb.append("null");
+        } else if (v instanceof String s) {
+            jsonString(sb, s);
+        } else if (v instanceof Long || v instanceof Integer) {
+            sb.append(v);
+        } else if (v instanceof Double d) {
+            if (d.isNaN() || d.isInfinite()) {
+                throw new IllegalArgumentException("not representable in JSON: " + d);
+            }
+            sb.append(d);
+        } else if (v instanceof Windowed<?> wk) {
+            sb.append("{\"key\":");
+            jsonValue(sb, wk.key());
+            sb.append(",\"start\":").append(wk.window().start());
+            sb.append(",\"end\":").append(wk.window().end()).append('}');
+        } else {
+            throw new IllegalArgumentException("no JSON rendering for " + v.getClass().getName());
+        }
+    }
+
+    /** JSON string with the minimal escapes: \" \\ \b \f \n \r \t and \\u00xx for other controls. */
+    static void jsonString(StringBuilder sb, String s) {
+        sb.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\b' -> sb.append("\\b");
+                case '\f' -> sb.append("\\f");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        sb.append('"');
+    }
+
+    // ======================================================================================
+    // Command line.
+    // ======================================================================================
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("--list")) {
+            try (Writer w = stdout()) {
+                for (String name : CASES.keySet()) {
+                    w.write(name + "\n");
+                }
+            }
+        } else if (args.length >= 2 && args[0].equals("--all")) {
+            Path outDir = Path.of(args[1]);
+            List<Path> inputs = Arrays.stream(args, 2, args.length).map(Path::of).toList();
+            for (Case c : CASES.values()) {
+                Path dir = Files.createDirectories(outDir.resolve(c.name()));
+                Files.writeString(dir.resolve("describe.txt"), c.topology().describe().toString(), StandardCharsets.UTF_8);
+                for (Path input : inputs) {
+                    try (Writer w = Files.newBufferedWriter(dir.resolve(input.getFileName().toString()),
+                                                            StandardCharsets.UTF_8)) {
+                        run(c, input, w);
+                    }
+                }
+            }
+        } else if (args.length == 2 && CASES.containsKey(args[0])) {
+            Case c = CASES.get(args[0]);
+            try (Writer w = stdout()) {
+                if (args[1].equals("--describe")) {
+                    w.write(c.topology().describe().toString());
+                } else {
+                    run(c, Path.of(args[1]), w);
+                }
+            }
+        } else {
+            System.err.println("usage: java -cp 'lib/*' Ref.java <case> (<input.jsonl> | --describe)");
+            System.err.println("       java -cp 'lib/*' Ref.java --list");
+            System.err.println("       java -cp 'lib/*' Ref.java --all <out-dir> <input.jsonl>...");
+            System.err.println("cases: " + String.join(", ", CASES.keySet()));
+            System.exit(2);
+        }
+    }
+
+    static Writer stdout() {
+        return new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8));
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Writes the conformance input scripts into inputs/ (or the directory given by --out).
+
+Deterministic: running it again gives byte-identical files. The random scripts use only
+random.Random(seed).random(), whose sequence is stable across Python 3 versions.
+
+Line format (one JSON object per line, keys in this order, UTF-8, no spaces):
+    {"topic":"input","key":"k01","value":"alpha,bravo","timestamp":1700000000000}
+key and value are JSON strings or null.
+
+Files:
+    edge.jsonl               hand-written edge cases for the stateless and stateful cases
+    random-10k.jsonl         10,000 seeded random records on "input" (~80%) and "input2" (~20%)
+    windows.jsonl            hand-written window-boundary, grace-limit, late-record and
+                             session-merge scenario
+    random-windows-2k.jsonl  2,000 seeded random records on "input" with wider time jitter
+"""
+
+import argparse
+import json
+import os
+import random
+
+START = 1_700_000_000_000  # a multiple of 10 s, so window boundaries are START + n * 5000
+
+WORDS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa",
+]
+
+
+def rec(topic, key, value, timestamp):
+    return {"topic": topic, "key": key, "value": value, "timestamp": timestamp}
+
+
+# --------------------------------------------------------------------------------------
+# edge.jsonl: (topic, key, value, offset from START in ms)
+# --------------------------------------------------------------------------------------
+EDGE = [
+    # null keys, null values, both null
+    ("input", None, "alpha", 0),
+    ("input", "a", None, 1_000),
+    ("input", None, None, 2_000),
+    # empty strings
+    ("input", "", "", 3_000),
+    ("input", "e", "", 3_000),
+    ("input", "", "empty-key", 3_000),
+    # zero, one and many commas
+    ("input", "c", "nocomma", 4_000),
+    ("input", "c", "one,two", 5_000),
+    ("input", "c", "a,b,c,d,e", 6_000),
+    ("input", "c", "the,quick,brown,fox,jumps,over,the,lazy,dog", 6_500),
+    # empty parts around commas
+    ("input", "d", ",", 7_000),
+    ("input", "d", ",,,", 7_000),
+    ("input", "d", ",lead", 7_000),
+    ("input", "d", "trail,", 7_000),
+    ("input", "d", "mid,,dle", 7_000),
+    # equal timestamps, several keys
+    ("input", "a", "same-ts-1", 8_000),
+    ("input", "b", "same-ts-2", 8_000),
+    ("input", "a", "same-ts-3", 8_000),
+    # out-of-order timestamps (earlier than what came before)
+    ("input", "a", "late-by-7s", 1_000),
+    ("input", "b", "late-to-start", 0),
+    ("input", "a", "back-in-order", 9_000),
+    # keys that appear once; keys ending in 0 and 7 (used by some rules)
+    ("input", "once", "single", 9_500),
+    ("input", "k07", "seven", 9_600),
+    ("input", "k10", "ten", 9_700),
+    ("input", "k17", "seventeen,17", 9_800),
+    # short values (length 0..4) and long ones
+    ("input", "s", "x", 10_000),
+    ("input", "s", "xy", 10_001),
+    ("input", "s", "xyz", 10_002),
+    ("input", "s", "wxyz", 10_003),
+    ("input", "s", "vwxyz", 10_004),
+    ("input", "s", "a-rather-long-value-that-keeps-going-past-forty-characters", 10_005),
+    # whitespace, quotes, backslash, tab, non-ASCII (all characters in the BMP)
+    ("input", "w", " padded ", 11_000),
+    ("input", "w", 'say "hi"', 11_001),
+    ("input", "w", "back\\slash", 11_002),
+    ("input", "w", "tab\there", 11_003),
+    ("input", "u", "éclair,über,ñ", 11_004),
+    ("input", "ü", "Ünïcode", 11_005),
+    # second input topic (read only by cases that merge two streams)
+    ("input2", "a", "from-two", 12_000),
+    ("input2", None, "two-null-key", 12_000),
+    ("input2", "b", None, 12_001),
+    ("input2", None, None, 12_002),
+    ("input2", "c", "x,y", 12_003),
+    # interleaving of the two topics
+    ("input", "a", "one-again", 12_004),
+    ("input2", "a", "two-again", 12_004),
+    ("input", "b", "final,word", 12_005),
+    # a topic that no case reads
+    ("unused", "a", "ignored", 12_006),
+]
+
+
+# --------------------------------------------------------------------------------------
+# windows.jsonl: (key, value, offset from START in ms), all on topic "input".
+# Window rules of the stateful cases: tumbling 10 s grace 2 s; hopping 10 s advance 5 s
+# grace 0; sliding difference 5 s grace 2 s; session gap 5 s grace 2 s; suppress: tumbling
+# 10 s grace 1 s. "st" is the stream time (largest timestamp seen) after the record.
+# --------------------------------------------------------------------------------------
+WINDOWS = [
+    # -- tumbling/hopping boundaries
+    ("a", "apple", 0),             # first ms of [0,10s)
+    ("a", "avocado", 9_999),       # last ms of [0,10s)
+    ("a", "apricot", 10_000),      # first ms of [10s,20s)
+    ("b", "banana", 5_000),        # hop boundary: first ms of [5s,15s)
+    ("b", "blueberry", 5_000),     # equal timestamp, same key
+    ("a", "acorn", 10_999),        # st 10999: [0,10s) still open for suppress (grace 1 s)
+    ("b", "bean", 11_000),         # st 11000: [0,10s) closes for suppress -> final results
+    ("a", "almond", 9_999),        # late; tumbling [0,10s) still in grace (closes at st 12000)
+    ("b", "basil", 11_999),        # st 11999
+    ("a", "anise", 9_999),         # exactly the last accepted ms of the 2 s grace
+    ("b", "beet", 12_000),         # st 12000: tumbling [0,10s) closes
+    ("a", "aubergine", 9_999),     # exactly at the grace limit: dropped by tumbling
+    ("a", "ash", 0),               # very late: dropped everywhere
+    (None, "nothing", 12_000),     # null key: dropped by grouping
+    ("a", None, 12_000),           # null value
+    ("b", "", 12_000),             # empty value
+    # -- sliding windows (difference 5 s, grace 2 s)
+    ("w", "walnut", 20_000),
+    ("w", "wasabi", 25_000),       # exactly the time difference after the previous record
+    ("w", "watercress", 25_001),   # one ms more
+    ("w", "wheat", 22_000),        # out of order, within grace
+    ("w", "wild-rice", 18_001),    # st 25001: at the edge of the grace period
+    ("w", "wintergreen", 18_000),  # one ms earlier
+    ("w", "wormwood", 25_000),     # equal timestamp to an earlier record
+    # -- session windows (gap 5 s, grace 2 s; the session store keeps sessions for gap + grace)
+    ("s", "sage", 30_000),         # session [30s,30s]
+    ("s", "sorrel", 36_000),       # separate session [36s,36s]: 6 s apart
+    ("s", "saffron", 33_000),      # within the gap of both: merges them into [30s,36s]
+    ("s", "sesame", 41_000),       # exactly the gap after 36s: extends to [30s,41s]
+    ("s", "savory", 46_001),       # one ms past the gap: new session [46.001s,46.001s]
+    ("s", "shallot", 39_000),      # st 46001: inside [30s,41s], still within gap + grace
+    ("s", "sumac", 20_000),        # a session ending more than gap + grace before st: dropped
+    ("s", "spearmint", 43_500),    # bridges [30s,41s] and [46.001s]
+    ("t", "tarragon", 44_000),     # a second key in the same time range
+    ("t", "thyme", 48_000),
+    # -- session grace limit: a session [e,e] is still accepted at st = e + gap + grace
+    ("g", "garlic", 60_000),
+    ("h", "hyssop", 67_000),       # st 67000 = 60000 + 5000 + 2000
+    ("g", "ginger", 60_000),       # at the limit: accepted, though the store (which keeps
+                                   # sessions for gap + grace) no longer returns [60s,60s]
+    ("h", "horseradish", 67_001),  # st 67001
+    ("g", "galangal", 60_000),     # one ms past the limit: dropped
+    # -- jump far ahead: closes every earlier window (suppress emits its final results)
+    ("z", "zest", 100_000),
+    ("z", "zucchini", 100_000),
+    ("a", "artichoke", 95_000),    # late for windows ending <= 98s (tumbling) / 99s (suppress)
+]
+
+
+def edge_records():
+    return [rec(t, k, v, START + off) for (t, k, v, off) in EDGE]
+
+
+def window_records():
+    return [rec("input", k, v, START + off) for (k, v, off) in WINDOWS]
+
+
+class Rng:
+    """Small helpers over random.Random.random() only (stable across Python versions)."""
+
+    def __init__(self, seed):
+        self._r = random.Random(seed)
+
+    def chance(self, p):
+        return self._r.random() < p
+
+    def int_between(self, lo, hi):
+        """Uniform integer in [lo, hi]."""
+        return lo + int(self._r.random() * (hi - lo + 1))
+
+    def pick(self, items):
+        return items[self.int_between(0, len(items) - 1)]
+
+
+def random_records(seed, count, keys, step_ms, jitter_ms, input2_share):
+    """count records; keys "k00".."k{keys-1}"; ~2% null keys; ~3% null values; values of 1..4
+    random words joined by ','; timestamp START + i*step_ms + uniform jitter in
+    [-jitter_ms, +jitter_ms] (the first record has no jitter, none is before START)."""
+    rng = Rng(seed)
+    out = []
+    for i in range(count):
+        topic = "input2" if rng.chance(input2_share) else "input"
+        key = None if rng.chance(0.02) else "k%02d" % rng.int_between(0, keys - 1)
+        if rng.chance(0.03):
+            value = None
+        else:
+            value = ",".join(rng.pick(WORDS) for _ in range(rng.int_between(1, 4)))
+        jitter = 0 if i == 0 else rng.int_between(-jitter_ms, jitter_ms)
+        timestamp = max(START, START + i * step_ms + jitter)
+        out.append(rec(topic, key, value, timestamp))
+    return out
+
+
+def write_jsonl(path, records):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")))
+            f.write("\n")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(here, "inputs"),
+                        help="output directory (default: inputs/ beside this script)")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    files = {
+        "edge.jsonl": edge_records(),
+        "random-10k.jsonl": random_records(seed=10_000, count=10_000, keys=50, step_ms=100,
+                                           jitter_ms=5_000, input2_share=0.2),
+        "windows.jsonl": window_records(),
+        "random-windows-2k.jsonl": random_records(seed=2_000, count=2_000, keys=20,
+                                                  step_ms=250, jitter_ms=8_000,
+                                                  input2_share=0.0),
+    }
+    for name, records in files.items():
+        write_jsonl(os.path.join(args.out, name), records)
+
+
+if __name__ == "__main__":
+    main()

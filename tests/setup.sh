@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh machine, and nothing that is already there:
+# libclang (RocksDB's bindings are generated with bindgen) and a C/C++ toolchain for
+# librdkafka and RocksDB. Sourced by tests/run.sh and examples/hourly-revenue.sh.
+set -euo pipefail
+
+need=()
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# One target directory for every build, so the RocksDB and librdkafka builds (the slow part,
+# about half an hour on two cores) are done once and reused.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streams-target}"
+mkdir -p "$CARGO_TARGET_DIR"

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use streams_dsl::prelude::*;
@@ -17,16 +18,46 @@ use streams_tests::{
 
 type S = Option<String>;
 
+#[path = "conformance_tables.rs"]
+mod tables;
+
 /// How a case's output bytes are rendered as JSON, as `Ref.java` renders them.
 #[derive(Clone, Copy)]
 enum Render {
     Str,
+    /// Java's `Serdes.Long`: 8 bytes big-endian.
+    Long,
+    /// `TimeWindowedDeserializer(String, size)`: key bytes, then the 8-byte start; the end
+    /// is start + size.
+    TimeWindowed(i64),
+    /// `SessionWindowedDeserializer(String)`: key bytes, then the 8-byte end and start.
+    SessionWindowed,
+}
+
+fn be_i64(b: &[u8]) -> i64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&b[..8]);
+    i64::from_be_bytes(buf)
+}
+
+fn windowed(key: &[u8], start: i64, end: i64) -> Value {
+    json!({"key": String::from_utf8_lossy(key), "start": start, "end": end})
 }
 
 fn render(r: Render, bytes: Option<&[u8]>) -> Value {
     let Some(b) = bytes else { return Value::Null };
     match r {
         Render::Str => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Render::Long => json!(be_i64(b)),
+        Render::TimeWindowed(size) => {
+            let (key, start) = b.split_at(b.len() - 8);
+            let start = be_i64(start);
+            windowed(key, start, start + size)
+        }
+        Render::SessionWindowed => {
+            let (key, times) = b.split_at(b.len() - 16);
+            windowed(key, be_i64(&times[8..]), be_i64(&times[..8]))
+        }
     }
 }
 
@@ -37,26 +68,7 @@ struct Case {
 }
 
 /// Cases with goldens whose operators this build does not have yet, with the reason.
-const PENDING: &[(&str, &str)] = &[
-    ("count", "groupByKey/count lands with the aggregation issue"),
-    (
-        "reduce",
-        "groupByKey/reduce lands with the aggregation issue",
-    ),
-    (
-        "aggregate",
-        "groupByKey/aggregate lands with the aggregation issue",
-    ),
-    (
-        "group_by",
-        "groupBy + repartition lands with the aggregation issue",
-    ),
-    ("tumbling", "time windows land with the aggregation issue"),
-    ("hopping", "time windows land with the aggregation issue"),
-    ("sliding", "sliding windows land with the aggregation issue"),
-    ("session", "session windows land with the aggregation issue"),
-    ("suppress", "suppress lands with the aggregation issue"),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 fn strings() -> Consumed<S, S> {
     Consumed::with(
@@ -206,9 +218,223 @@ fn named() -> Topology {
     })
 }
 
+/// `Ref.joinValue`: both sides with `<none>` for a missing one.
+fn join_value(l: Option<&S>, r: Option<&S>) -> S {
+    let side = |v: Option<&S>| v.and_then(|v| v.as_deref()).unwrap_or("<none>").to_owned();
+    Some(format!("{}|{}", side(l), side(r)))
+}
+
+/// `Ref.joinWindows()`: 5 s either way, grace 2 s.
+fn join_windows() -> JoinWindows {
+    JoinWindows::of_time_difference_and_grace(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(2),
+    )
+}
+
+/// The join cases' options: Ref.java's driver config looks at held-back non-matches on
+/// every record (`__emit.interval.ms.kstreams.outer.join.spurious.results.fix__` = 0).
+fn stream_joined() -> StreamJoined<S, S, S> {
+    StreamJoined::inherit().with_outer_join_emit_interval(std::time::Duration::ZERO)
+}
+
+fn stream_join_inner() -> Topology {
+    build(|b| {
+        let l = b.stream("input", strings());
+        let r = b.stream("input2", strings());
+        l.join(
+            &r,
+            |a: &S, b: &S| join_value(Some(a), Some(b)),
+            join_windows(),
+            stream_joined(),
+        )
+        .to("output", produced());
+    })
+}
+
+fn stream_join_left() -> Topology {
+    build(|b| {
+        let l = b.stream("input", strings());
+        let r = b.stream("input2", strings());
+        l.left_join(
+            &r,
+            |a: &S, b: Option<&S>| join_value(Some(a), b),
+            join_windows(),
+            stream_joined(),
+        )
+        .to("output", produced());
+    })
+}
+
+fn stream_join_outer() -> Topology {
+    build(|b| {
+        let l = b.stream("input", strings());
+        let r = b.stream("input2", strings());
+        l.outer_join(&r, join_value, join_windows(), stream_joined())
+            .to("output", produced());
+    })
+}
+
+fn s() -> SerdeRef<S> {
+    Serdes::option(Serdes::string())
+}
+
+fn counts() -> Produced<S, Option<i64>> {
+    Produced::with(s(), Serdes::option(Serdes::i64()))
+}
+
+fn time_windowed_counts(size: i64) -> Produced<Windowed<S>, Option<i64>> {
+    Produced::with(
+        Serdes::time_windowed(s(), size),
+        Serdes::option(Serdes::i64()),
+    )
+}
+
+/// `Ref.last40`: the last 40 characters (UTF-16 units; the inputs are BMP only).
+fn last40(v: String) -> String {
+    let n = jlen(&v);
+    if n <= 40 {
+        v
+    } else {
+        v.chars().skip(n - 40).collect()
+    }
+}
+
+fn count() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .count()
+            .to_stream()
+            .to("output", counts());
+    })
+}
+
+fn reduce() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .reduce(|agg: S, v: S| match v {
+                None => agg,
+                Some(v) => Some(last40(format!("{}|{v}", agg.unwrap_or_default()))),
+            })
+            .to_stream()
+            .to("output", Produced::with(s(), Serdes::option(s())));
+    })
+}
+
+fn aggregate() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .aggregate_with(
+                || 0i64,
+                |_k: &S, v: S, agg: i64| match v {
+                    None => agg,
+                    Some(v) => agg + jlen(&v) as i64,
+                },
+                Materialized::with(s(), Serdes::i64()),
+            )
+            .to_stream()
+            .to("output", counts());
+    })
+}
+
+fn group_by() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_with(
+                |_k: &S, v: &S| {
+                    v.as_deref()
+                        .and_then(|v| v.chars().next())
+                        .map(|c| c.to_string())
+                },
+                Grouped::with(s(), s()),
+            )
+            .count()
+            .to_stream()
+            .to("output", counts());
+    })
+}
+
+fn tumbling() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_and_grace(
+                Duration::from_secs(10),
+                Duration::from_secs(2),
+            ))
+            .count()
+            .to_stream()
+            .to("output", time_windowed_counts(10_000));
+    })
+}
+
+fn hopping() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(
+                TimeWindows::of_size_and_grace(Duration::from_secs(10), Duration::ZERO)
+                    .advance_by(Duration::from_secs(5)),
+            )
+            .count()
+            .to_stream()
+            .to("output", time_windowed_counts(10_000));
+    })
+}
+
+fn sliding() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(SlidingWindows::of_time_difference_and_grace(
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+            ))
+            .count()
+            .to_stream()
+            .to("output", time_windowed_counts(5_000));
+    })
+}
+
+fn session() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(SessionWindows::of_inactivity_gap_and_grace(
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+            ))
+            .count()
+            .to_stream()
+            .to(
+                "output",
+                Produced::with(Serdes::session_windowed(s()), Serdes::option(Serdes::i64())),
+            );
+    })
+}
+
+fn suppress() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_and_grace(
+                Duration::from_secs(10),
+                Duration::from_secs(1),
+            ))
+            .count_with(Materialized::with(s(), Serdes::i64()))
+            .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+            .to_stream()
+            .to("output", time_windowed_counts(10_000));
+    })
+}
+
 fn cases() -> BTreeMap<&'static str, Case> {
     const STR: Render = Render::Str;
     let mut m = BTreeMap::new();
+    tables::register(&mut m);
     m.insert(
         "filter_map",
         Case {
@@ -262,6 +488,63 @@ fn cases() -> BTreeMap<&'static str, Case> {
             build: named,
         },
     );
+    for (name, build) in [
+        ("stream_join_inner", stream_join_inner as fn() -> Topology),
+        ("stream_join_left", stream_join_left),
+        ("stream_join_outer", stream_join_outer),
+    ] {
+        m.insert(
+            name,
+            Case {
+                inputs: &["input", "input2"],
+                outputs: &[("output", STR, STR)],
+                build,
+            },
+        );
+    }
+    let stateful: [(&'static str, Render, Render, fn() -> Topology); 9] = [
+        ("count", STR, Render::Long, count),
+        ("reduce", STR, STR, reduce),
+        ("aggregate", STR, Render::Long, aggregate),
+        ("group_by", STR, Render::Long, group_by),
+        (
+            "tumbling",
+            Render::TimeWindowed(10_000),
+            Render::Long,
+            tumbling,
+        ),
+        (
+            "hopping",
+            Render::TimeWindowed(10_000),
+            Render::Long,
+            hopping,
+        ),
+        (
+            "sliding",
+            Render::TimeWindowed(5_000),
+            Render::Long,
+            sliding,
+        ),
+        ("session", Render::SessionWindowed, Render::Long, session),
+        (
+            "suppress",
+            Render::TimeWindowed(10_000),
+            Render::Long,
+            suppress,
+        ),
+    ];
+    for (name, key, value, build) in stateful {
+        let outputs: &'static [(&'static str, Render, Render)] =
+            Box::leak(Box::new([("output", key, value)]));
+        m.insert(
+            name,
+            Case {
+                inputs: &["input"],
+                outputs,
+                build,
+            },
+        );
+    }
     m
 }
 

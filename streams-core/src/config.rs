@@ -77,7 +77,6 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("max.task.idle.ms", Some("0")),
     ("buffered.records.per.partition", Some("1000")),
     ("session.timeout.ms", Some("45000")),
-    ("wall.clock.flush.ms", Some("0")),
 ];
 
 /// Kafka Streams configuration.
@@ -183,7 +182,6 @@ impl StreamsConfig {
         self.deserialization_handling()?;
         self.processing_handling()?;
         self.production_handling()?;
-        self.wall_clock_flush()?;
         self.i64_value("replication.factor")?;
         self.i64_value("max.task.idle.ms")?;
         self.i64_value("num.standby.replicas")?;
@@ -368,25 +366,6 @@ impl StreamsConfig {
             "production.exception.handler",
             "default.production.exception.handler",
         ])
-    }
-
-    /// `wall.clock.flush.ms`: when positive, windowed operators that hold results until
-    /// their window closes also emit them once stream time has not moved for this long in
-    /// wall-clock time, so that a quiet partition's final results come out. 0 (the default)
-    /// keeps Kafka Streams' behaviour.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] for a negative or non-numeric value.
-    pub fn wall_clock_flush(&self) -> Result<Option<Duration>> {
-        match self.i64_value("wall.clock.flush.ms")? {
-            Some(n) if n > 0 => Ok(Some(Duration::from_millis(n as u64))),
-            Some(0) | None => Ok(None),
-            Some(_) => Err(Error::Config {
-                key: "wall.clock.flush.ms".into(),
-                reason: "must not be negative".into(),
-            }),
-        }
     }
 }
 

@@ -118,6 +118,41 @@ impl<K, V> Consumed<K, V> {
     }
 }
 
+/// Applies a typed extractor to records whose key and value may be null: a record with a null
+/// key or value keeps its own timestamp (checked as the default extractor does).
+struct NullableExtractor<K, V>(Arc<dyn TimestampExtractor<K, V>>);
+
+impl<K: 'static, V: 'static> TimestampExtractor<Option<K>, Option<V>> for NullableExtractor<K, V> {
+    fn extract(
+        &self,
+        key: &Option<K>,
+        value: &Option<V>,
+        ts: i64,
+        partition_time: i64,
+    ) -> Result<i64, String> {
+        match (key, value) {
+            (Some(k), Some(v)) => self.0.extract(k, v, ts, partition_time),
+            _ => crate::processor::FailOnInvalidTimestamp.extract(&(), &(), ts, partition_time),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> Consumed<K, V> {
+    /// The same options for a source whose keys and values may be null on the wire, as a
+    /// table's source is: the serdes are wrapped in [`Serdes::option`](crate::serde::Serdes::option).
+    pub fn into_nullable(self) -> Consumed<Option<K>, Option<V>> {
+        Consumed {
+            key_serde: self.key_serde.map(crate::serde::Serdes::option),
+            value_serde: self.value_serde.map(crate::serde::Serdes::option),
+            extractor: self.extractor.map(|x| {
+                Arc::new(NullableExtractor(x)) as Arc<dyn TimestampExtractor<Option<K>, Option<V>>>
+            }),
+            name: self.name,
+            offset_reset: self.offset_reset,
+        }
+    }
+}
+
 impl<K, V> fmt::Debug for Consumed<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumed")

@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::config::ErrorHandling;
 use crate::error::{Error, Result};
 use crate::processor::{PunctuationQueue, PunctuationType, PunctuatorId};
 use crate::record::{Headers, RecordMetadata};
+use crate::state::{ChangelogReader, ChangelogWriter, RestoreSummary, StateManager};
 use crate::task_id::TaskId;
 use crate::topology::{BuildContext, BuiltNode, NodeKind, NodeLifecycle, SourceInput, Topology};
 
@@ -265,6 +267,31 @@ struct QueueRef {
     partition: i32,
     source: Rc<RefCell<dyn SourceInput>>,
     local: usize,
+    /// The offset after the last record taken from this queue: what to commit.
+    next_offset: Option<i64>,
+}
+
+/// Sends a task's changelog records through its record collector, on the task's partition.
+struct CollectorChangelog(Rc<RefCell<dyn RecordCollector>>);
+
+impl ChangelogWriter for CollectorChangelog {
+    fn send(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: i64,
+    ) -> Result<()> {
+        self.0.borrow_mut().send(
+            topic,
+            Some(partition),
+            Some(key),
+            value,
+            timestamp,
+            &Headers::new(),
+        )
+    }
 }
 
 /// What a task is made of, besides the topology.
@@ -279,6 +306,12 @@ pub(crate) struct TaskSpec {
     pub(crate) handlers: TaskHandlers,
     pub(crate) collector: Rc<RefCell<dyn RecordCollector>>,
     pub(crate) wall_clock: i64,
+    /// `<state.dir>/<application.id>`; each task keeps its stores in `<taskId>/` below it.
+    pub(crate) state_dir: Option<PathBuf>,
+    /// The task's share of `statestore.cache.max.bytes`.
+    pub(crate) cache_max_bytes: usize,
+    /// Under exactly-once, checkpoints are not trusted after a crash.
+    pub(crate) exactly_once: bool,
 }
 
 /// One instance of one or more sub-topologies over one partition of their inputs.
@@ -290,6 +323,7 @@ pub(crate) struct Task {
     nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>>,
     order: Vec<usize>,
     initialized: bool,
+    state: Option<StateManager>,
 }
 
 impl Task {
@@ -346,19 +380,48 @@ impl Task {
                         partition: spec.partition,
                         source: Rc::clone(src),
                         local,
+                        next_offset: None,
                     });
                 }
             }
         }
         let nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>> =
             built.into_iter().map(|b| b.map(|b| b.lifecycle)).collect();
+        let builders = topology.store_builders_of(&members)?;
+        let state = if builders.is_empty() {
+            None
+        } else {
+            let Some(root) = &spec.state_dir else {
+                return Err(Error::IllegalState(format!(
+                    "task {} has stores but no state directory",
+                    spec.id
+                )));
+            };
+            let writer: Rc<RefCell<dyn ChangelogWriter>> =
+                Rc::new(RefCell::new(CollectorChangelog(Rc::clone(&spec.collector))));
+            Some(
+                StateManager::new(
+                    spec.id,
+                    spec.application_id.to_string(),
+                    root.join(spec.id.to_string()),
+                    builders,
+                    writer,
+                    spec.partition,
+                    spec.cache_max_bytes,
+                )
+                .with_exactly_once(spec.exactly_once),
+            )
+        };
+        let record_timestamp = state
+            .as_ref()
+            .map_or_else(|| Rc::new(Cell::new(-1)), StateManager::timestamp_source);
         let ctx = TaskContext {
             task_id: spec.id,
             application_id: spec.application_id,
             metadata: None,
             stream_time: -1,
             wall_clock: spec.wall_clock,
-            record_timestamp: Rc::new(Cell::new(-1)),
+            record_timestamp,
             commit_requested: false,
             metrics: TaskMetrics::default(),
             handlers: spec.handlers,
@@ -378,24 +441,34 @@ impl Task {
             nodes,
             order: members,
             initialized: false,
+            state,
         })
     }
 
-    /// Makes stores available to the task's processors, before `init`.
-    #[allow(dead_code)]
-    pub(crate) fn register_store(&mut self, name: &str, store: Rc<dyn Any>) {
-        self.ctx.stores.insert(name.to_owned(), store);
-    }
-
-    /// The shared cell stores read the current record timestamp from.
-    #[allow(dead_code)]
-    pub(crate) fn record_timestamp_cell(&self) -> Rc<Cell<i64>> {
-        Rc::clone(&self.ctx.record_timestamp)
-    }
-
-    pub(crate) fn init(&mut self) -> Result<()> {
+    /// Builds the task's stores and restores them from their changelogs with `reader`, then
+    /// initializes the processors. Processing may start once this returns.
+    pub(crate) fn init_state(
+        &mut self,
+        reader: &mut dyn ChangelogReader,
+    ) -> Result<RestoreSummary> {
         if self.initialized {
-            return Ok(());
+            return Err(Error::IllegalState(format!(
+                "task {} is already initialized",
+                self.id
+            )));
+        }
+        let mut summary = RestoreSummary {
+            stores: Vec::new(),
+            total_restored: 0,
+            elapsed: std::time::Duration::ZERO,
+        };
+        if let Some(state) = &mut self.state {
+            summary = state.register_and_restore(reader)?;
+            for name in state.store_names() {
+                if let Some(store) = state.store(name) {
+                    self.ctx.stores.insert(name.to_owned(), store);
+                }
+            }
         }
         for &i in &self.order {
             if let Some(n) = &self.nodes[i] {
@@ -403,7 +476,31 @@ impl Task {
             }
         }
         self.initialized = true;
-        Ok(())
+        Ok(summary)
+    }
+
+    /// A store of this task, for the test driver and interactive queries.
+    pub(crate) fn store(&self, name: &str) -> Option<Rc<dyn Any>> {
+        self.ctx.stores.get(name).cloned()
+    }
+
+    /// The changelog partitions of this task's logged stores.
+    pub(crate) fn changelog_partitions(&self) -> Vec<(String, i32)> {
+        self.state
+            .as_ref()
+            .map(StateManager::changelog_partitions)
+            .unwrap_or_default()
+    }
+
+    /// For each input partition, the offset to commit: one past the last record processed.
+    pub(crate) fn consumed_offsets(&self) -> Vec<(Arc<str>, i32, i64)> {
+        self.queues
+            .iter()
+            .filter_map(|q| {
+                q.next_offset
+                    .map(|o| (Arc::clone(&q.topic), q.partition, o))
+            })
+            .collect()
     }
 
     /// Deserializes and queues one input record. Records that fail and are skipped by the
@@ -431,8 +528,20 @@ impl Task {
         let Some((_, i)) = best else {
             return Ok(false);
         };
-        let q = &self.queues[i];
+        let q = &mut self.queues[i];
         let result = q.source.borrow_mut().process_head(q.local, &mut self.ctx);
+        let result = match result {
+            Ok(offset) => {
+                if let Some(o) = offset {
+                    q.next_offset = Some(o + 1);
+                }
+                Ok(())
+            }
+            Err((offset, e)) => {
+                q.next_offset = Some(offset + 1);
+                Err(e)
+            }
+        };
         if let Err(e) = result {
             match self.ctx.handlers.processing {
                 ErrorHandling::Fail => return Err(e),
@@ -482,8 +591,21 @@ impl Task {
         Ok(any)
     }
 
-    /// Lets every processor forward what it holds in caches, as the first step of a commit.
-    pub(crate) fn flush(&mut self) -> Result<()> {
+    /// The first step of a commit: every processor forwards what it holds in caches, then
+    /// the stores flush. The caller then makes sure the output is acknowledged and calls
+    /// [`post_commit`](Task::post_commit).
+    pub(crate) fn prepare_commit(&mut self) -> Result<()> {
+        self.flush_caches()?;
+        if let Some(state) = &mut self.state {
+            state.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Lets every processor forward what it holds in caches, without flushing the stores
+    /// to disk: what the test driver does after each record, where nothing is restarted
+    /// from the files.
+    pub(crate) fn flush_caches(&mut self) -> Result<()> {
         for &i in &self.order {
             if let Some(n) = &self.nodes[i] {
                 n.borrow_mut().flush(&mut self.ctx)?;
@@ -493,13 +615,40 @@ impl Task {
         Ok(())
     }
 
-    pub(crate) fn close(&mut self) -> Result<()> {
+    /// The last step of a commit: writes the checkpoint with the changelog offsets the
+    /// collector has had acknowledged.
+    pub(crate) fn post_commit(&mut self, written: &HashMap<(String, i32), i64>) -> Result<()> {
+        if let Some(state) = &mut self.state {
+            state.checkpoint(written)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a processor asked for a commit since the last one.
+    pub(crate) fn commit_requested(&self) -> bool {
+        self.ctx.commit_requested
+    }
+
+    /// Closes the processors, then the stores. A clean close checkpoints; a dirty one (after
+    /// an error, or when the task is lost) leaves the stores to be restored next time.
+    pub(crate) fn close(&mut self, clean: bool) -> Result<()> {
         let mut first_err = None;
         for &i in &self.order {
             if let Some(n) = &self.nodes[i]
                 && let Err(e) = n.borrow_mut().close()
             {
                 tracing::warn!(task = %self.id, error = %e, "processor failed to close");
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(state) = self.state.take() {
+            let r = if clean {
+                state.close()
+            } else {
+                state.close_dirty()
+            };
+            if let Err(e) = r {
+                tracing::warn!(task = %self.id, error = %e, "state stores failed to close");
                 first_err.get_or_insert(e);
             }
         }

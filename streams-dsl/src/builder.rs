@@ -12,6 +12,8 @@ pub(crate) struct BuilderState {
     pub(crate) topology: Topology,
     index: u64,
     error: Option<Error>,
+    /// What aggregations and suppressions need to know about table nodes.
+    pub(crate) tables: crate::kgrouped::TableRegistry,
 }
 
 pub(crate) type Shared = Rc<RefCell<BuilderState>>;
@@ -77,6 +79,7 @@ impl StreamsBuilder {
                 topology: Topology::new(),
                 index: 0,
                 error: None,
+                tables: crate::kgrouped::TableRegistry::default(),
             })),
         }
     }
@@ -118,6 +121,10 @@ impl StreamsBuilder {
         KStream::new(self.state.clone(), name, key_serde, value_serde, false)
     }
 
+    pub(crate) fn state(&self) -> &Shared {
+        &self.state
+    }
+
     /// The topology built so far.
     ///
     /// # Errors
@@ -135,6 +142,7 @@ impl StreamsBuilder {
                     topology,
                     index: st.index,
                     error: st.error.take(),
+                    tables: std::mem::take(&mut st.tables),
                 }
             });
         let state = match state {

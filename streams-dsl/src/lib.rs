@@ -25,21 +25,61 @@
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 mod builder;
+mod join_windows;
+mod kgrouped;
 mod kstream;
+mod ktable;
+mod materialized;
+mod windows;
 
 pub use builder::StreamsBuilder;
-pub use kstream::{Branched, BranchedKStream, KStream};
+pub use join_windows::JoinWindows;
+pub use kgrouped::{
+    KGroupedStream, SessionWindowedKStream, SlidingWindowedKStream, TimeWindowedKStream, Windows,
+};
+pub use kstream::{Branched, BranchedKStream, KStream, StreamJoined};
+pub use ktable::{BufferConfig, Change, KTable, Suppressed};
+pub use materialized::{Grouped, Materialized, StoreType};
+pub use streams_core::partitioner;
 pub use streams_core::{Error, Result};
+pub use windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
+
+/// State stores: the traits processors and tests use and the store implementations.
+pub mod state {
+    pub use streams_core::state::{
+        KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, StateStore,
+        StoreBuilder, ValueAndTimestamp, WindowIter, WindowStore, WindowedIter,
+    };
+    pub use streams_state::{
+        RocksDbConfigSetter, Stores, TimestampedKeyValueStore, TimestampedWindowStore,
+        TypedKeyValueStore, TypedWindowStore,
+    };
+}
 
 /// Everything a typical application or test needs, in one `use`.
 pub mod prelude {
-    pub use crate::{Branched, BranchedKStream, KStream, StreamsBuilder};
+    pub use crate::state::{
+        KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, Stores,
+        TimestampedKeyValueStore, TimestampedWindowStore, ValueAndTimestamp, WindowStore,
+    };
+    pub use crate::{
+        Branched, BranchedKStream, Change, Grouped, KStream, KTable, Materialized, StoreType,
+        StreamsBuilder,
+    };
+    pub use crate::{
+        BufferConfig, EmitStrategy, KGroupedStream, SessionWindows, SlidingWindows, Suppressed,
+        TimeWindows,
+    };
+    pub use crate::{JoinWindows, StreamJoined};
     pub use streams_core::driver::{
         DriverOptions, TestInputTopic, TestOutputTopic, TestRecord, TopologyTestDriver,
     };
     pub use streams_core::processor::{
         LogAndSkipOnInvalidTimestamp, Processor, ProcessorContext, PunctuationType, PunctuatorId,
         TimestampExtractor, UsePartitionTimeOnInvalidTimestamp,
+    };
+    pub use streams_core::runtime::{
+        KafkaStreams, RetryTopics, State, StateListener, StreamsMetrics, TopicCreator,
     };
     pub use streams_core::serde::Serdes;
     pub use streams_core::window::{Window, Windowed};

@@ -51,7 +51,9 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
@@ -325,6 +327,117 @@ public class Ref {
                     .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
                                                 Serdes.Long()));
             });
+
+        // ---------------------------------------------------------------------- tables
+        // Tables read "input" (and "input2"): a null value deletes the key, a null key is
+        // dropped. Table values seen by lambdas are never null. toStream() emits deletes as
+        // null values.
+
+        // table_filter_mapvalues: table(input)
+        //   .filter((k, v) -> v.length() > 3)          a failing update becomes a delete
+        //   .mapValues(v -> v.toUpperCase(Locale.ROOT))
+        //   .toStream().to("output")
+        add("table_filter_mapvalues", "table source, filter, mapValues, toStream",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                b.<String, String>table("input")
+                    .filter((k, v) -> v.length() > 3)
+                    .mapValues(v -> v.toUpperCase(Locale.ROOT))
+                    .toStream().to("output");
+            });
+
+        // stream_table_join: stream(input).join(table(input2), (v, t) -> v + "+" + t).to("output")
+        // Only stream records produce output; null keys/values on the stream side are dropped.
+        add("stream_table_join", "KStream-KTable inner join",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> t = b.table("input2");
+                b.<String, String>stream("input").join(t, (v, tv) -> v + "+" + tv).to("output");
+            });
+
+        // stream_table_left_join: stream(input).leftJoin(table(input2),
+        //   (v, t) -> v + "+" + (t == null ? "<none>" : t)).to("output")
+        // A stream record with a null key (and a value) still produces output.
+        add("stream_table_left_join", "KStream-KTable left join",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> t = b.table("input2");
+                b.<String, String>stream("input")
+                    .leftJoin(t, (v, tv) -> v + "+" + (tv == null ? "<none>" : tv))
+                    .to("output");
+            });
+
+        // table_join_inner / table_join_left / table_join_outer:
+        //   table(input).join|leftJoin|outerJoin(table(input2),
+        //     (a, b) -> (a == null ? "<none>" : a) + "/" + (b == null ? "<none>" : b))
+        //   .toStream().to("output")
+        add("table_join_inner", "KTable-KTable inner join",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> l = b.table("input");
+                KTable<String, String> r = b.table("input2");
+                l.join(r, Ref::pair).toStream().to("output");
+            });
+        add("table_join_left", "KTable-KTable left join",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> l = b.table("input");
+                KTable<String, String> r = b.table("input2");
+                l.leftJoin(r, Ref::pair).toStream().to("output");
+            });
+        add("table_join_outer", "KTable-KTable outer join",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> l = b.table("input");
+                KTable<String, String> r = b.table("input2");
+                l.outerJoin(r, Ref::pair).toStream().to("output");
+            });
+
+        // ---------------------------------------------------------------------- stream-stream joins
+        // Left stream "input", right stream "input2", JoinWindows.ofTimeDifferenceAndGrace(5 s, 2 s):
+        // a left record at t1 joins right records in [t1 - 5 s, t1 + 5 s]; the output timestamp
+        // is the larger of the two; each side's window store keeps records for 12 s of stream
+        // time. Left/outer non-matches are held back until stream time passes their window end
+        // plus grace (never emitted early); the driver config sets the internal
+        // "__emit.interval.ms.kstreams.outer.join.spurious.results.fix__" to 0 (see config()),
+        // so held-back records are looked at on every record instead of once per wall-clock
+        // second (the driver's wall clock never moves). Records with a null value are dropped;
+        // a null key is dropped by the inner join and joined against nothing at once by the
+        // side(s) of a left/outer join whose non-matches are emitted.
+        // joinValue(l, r) = (l == null ? "<none>" : l) + "|" + (r == null ? "<none>" : r)
+
+        // stream_join_inner: stream(input).join(stream(input2), joinValue, windows).to("output")
+        add("stream_join_inner", "KStream-KStream inner join, 5 s windows, grace 2 s",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> l = b.stream("input");
+                KStream<String, String> r = b.stream("input2");
+                l.join(r, Ref::joinValue, joinWindows()).to("output");
+            });
+
+        // stream_join_left: stream(input).leftJoin(stream(input2), joinValue, windows).to("output")
+        add("stream_join_left", "KStream-KStream left join, 5 s windows, grace 2 s",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> l = b.stream("input");
+                KStream<String, String> r = b.stream("input2");
+                l.leftJoin(r, Ref::joinValue, joinWindows()).to("output");
+            });
+
+        // stream_join_outer: stream(input).outerJoin(stream(input2), joinValue, windows).to("output")
+        add("stream_join_outer", "KStream-KStream outer join, 5 s windows, grace 2 s",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> l = b.stream("input");
+                KStream<String, String> r = b.stream("input2");
+                l.outerJoin(r, Ref::joinValue, joinWindows()).to("output");
+            });
+    }
+
+    /** The windows of the stream-stream join cases. */
+    static JoinWindows joinWindows() {
+        return JoinWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2));
+    }
+
+    /** The stream-stream joins' value: both sides with "<none>" for a missing one. */
+    static String joinValue(String l, String r) {
+        return (l == null ? "<none>" : l) + "|" + (r == null ? "<none>" : r);
+    }
+
+    /** The table joins' value: both sides with "<none>" for a missing one. */
+    static String pair(String a, String b) {
+        return (a == null ? "<none>" : a) + "/" + (b == null ? "<none>" : b);
     }
 
     /** Non-empty parts of v split on ','; empty for a null value. */
@@ -378,6 +491,8 @@ public class Ref {
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
         p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
         p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
+        // Stream-stream left/outer joins look at held-back non-matches on every record.
+        p.put("__emit.interval.ms.kstreams.outer.join.spurious.results.fix__", 0L);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         return p;
     }

@@ -14,6 +14,11 @@ Files:
     windows.jsonl            hand-written window-boundary, grace-limit, late-record and
                              session-merge scenario
     random-windows-2k.jsonl  2,000 seeded random records on "input" with wider time jitter
+    joins.jsonl              hand-written stream-stream join scenario on "input" and "input2":
+                             matches exactly at the window edges, out-of-order and late
+                             records, records past grace and past retention, duplicates, null
+                             keys and values, held-back non-matches and their release
+    random-joins-3k.jsonl    3,000 seeded random records split evenly over "input" and "input2"
 """
 
 import argparse
@@ -155,8 +160,71 @@ WINDOWS = [
 ]
 
 
+# --------------------------------------------------------------------------------------
+# joins.jsonl: (topic, key, value, offset from START in ms) for the stream-stream join
+# cases: left stream "input", right stream "input2", windows 5 s either way, grace 2 s,
+# each side kept for 12 s of stream time. "st" is the stream time after the record.
+# --------------------------------------------------------------------------------------
+JOINS = [
+    # -- window edges: a left record at 10 s joins right records in [5 s, 15 s]
+    ("input", "a", "a@10", 10_000),         # st 10000; no partner yet: held back (left/outer)
+    ("input2", "a", "A@5", 5_000),          # exactly 5 s before: joins a@10 (ts 10000)
+    ("input2", "a", "A@4.999", 4_999),      # 1 ms outside; its window already closed: outer
+                                            # emits it at once
+    ("input2", "a", "A@15", 15_000),        # exactly 5 s after: joins a@10 (ts 15000); st 15000
+    ("input2", "a", "A@15.001", 15_001),    # 1 ms outside: held back (outer); st 15001
+    ("input", "a", "a@10.001", 10_001),     # joins A@15 and A@15.001, not A@5
+    ("input", "b", "b@14", 14_000),         # out of order; joins nothing yet: held back
+    ("input2", "b", "B@9", 9_000),          # exactly 5 s before b@14: joins it
+    # -- held back until window end + grace, never before
+    ("input", "x", "x-alone", 20_000),      # st 20000; window closes at 27000
+    ("input2", "y", "Y-alone", 20_500),     # st 20500; window closes at 27500
+    ("input", "q", "q@27", 27_000),         # st 27000: x still within grace
+    ("input", "q", "q@27.5", 27_500),       # st 27500: x emitted; Y still within grace
+    ("input2", "q", "Q@27.501", 27_501),    # st 27501: Y emitted; joins q@27 and q@27.5
+    # -- duplicates
+    ("input2", "d", "D", 30_000),
+    ("input2", "d", "D", 30_000),           # same key, value and time: kept twice
+    ("input", "d", "d", 30_000),            # joins both
+    ("input", "e", "e1", 31_000),           # two non-matches with the same key and time:
+    ("input", "e", "e2", 31_000),           # held back together, emitted in order
+    # -- null keys and values
+    ("input", None, "left-null-key", 32_000),
+    ("input2", None, "right-null-key", 32_000),
+    ("input", "n", None, 32_000),
+    ("input2", "n", None, 32_000),          # a null value is not stored: finds no partner
+    ("input", "n", "n-value", 32_500),
+    ("input", None, None, 32_600),
+    ("input2", None, None, 32_600),
+    # -- late records
+    ("input2", "r", "R@41", 41_000),        # st 41000
+    ("input2", "t", "T@38", 38_000),        # out of order, within grace
+    ("input", "t", "t@42", 42_000),         # joins T@38 (4 s apart); st 42000
+    ("input2", "s", "S@50", 50_000),        # st 50000: the right store now returns >= 38001 only
+    ("input", "r", "r@40.5", 40_500),       # past its window end + grace, still retained:
+                                            # joins R@41
+    ("input", "t", "t@30", 30_000),         # 20 s behind: no partner; its window has closed, so
+                                            # left/outer emit the non-match at once
+    ("input", "u", "u@37", 37_000),         # no partner yet, window closed: emitted at once
+    ("input2", "u", "U@39", 39_000),        # still joins u@37 (the left store keeps >= 30001)
+    ("input2", "u", "U@37.9", 37_900),      # joins u@37 too
+    ("input", "u", "u@38", 38_000),         # finds U@39 but not U@37.9 (< 38001)
+    # -- equal timestamps on both sides without partners: right before left when emitted
+    ("input", "o", "o-left", 60_000),
+    ("input2", "p", "P-right", 60_000),
+    ("input", "c", "c@60", 60_000),
+    # -- far jump: every held-back record comes out
+    ("input", "zz", "end", 100_000),
+    ("input2", "zz", "END", 100_000),
+]
+
+
 def edge_records():
     return [rec(t, k, v, START + off) for (t, k, v, off) in EDGE]
+
+
+def join_records():
+    return [rec(t, k, v, START + off) for (t, k, v, off) in JOINS]
 
 
 def window_records():
@@ -222,6 +290,10 @@ def main():
         "random-windows-2k.jsonl": random_records(seed=2_000, count=2_000, keys=20,
                                                   step_ms=250, jitter_ms=8_000,
                                                   input2_share=0.0),
+        "joins.jsonl": join_records(),
+        "random-joins-3k.jsonl": random_records(seed=3_000, count=3_000, keys=15,
+                                                step_ms=400, jitter_ms=6_000,
+                                                input2_share=0.5),
     }
     for name, records in files.items():
         write_jsonl(os.path.join(args.out, name), records)

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::default_partition;
 use crate::record::Headers;
 use crate::serde::SerdeRef;
+use crate::state::{InMemoryChangelog, StateDirectory};
 use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskMetrics, TaskSpec};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
@@ -157,6 +158,8 @@ pub(crate) struct DriverInner {
     wall_clock: i64,
     single: bool,
     log: Option<Vec<ProducedRecord>>,
+    /// Holds the state directory's lock; the directory is removed with the driver.
+    _state: Option<(StateDirectory, tempfile::TempDir)>,
 }
 
 /// Runs a topology in-process, record by record, without a broker.
@@ -249,6 +252,22 @@ impl TopologyTestDriver {
             }
         }
         let single = options.partitions == 1;
+        let needs_state = topology.store_names().next().is_some();
+        let state = if needs_state {
+            let tmp = tempfile::Builder::new()
+                .prefix("streams-test-driver-")
+                .tempdir()
+                .map_err(|e| Error::Io {
+                    context: "creating the test driver's state directory".into(),
+                    source: e,
+                })?;
+            let dir = StateDirectory::open(tmp.path(), &application_id)?;
+            Some((dir, tmp))
+        } else {
+            None
+        };
+        let app_dir = state.as_ref().map(|(d, _)| d.app_dir().to_path_buf());
+        let cache_max_bytes = usize::try_from(config.cache_max_bytes()?).unwrap_or(usize::MAX);
         let mut tasks = BTreeMap::new();
         let make = |id: TaskId, subs: Vec<usize>| -> Result<Task> {
             let collector: Rc<RefCell<dyn RecordCollector>> = collector.clone();
@@ -262,6 +281,9 @@ impl TopologyTestDriver {
                     handlers,
                     collector,
                     wall_clock: options.wall_clock_start,
+                    state_dir: app_dir.clone(),
+                    cache_max_bytes,
+                    exactly_once: false,
                 },
             )
         };
@@ -279,8 +301,10 @@ impl TopologyTestDriver {
                 }
             }
         }
+        // A driver starts from empty changelogs, as Kafka's does.
+        let mut empty = InMemoryChangelog::new();
         for task in tasks.values_mut() {
-            task.init()?;
+            task.init_state(&mut empty)?;
         }
         let inner = DriverInner {
             topology,
@@ -295,6 +319,7 @@ impl TopologyTestDriver {
             wall_clock: options.wall_clock_start,
             single,
             log: options.output_log.then(Vec::new),
+            _state: state,
         };
         Ok(TopologyTestDriver {
             inner: Rc::new(RefCell::new(inner)),
@@ -365,8 +390,8 @@ impl TopologyTestDriver {
         for id in ids {
             if let Some(task) = inner.tasks.get_mut(&id) {
                 task.punctuate_wall_clock(now)?;
-                task.flush()?;
             }
+            inner.commit(id)?;
             inner.capture_outputs()?;
         }
         inner.run_until_idle()
@@ -431,11 +456,37 @@ impl TopologyTestDriver {
         let mut inner = self.inner.borrow_mut();
         let mut first = None;
         for task in inner.tasks.values_mut() {
-            if let Err(e) = task.close() {
+            if let Err(e) = task.close(true) {
                 first.get_or_insert(e);
             }
         }
         first.map_or(Ok(()), Err)
+    }
+
+    /// A state store of task `0_0`, for assertions: for example
+    /// `driver.state_store::<KeyValueStore<String, i64>>("counts")`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreNotAvailable`] when there is no such store or it has another type.
+    pub fn state_store<S: 'static>(&self, name: &str) -> Result<Rc<RefCell<S>>> {
+        self.state_store_of(TaskId::new(0, 0), name)
+    }
+
+    /// A state store of the given task (in multi-partition mode each task has its own).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreNotAvailable`] when the task has no such store or it has another type.
+    pub fn state_store_of<S: 'static>(&self, task: TaskId, name: &str) -> Result<Rc<RefCell<S>>> {
+        let inner = self.inner.borrow();
+        let any = inner
+            .tasks
+            .get(&task)
+            .and_then(|t| t.store(name))
+            .ok_or_else(|| Error::StoreNotAvailable(name.to_owned()))?;
+        any.downcast::<RefCell<S>>()
+            .map_err(|_| Error::StoreNotAvailable(name.to_owned()))
     }
 }
 
@@ -528,7 +579,7 @@ impl DriverInner {
                         break;
                     }
                     task.punctuate_stream_time()?;
-                    task.flush()?;
+                    self.commit(id)?;
                     progressed = true;
                     self.capture_outputs()?;
                 }
@@ -536,6 +587,17 @@ impl DriverInner {
             if !progressed {
                 return Ok(());
             }
+        }
+    }
+
+    /// Commits a task as far as it is observable: processors forward what their caches
+    /// hold. Stores are not flushed to disk and no checkpoint is written: a driver never
+    /// restarts from its state directory, and a disk flush per record would make stateful
+    /// tests slow for nothing.
+    fn commit(&mut self, id: TaskId) -> Result<()> {
+        match self.tasks.get_mut(&id) {
+            Some(task) => task.flush_caches(),
+            None => Ok(()),
         }
     }
 

@@ -159,6 +159,16 @@ impl<K, V> ProcessorContext<'_, K, V> {
             .map_err(|_| Error::StoreNotAvailable(name.to_owned()))
     }
 
+    /// The state store of the given name without its type, for code that decides the type
+    /// itself (value getters of derived tables, say). Prefer [`state_store`](Self::state_store).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreNotAvailable`] when the node is not connected to such a store.
+    pub fn state_store_any(&self, name: &str) -> Result<Rc<dyn Any>> {
+        self.task.store_for(self.node, name)
+    }
+
     /// Asks the task to commit as soon as the current record is done.
     pub fn request_commit(&mut self) {
         self.task.commit_requested = true;

@@ -37,6 +37,25 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn is_null(&self, _value: &T) -> bool {
         false
     }
+
+    /// Writes the bytes the default partitioner hashes for `value` used as a key, when they
+    /// differ from its serialized form, and returns `Ok(true)`; returns `Ok(false)` (the
+    /// default, writing nothing) when the serialized key itself is hashed.
+    ///
+    /// The windowed serdes write the base key only, so that every window of a key lands in
+    /// the key's partition, as Java's `WindowedStreamPartitioner` places them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialization`](crate::Error::Serialization) when the value cannot be encoded.
+    fn serialize_partition_key(
+        &self,
+        _topic: &str,
+        _value: &T,
+        _out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// A shared, type-erased serde. Cloning it is a reference-count increment.
@@ -51,6 +70,9 @@ impl<T, S: Serde<T> + ?Sized> Serde<T> for Arc<S> {
     }
     fn is_null(&self, value: &T) -> bool {
         (**self).is_null(value)
+    }
+    fn serialize_partition_key(&self, topic: &str, value: &T, out: &mut Vec<u8>) -> Result<bool> {
+        (**self).serialize_partition_key(topic, value, out)
     }
 }
 

@@ -52,6 +52,18 @@ impl<T: 'static> Serde<Option<T>> for OptionSerde<T> {
         // `Some` of a value the inner serde writes as null (such as `Some(())`) is null too.
         value.as_ref().is_none_or(|value| self.inner.is_null(value))
     }
+
+    fn serialize_partition_key(
+        &self,
+        topic: &str,
+        value: &Option<T>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        match value {
+            None => Ok(false),
+            Some(value) => self.inner.serialize_partition_key(topic, value, out),
+        }
+    }
 }
 
 /// Serializes the base key of a windowed key, which must not be null: a window of a null
@@ -145,6 +157,17 @@ impl<K: 'static> Serde<Windowed<K>> for TimeWindowedSerde<K> {
         Ok(true)
     }
 
+    /// The base key only: windowed keys are partitioned on their base key.
+    fn serialize_partition_key(
+        &self,
+        topic: &str,
+        value: &Windowed<K>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        serialize_base_key(&*self.inner, topic, &value.key, out)?;
+        Ok(true)
+    }
+
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Windowed<K>> {
         let (key, start) = split_windowed::<TIMESTAMP_SIZE>(topic, data)?;
         let start = i64::from_be_bytes(*start);
@@ -188,6 +211,17 @@ impl<K: 'static> Serde<Windowed<K>> for SessionWindowedSerde<K> {
         // End before start, as Java's SessionKeySchema lays it out.
         out.extend_from_slice(&value.window.end.to_be_bytes());
         out.extend_from_slice(&value.window.start.to_be_bytes());
+        Ok(true)
+    }
+
+    /// The base key only: windowed keys are partitioned on their base key.
+    fn serialize_partition_key(
+        &self,
+        topic: &str,
+        value: &Windowed<K>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        serialize_base_key(&*self.inner, topic, &value.key, out)?;
         Ok(true)
     }
 
@@ -390,6 +424,37 @@ mod tests {
         assert!(serde.deserialize(TOPIC, None).is_err());
         let read = serde.deserialize(TOPIC, Some(&[0; 16])).unwrap();
         assert_eq!(read, Windowed::new(vec![], Window::new(0, 0)));
+    }
+
+    #[test]
+    fn windowed_keys_partition_on_their_base_key() {
+        let key = Windowed::new("user".to_owned(), Window::new(10, 20));
+        for serde in [
+            Serdes::time_windowed(Serdes::string(), 10),
+            Serdes::session_windowed(Serdes::string()),
+        ] {
+            let mut out = Vec::new();
+            assert!(
+                serde
+                    .serialize_partition_key(TOPIC, &key, &mut out)
+                    .unwrap()
+            );
+            assert_eq!(out, b"user");
+        }
+        let nullable = Serdes::option(Serdes::time_windowed(Serdes::string(), 10));
+        let mut out = Vec::new();
+        assert!(
+            nullable
+                .serialize_partition_key(TOPIC, &Some(key), &mut out)
+                .unwrap()
+        );
+        assert_eq!(out, b"user");
+        // Plain serdes hash their serialized form.
+        assert!(
+            !Serdes::string()
+                .serialize_partition_key(TOPIC, &"k".to_owned(), &mut out)
+                .unwrap()
+        );
     }
 
     #[test]

@@ -13,12 +13,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
-pub use describe::{NodeDescription, SubtopologyDescription, TopologyDescription};
+pub use describe::{
+    NodeDescription, NodeDescriptionKind, SubtopologyDescription, TopologyDescription,
+};
 pub(crate) use nodes::{NodeLifecycle, SourceInput};
 
 use crate::error::{Error, Result};
 use crate::options::{Consumed, Named, Produced};
 use crate::processor::Processor;
+use crate::state::StoreBuilder;
 
 /// The key and value types flowing on an edge, kept to check connections and to name types
 /// in error messages.
@@ -154,6 +157,7 @@ pub struct Topology {
     pub(crate) internal_topics: BTreeMap<String, InternalTopic>,
     copartition_groups: Vec<BTreeSet<String>>,
     store_names: BTreeSet<String>,
+    stores: BTreeMap<String, Arc<dyn StoreBuilder>>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -426,6 +430,87 @@ impl Topology {
         Ok(self)
     }
 
+    /// Adds a state store and connects it to the given processors (which may be none yet:
+    /// connect more later with
+    /// [`connect_processor_and_state_stores`](Topology::connect_processor_and_state_stores)).
+    /// Every task of the sub-topology that uses it gets its own instance.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] for a duplicate store name or an unknown processor.
+    pub fn add_state_store(
+        &mut self,
+        builder: Arc<dyn StoreBuilder>,
+        processors: &[&str],
+    ) -> Result<&mut Self> {
+        let name = builder.name().to_owned();
+        Named::validate(&name).map_err(|e| Error::Topology(format!("store {e}")))?;
+        if self.stores.contains_key(&name) {
+            return Err(Error::Topology(format!(
+                "a store named '{name}' already exists"
+            )));
+        }
+        self.stores.insert(name.clone(), builder);
+        self.store_names.insert(name.clone());
+        for p in processors {
+            self.connect_processor_and_state_stores(p, &[name.as_str()])?;
+        }
+        Ok(self)
+    }
+
+    /// The builder of a store, by name.
+    pub fn store_builder(&self, name: &str) -> Option<&Arc<dyn StoreBuilder>> {
+        self.stores.get(name)
+    }
+
+    /// The builders of the stores connected to the given nodes, each once, by name.
+    pub(crate) fn store_builders_of(&self, nodes: &[usize]) -> Result<Vec<Arc<dyn StoreBuilder>>> {
+        let mut names = BTreeSet::new();
+        for &i in nodes {
+            names.extend(self.nodes[i].stores.iter().cloned());
+        }
+        names
+            .into_iter()
+            .map(|n| {
+                self.stores.get(&n).cloned().ok_or_else(|| {
+                    Error::Topology(format!(
+                        "store '{n}' is connected to a processor but was never added"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The changelog topics of the logged stores (full names), with their topic configs.
+    pub fn changelog_topics(
+        &self,
+        application_id: &str,
+    ) -> Vec<(String, BTreeMap<String, String>)> {
+        self.stores
+            .values()
+            .filter(|b| b.logging_enabled())
+            .map(|b| {
+                (
+                    crate::state::changelog_topic_name(application_id, b.name()),
+                    b.changelog_config(),
+                )
+            })
+            .collect()
+    }
+
+    /// The index of the sub-topology each store belongs to.
+    pub fn store_subtopologies(&self) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for (sub, group) in self.subtopologies().iter().enumerate() {
+            for &i in group {
+                for s in &self.nodes[i].stores {
+                    out.insert(s.clone(), sub as u32);
+                }
+            }
+        }
+        out
+    }
+
     /// Declares `name` an internal topic: the application creates it and prefixes it with
     /// `<application.id>-`. Sources and sinks refer to it by the unprefixed name.
     pub fn add_internal_topic(&mut self, topic: InternalTopic) -> &mut Self {
@@ -458,6 +543,27 @@ impl Topology {
         } else {
             topic.to_owned()
         }
+    }
+
+    /// The topics of the source nodes upstream of `node` (unprefixed), in node order.
+    pub fn upstream_source_topics(&self, node: &str) -> Vec<String> {
+        let Some(&start) = self.by_name.get(node) else {
+            return Vec::new();
+        };
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack = vec![start];
+        let mut sources = Vec::new();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if let NodeKind::Source { topics } = &self.nodes[i].kind {
+                sources.push((i, topics.clone()));
+            }
+            stack.extend(self.nodes[i].parents.iter().copied());
+        }
+        sources.sort_by_key(|(i, _)| *i);
+        sources.into_iter().flat_map(|(_, t)| t).collect()
     }
 
     /// Whether a node of that name exists.

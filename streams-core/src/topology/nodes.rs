@@ -37,8 +37,13 @@ pub(crate) trait SourceInput {
     fn enqueue(&mut self, queue: usize, raw: RawRecord<'_>, task: &mut TaskContext)
     -> Result<bool>;
     fn head_timestamp(&self, queue: usize) -> Option<i64>;
-    /// Processes the head record of a queue; does nothing when the queue is empty.
-    fn process_head(&mut self, queue: usize, task: &mut TaskContext) -> Result<()>;
+    /// Processes the head record of a queue and returns its offset; does nothing when the
+    /// queue is empty. A failure comes with the offset of the record that failed.
+    fn process_head(
+        &mut self,
+        queue: usize,
+        task: &mut TaskContext,
+    ) -> Result<Option<i64>, (i64, Error)>;
 }
 
 /// Downcasts the children's erased handles to the typed inputs this node forwards into.
@@ -186,10 +191,14 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceInput for SourceNode<K, V> {
             .map(|q| q.record.timestamp)
     }
 
-    fn process_head(&mut self, queue: usize, task: &mut TaskContext) -> Result<()> {
+    fn process_head(
+        &mut self,
+        queue: usize,
+        task: &mut TaskContext,
+    ) -> Result<Option<i64>, (i64, Error)> {
         let q = &mut self.queues[queue];
         let Some(Queued { record, offset }) = q.records.pop_front() else {
-            return Ok(());
+            return Ok(None);
         };
         q.partition_time = q.partition_time.max(record.timestamp);
         task.begin_record(
@@ -201,6 +210,8 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceInput for SourceNode<K, V> {
             record.timestamp,
         );
         crate::processor::context_forward_all(&self.children, record, task)
+            .map(|()| Some(offset))
+            .map_err(|e| (offset, e))
     }
 }
 
@@ -345,6 +356,7 @@ impl<K: 'static, V: 'static> NodeFactory for SinkFactory<K, V> {
             partitioner: self.partitioner.clone(),
             key_buf: Vec::new(),
             value_buf: Vec::new(),
+            partition_buf: Vec::new(),
         }));
         Ok(BuiltNode {
             input: Some(input_handle::<K, V, _>(&node)),
@@ -362,6 +374,7 @@ struct SinkNode<K, V> {
     partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
+    partition_buf: Vec<u8>,
 }
 
 impl<K: 'static, V: 'static> RecordSink<K, V> for SinkNode<K, V> {
@@ -402,7 +415,18 @@ impl<K: 'static, V: 'static> RecordSink<K, V> for SinkNode<K, V> {
             && let Some(k) = key
         {
             let n = task.partition_count(topic)?;
-            partition = Some(default_partition(k, n));
+            // Windowed keys hash their base key only (`Serde::serialize_partition_key`).
+            self.partition_buf.clear();
+            let hashed = match self.key_serde.serialize_partition_key(
+                topic,
+                &record.key,
+                &mut self.partition_buf,
+            ) {
+                Ok(true) => self.partition_buf.as_slice(),
+                Ok(false) => k,
+                Err(e) => return task.handle_serialization_error(e),
+            };
+            partition = Some(default_partition(hashed, n));
         }
         task.send(
             topic,

@@ -44,10 +44,13 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for KStreamBr
     }
 }
 
+/// What a branch does with its stream: pass it on (returned) or consume it (`None`).
+type Chain<K, V> = Box<dyn FnOnce(KStream<K, V>) -> Option<KStream<K, V>>>;
+
 /// How one branch of a split is named and what is done with it.
 pub struct Branched<K, V> {
     name: Option<String>,
-    chain: Option<Box<dyn FnOnce(KStream<K, V>) -> Option<KStream<K, V>>>>,
+    chain: Option<Chain<K, V>>,
 }
 
 impl<K, V> Default for Branched<K, V> {

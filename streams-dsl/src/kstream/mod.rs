@@ -7,13 +7,19 @@
 mod branch;
 mod filter;
 mod flat_map;
+pub(crate) mod group_by;
+mod join_stream;
+mod join_stream_outer;
+mod join_table;
 mod map;
 mod merge;
 mod peek;
 mod process;
+mod repartition;
 mod to;
 
 pub use branch::{Branched, BranchedKStream};
+pub use join_stream::StreamJoined;
 
 use streams_core::SerdeRef;
 use streams_core::processor::Processor;

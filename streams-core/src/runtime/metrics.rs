@@ -1,0 +1,86 @@
+//! A snapshot of a running application's counters.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::task::TaskMetrics;
+use crate::task_id::TaskId;
+
+/// The counters of a [`KafkaStreams`](crate::runtime::KafkaStreams) instance, summed over
+/// its stream threads, as [`KafkaStreams::metrics`](crate::runtime::KafkaStreams::metrics)
+/// returns them. Totals include tasks that have since been closed or moved away.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamsMetrics {
+    /// Records taken from input queues and processed.
+    pub records_processed: u64,
+    /// Records dropped on purpose (late, invalid, skipped by a continue handler), and
+    /// output records whose delivery failed under a continue handler.
+    pub records_dropped: u64,
+    /// Records sent to dead-letter topics.
+    pub records_dead_lettered: u64,
+    /// Punctuations run.
+    pub punctuations: u64,
+    /// Records applied to stores while restoring them from changelogs.
+    pub records_restored: u64,
+    /// Commits done.
+    pub commits: u64,
+    /// The mean duration of a commit.
+    pub commit_latency_avg: Duration,
+    /// The longest commit.
+    pub commit_latency_max: Duration,
+    /// Consumer lag per assigned input partition (log-end offset minus position), as last
+    /// reported by the consumers' statistics; empty until the first report.
+    pub consumer_lag: BTreeMap<(String, i32), i64>,
+    /// The counters of each task currently assigned.
+    pub tasks: BTreeMap<TaskId, TaskMetrics>,
+}
+
+/// One stream thread's counters, published for [`StreamsMetrics`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ThreadMetrics {
+    /// Counters of the tasks this thread has closed.
+    pub(crate) closed: TaskMetrics,
+    /// Counters of its current tasks.
+    pub(crate) tasks: BTreeMap<TaskId, TaskMetrics>,
+    pub(crate) delivery_dropped: u64,
+    pub(crate) restored: u64,
+    pub(crate) commits: u64,
+    pub(crate) commit_total: Duration,
+    pub(crate) commit_max: Duration,
+    pub(crate) lag: BTreeMap<(String, i32), i64>,
+}
+
+impl StreamsMetrics {
+    pub(crate) fn sum(threads: &[ThreadMetrics]) -> Self {
+        let mut m = StreamsMetrics::default();
+        let mut commit_total = Duration::ZERO;
+        for t in threads {
+            for c in std::iter::once(&t.closed).chain(t.tasks.values()) {
+                m.records_processed += c.processed;
+                m.records_dropped += c.dropped;
+                m.records_dead_lettered += c.dead_lettered;
+                m.punctuations += c.punctuations;
+            }
+            m.records_dropped += t.delivery_dropped;
+            m.records_restored += t.restored;
+            m.commits += t.commits;
+            commit_total += t.commit_total;
+            m.commit_latency_max = m.commit_latency_max.max(t.commit_max);
+            m.tasks.extend(t.tasks.iter().map(|(id, c)| (*id, *c)));
+            m.consumer_lag
+                .extend(t.lag.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        if m.commits > 0 {
+            m.commit_latency_avg = commit_total / u32::try_from(m.commits).unwrap_or(u32::MAX);
+        }
+        m
+    }
+}
+
+pub(crate) fn add_task_metrics(into: &mut TaskMetrics, from: &TaskMetrics) {
+    into.processed += from.processed;
+    into.dropped += from.dropped;
+    into.dead_lettered += from.dead_lettered;
+    into.punctuations += from.punctuations;
+}

@@ -1,0 +1,270 @@
+//! A [`ChangelogReader`] over an rdkafka consumer with manual assignment: the restore
+//! consumer of a stream thread.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::error::Result;
+use crate::runtime::collector::{LogContext, retry_transient};
+use crate::runtime::kafka_error;
+use crate::state::{ChangelogReader, ChangelogRecord, OwnedChangelogRecord};
+
+/// How long one read waits for the first record.
+const FIRST_RECORD_WAIT: Duration = Duration::from_millis(200);
+/// How long a watermark look-up may take, retries included, before the restore fails.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Tp = (String, i32);
+
+/// Reads changelog partitions for the state manager.
+///
+/// Positions come from the consumer, so they move past transaction markers: under
+/// exactly-once the last offset of a changelog is often a commit marker, and the restore
+/// must still reach the end offset.
+pub(crate) struct KafkaChangelogReader {
+    consumer: BaseConsumer<LogContext>,
+    /// The partitions being read, with the offset each was last positioned at.
+    assigned: BTreeMap<Tp, Offset>,
+    /// The offset after the last record handed out, per partition.
+    next: HashMap<Tp, i64>,
+    /// Records read for another partition than the one asked for, kept for its next read.
+    stash: HashMap<Tp, VecDeque<OwnedChangelogRecord>>,
+}
+
+impl rdkafka::consumer::ConsumerContext for LogContext {}
+
+impl KafkaChangelogReader {
+    /// Creates the restore consumer.
+    pub(crate) fn new(config: &ClientConfig) -> Result<Self> {
+        let client = config
+            .get("client.id")
+            .unwrap_or("restore-consumer")
+            .to_owned();
+        let consumer: BaseConsumer<LogContext> = config
+            .create_with_context(LogContext { client })
+            .map_err(|e| kafka_error("creating the restore consumer", e))?;
+        Ok(KafkaChangelogReader {
+            consumer,
+            assigned: BTreeMap::new(),
+            next: HashMap::new(),
+            stash: HashMap::new(),
+        })
+    }
+
+    fn reassign(&self, overrides: &BTreeMap<Tp, Offset>) -> Result<()> {
+        let current: HashMap<Tp, i64> = self
+            .consumer
+            .position()
+            .map(|tpl| {
+                tpl.elements()
+                    .iter()
+                    .filter_map(|e| {
+                        Some(((e.topic().to_owned(), e.partition()), e.offset().to_raw()?))
+                    })
+                    .filter(|(_, o)| *o >= 0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in &self.assigned {
+            let key = (topic.clone(), *partition);
+            let at = match overrides.get(&key) {
+                Some(o) => *o,
+                None => current.get(&key).map_or(*offset, |o| Offset::Offset(*o)),
+            };
+            tpl.add_partition_offset(topic, *partition, at)
+                .map_err(|e| kafka_error("building the restore assignment", e))?;
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(|e| kafka_error("assigning changelog partitions", e))
+    }
+}
+
+impl ChangelogReader for KafkaChangelogReader {
+    fn end_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
+        let consumer = &self.consumer;
+        let (_, high) = retry_transient(
+            WATERMARK_TIMEOUT,
+            "reading a changelog's end offset",
+            || {
+                match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+                    // A changelog that does not exist (yet) is empty.
+                    Err(KafkaError::MetadataFetch(
+                        rdkafka::types::RDKafkaErrorCode::UnknownPartition,
+                    ))
+                    | Err(KafkaError::MetadataFetch(
+                        rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+                    )) => Ok((0, 0)),
+                    other => other,
+                }
+            },
+        )?;
+        Ok(high.max(0))
+    }
+
+    fn seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
+        let key = (topic.to_owned(), partition);
+        let at = offset.map_or(Offset::Beginning, Offset::Offset);
+        self.assigned.insert(key.clone(), at);
+        self.stash.remove(&key);
+        match offset {
+            Some(o) => {
+                self.next.insert(key.clone(), o);
+            }
+            None => {
+                self.next.remove(&key);
+            }
+        }
+        self.reassign(&BTreeMap::from([(key, at)]))
+    }
+
+    fn position(&mut self, topic: &str, partition: i32) -> Result<i64> {
+        let key = (topic.to_owned(), partition);
+        let own = self.next.get(&key).copied();
+        let consumer_pos = self
+            .consumer
+            .position()
+            .ok()
+            .and_then(|all| {
+                all.find_partition(topic, partition)
+                    .and_then(|e| e.offset().to_raw())
+            })
+            .filter(|o| *o >= 0);
+        match (own, consumer_pos) {
+            (Some(a), Some(b)) => Ok(a.max(b)),
+            (Some(a), None) => Ok(a),
+            (None, Some(b)) => Ok(b),
+            // Positioned at the beginning and nothing read yet: the log start.
+            (None, None) => {
+                let consumer = &self.consumer;
+                let (low, _) = retry_transient(
+                    WATERMARK_TIMEOUT,
+                    "reading a changelog's start offset",
+                    || consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)),
+                )?;
+                Ok(low.max(0))
+            }
+        }
+    }
+
+    fn read_batch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        max_records: usize,
+        sink: &mut dyn FnMut(&[ChangelogRecord<'_>]) -> Result<()>,
+    ) -> Result<usize> {
+        let key = (topic.to_owned(), partition);
+        if let Some(stashed) = self.stash.get_mut(&key)
+            && !stashed.is_empty()
+        {
+            let n = stashed.len().min(max_records);
+            let owned: Vec<OwnedChangelogRecord> = stashed.drain(..n).collect();
+            let batch: Vec<ChangelogRecord<'_>> =
+                owned.iter().map(OwnedChangelogRecord::as_record).collect();
+            sink(&batch)?;
+            if let Some(last) = owned.last() {
+                self.next.insert(key, last.offset + 1);
+            }
+            return Ok(n);
+        }
+        let Self {
+            consumer, stash, ..
+        } = self;
+        let mut messages: Vec<BorrowedMessage<'_>> = Vec::new();
+        let mut wait = FIRST_RECORD_WAIT;
+        while messages.len() < max_records {
+            match consumer.poll(wait) {
+                None => break,
+                Some(Ok(m)) => {
+                    if m.topic() == topic && m.partition() == partition {
+                        messages.push(m);
+                    } else {
+                        stash
+                            .entry((m.topic().to_owned(), m.partition()))
+                            .or_default()
+                            .push_back(owned_record(&m));
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
+                Some(Err(e))
+                    if e.rdkafka_error_code().is_some_and(|c| {
+                        matches!(
+                            c,
+                            rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure
+                                | rdkafka::types::RDKafkaErrorCode::AllBrokersDown
+                                | rdkafka::types::RDKafkaErrorCode::OperationTimedOut
+                        )
+                    }) =>
+                {
+                    tracing::warn!(topic, partition, error = %e, "changelog read failed; retrying");
+                    break;
+                }
+                Some(Err(e)) => {
+                    return Err(kafka_error(
+                        format!("reading changelog {topic}-{partition}"),
+                        e,
+                    ));
+                }
+            }
+            wait = Duration::ZERO;
+        }
+        let batch: Vec<ChangelogRecord<'_>> = messages
+            .iter()
+            .filter_map(|m| {
+                let Some(key) = m.key() else {
+                    tracing::warn!(
+                        topic,
+                        partition,
+                        offset = m.offset(),
+                        "skipping a changelog record without a key"
+                    );
+                    return None;
+                };
+                Some(ChangelogRecord {
+                    key,
+                    value: m.payload(),
+                    timestamp: m.timestamp().to_millis().unwrap_or(-1),
+                    offset: m.offset(),
+                })
+            })
+            .collect();
+        let n = messages.len();
+        if !batch.is_empty() {
+            sink(&batch)?;
+        }
+        if let Some(last) = messages.last() {
+            let next = last.offset() + 1;
+            drop(batch);
+            drop(messages);
+            self.next.insert(key, next);
+        }
+        Ok(n)
+    }
+
+    fn unassign(&mut self, topic: &str, partition: i32) {
+        let key = (topic.to_owned(), partition);
+        self.assigned.remove(&key);
+        self.next.remove(&key);
+        self.stash.remove(&key);
+        if let Err(e) = self.reassign(&BTreeMap::new()) {
+            tracing::warn!(topic, partition, error = %e, "could not unassign a changelog partition");
+        }
+    }
+}
+
+fn owned_record(m: &BorrowedMessage<'_>) -> OwnedChangelogRecord {
+    OwnedChangelogRecord {
+        key: m.key().map(<[u8]>::to_vec).unwrap_or_default(),
+        value: m.payload().map(<[u8]>::to_vec),
+        timestamp: m.timestamp().to_millis().unwrap_or(-1),
+        offset: m.offset(),
+    }
+}

@@ -1,0 +1,708 @@
+//! A stream thread: one group member, one producer, one restore consumer and the tasks of
+//! the partitions assigned to it, run by a plain `std::thread`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::config::{ErrorHandling, ProcessingGuarantee};
+use crate::error::{Error, Result};
+use crate::record::Headers;
+use crate::runtime::collector::{KafkaCollector, client_error, is_transient, log_line};
+use crate::runtime::metrics::{ThreadMetrics, add_task_metrics};
+use crate::runtime::restore::KafkaChangelogReader;
+use crate::runtime::topics::TopicPlan;
+use crate::runtime::{Shared, ThreadState, kafka_error};
+use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskSpec, error_chain};
+use crate::task_id::TaskId;
+use crate::topology::Topology;
+
+/// Records taken from the consumer per poll round before processing them.
+const MAX_POLL_RECORDS: usize = 1_000;
+/// Records a task processes before the next task gets its turn.
+const TASK_BURST: usize = 100;
+/// How long one processing round may run before the thread polls again.
+const PROCESS_BUDGET: Duration = Duration::from_millis(100);
+/// How long a commit may wait for the brokers (a broker outage is ridden out until then).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a transactional producer may take to initialise, retries included.
+const INIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the thread publishes its counters.
+const METRICS_INTERVAL: Duration = Duration::from_millis(200);
+
+type Tp = (String, i32);
+
+/// What a stream thread is given by the application.
+pub(crate) struct ThreadSetup {
+    pub(crate) index: usize,
+    pub(crate) topology: Arc<Topology>,
+    pub(crate) application_id: Arc<str>,
+    pub(crate) consumer: ClientConfig,
+    pub(crate) restore: ClientConfig,
+    pub(crate) producer: ClientConfig,
+    pub(crate) guarantee: ProcessingGuarantee,
+    pub(crate) commit_interval: Duration,
+    pub(crate) poll_timeout: Duration,
+    pub(crate) handlers: TaskHandlers,
+    pub(crate) production: ErrorHandling,
+    pub(crate) cache_bytes: usize,
+    pub(crate) app_dir: PathBuf,
+    pub(crate) plan: Arc<TopicPlan>,
+    pub(crate) buffered_per_partition: usize,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Starts a stream thread.
+pub(crate) fn spawn(setup: ThreadSetup) -> Result<JoinHandle<()>> {
+    let name = format!("{}-StreamThread-{}", setup.application_id, setup.index);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run(setup))
+        .map_err(|e| Error::Io {
+            context: "starting a stream thread".into(),
+            source: e,
+        })
+}
+
+fn run(setup: ThreadSetup) {
+    let index = setup.index;
+    let shared = Arc::clone(&setup.shared);
+    let span = tracing::info_span!("stream_thread", app = %setup.application_id, thread = index);
+    let _entered = span.enter();
+    let result = run_loop(setup);
+    MANAGER.with(|slot| slot.borrow_mut().take());
+    match result {
+        Ok(()) => {
+            tracing::info!("stream thread stopped");
+            shared.set_thread_state(index, ThreadState::Dead);
+        }
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "stream thread failed");
+            shared.fail(index, &e);
+        }
+    }
+}
+
+thread_local! {
+    /// The task manager of the stream thread running on this OS thread, for the rebalance
+    /// callbacks librdkafka runs inside `poll` on this same thread.
+    static MANAGER: RefCell<Option<Rc<RefCell<TaskManager>>>> = const { RefCell::new(None) };
+}
+
+fn with_manager(f: impl FnOnce(&mut TaskManager)) {
+    let manager = MANAGER.with(|slot| slot.borrow().clone());
+    if let Some(m) = manager {
+        match m.try_borrow_mut() {
+            Ok(mut m) => f(&mut m),
+            Err(_) => tracing::error!("rebalance callback while the task manager is busy"),
+        }
+    }
+}
+
+/// The group member's context: rebalance callbacks, statistics for consumer lag, logging.
+struct GroupContext {
+    client: String,
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        log_line(&self.client, level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_error(&self.client, &error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let mut lag = BTreeMap::new();
+        for (topic, t) in &statistics.topics {
+            for p in t.partitions.values() {
+                if p.partition < 0 || !p.desired {
+                    continue;
+                }
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
+                let value = if end >= 0 && p.app_offset >= 0 {
+                    (end - p.app_offset).max(0)
+                } else {
+                    p.consumer_lag
+                };
+                if value >= 0 {
+                    lag.insert((topic.clone(), p.partition), value);
+                }
+            }
+        }
+        self.shared.publish_lag(self.index, lag);
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            self.shared
+                .set_thread_state(self.index, ThreadState::Rebalancing);
+            let revoked = partitions_of(tpl);
+            tracing::info!(partitions = ?revoked, "partitions revoked");
+            with_manager(|m| m.on_revoked(consumer, &revoked));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                self.shared
+                    .set_thread_state(self.index, ThreadState::Rebalancing);
+                let assigned = partitions_of(tpl);
+                tracing::info!(partitions = ?assigned, "partitions assigned");
+                with_manager(|m| m.on_assigned(&assigned));
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+fn partitions_of(tpl: &TopicPartitionList) -> Vec<Tp> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+struct TaskEntry {
+    task: Task,
+    partitions: Vec<Tp>,
+    /// Records added and not yet processed, as far as the thread can tell; reset when the
+    /// task reports its queues empty.
+    buffered: usize,
+    paused: bool,
+}
+
+/// The tasks of one stream thread and what they share.
+struct TaskManager {
+    setup: ThreadSetupShared,
+    collector: Rc<RefCell<KafkaCollector>>,
+    reader: KafkaChangelogReader,
+    tasks: BTreeMap<TaskId, TaskEntry>,
+    assigned: BTreeSet<Tp>,
+    assignment_changed: bool,
+    committed: HashMap<Tp, i64>,
+    last_commit: Instant,
+    last_metrics: Instant,
+    /// An error raised inside a rebalance callback, reported after `poll` returns.
+    callback_error: Option<Error>,
+    metrics: ThreadMetrics,
+}
+
+/// The parts of [`ThreadSetup`] the task manager keeps.
+struct ThreadSetupShared {
+    index: usize,
+    topology: Arc<Topology>,
+    application_id: Arc<str>,
+    guarantee: ProcessingGuarantee,
+    commit_interval: Duration,
+    handlers: TaskHandlers,
+    cache_bytes: usize,
+    app_dir: PathBuf,
+    plan: Arc<TopicPlan>,
+    buffered_per_partition: usize,
+    shared: Arc<Shared>,
+}
+
+fn run_loop(setup: ThreadSetup) -> Result<()> {
+    let shared = Arc::clone(&setup.shared);
+    let index = setup.index;
+    shared.set_thread_state(index, ThreadState::Rebalancing);
+    let collector = Rc::new(RefCell::new(KafkaCollector::new(
+        &setup.producer,
+        setup.production,
+        setup.plan.partitions.clone(),
+        INIT_TIMEOUT,
+    )?));
+    let reader = KafkaChangelogReader::new(&setup.restore)?;
+    let manager = Rc::new(RefCell::new(TaskManager {
+        setup: ThreadSetupShared {
+            index,
+            topology: Arc::clone(&setup.topology),
+            application_id: Arc::clone(&setup.application_id),
+            guarantee: setup.guarantee,
+            commit_interval: setup.commit_interval,
+            handlers: setup.handlers,
+            cache_bytes: setup.cache_bytes,
+            app_dir: setup.app_dir.clone(),
+            plan: Arc::clone(&setup.plan),
+            buffered_per_partition: setup.buffered_per_partition.max(1),
+            shared: Arc::clone(&shared),
+        },
+        collector,
+        reader,
+        tasks: BTreeMap::new(),
+        assigned: BTreeSet::new(),
+        assignment_changed: false,
+        committed: HashMap::new(),
+        last_commit: Instant::now(),
+        last_metrics: Instant::now(),
+        callback_error: None,
+        metrics: ThreadMetrics::default(),
+    }));
+    MANAGER.with(|slot| *slot.borrow_mut() = Some(Rc::clone(&manager)));
+
+    let mut consumer_config = setup.consumer.clone();
+    if consumer_config.get("statistics.interval.ms").is_none() {
+        consumer_config.set("statistics.interval.ms", "1000");
+    }
+    let consumer: BaseConsumer<GroupContext> = consumer_config
+        .create_with_context(GroupContext {
+            client: consumer_config
+                .get("client.id")
+                .unwrap_or("consumer")
+                .to_owned(),
+            index,
+            shared: Arc::clone(&shared),
+        })
+        .map_err(|e| kafka_error("creating the consumer", e))?;
+    let topics: Vec<&str> = setup.plan.subscribed.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| kafka_error("subscribing to the source topics", e))?;
+    tracing::info!(topics = ?topics, "stream thread started");
+
+    let result = poll_loop(&consumer, &manager, &shared, setup.poll_timeout);
+    let outcome = match result {
+        Ok(()) => manager.borrow_mut().shutdown(&consumer),
+        Err(e) => {
+            manager.borrow_mut().close_dirty();
+            Err(e)
+        }
+    };
+    manager.borrow_mut().publish_metrics();
+    // The consumer leaves the group when dropped; its revoke callback must find no tasks.
+    MANAGER.with(|slot| slot.borrow_mut().take());
+    drop(consumer);
+    outcome
+}
+
+fn poll_loop(
+    consumer: &BaseConsumer<GroupContext>,
+    manager: &Rc<RefCell<TaskManager>>,
+    shared: &Shared,
+    poll_timeout: Duration,
+) -> Result<()> {
+    let mut last_poll_error: Option<Instant> = None;
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let mut timeout = if manager.borrow().has_buffered() {
+            Duration::ZERO
+        } else {
+            poll_timeout
+        };
+        let mut polled = 0;
+        while polled < MAX_POLL_RECORDS {
+            // No borrow of the manager may be held here: rebalance callbacks run inside.
+            let Some(result) = consumer.poll(timeout) else {
+                break;
+            };
+            timeout = Duration::ZERO;
+            let mut m = manager.borrow_mut();
+            m.take_callback_error()?;
+            m.handle_assignment(consumer)?;
+            match result {
+                Ok(message) => {
+                    m.add_message(consumer, &message)?;
+                    polled += 1;
+                }
+                Err(KafkaError::PartitionEOF(_)) => {}
+                Err(e) if e.rdkafka_error_code().is_some_and(|_| is_transient(&e)) => {
+                    if last_poll_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                        tracing::warn!(error = %e, "consumer error; retrying");
+                        last_poll_error = Some(Instant::now());
+                    }
+                    break;
+                }
+                Err(e) => return Err(kafka_error("polling the consumer", e)),
+            }
+        }
+        let mut m = manager.borrow_mut();
+        m.take_callback_error()?;
+        m.handle_assignment(consumer)?;
+        m.process(consumer)?;
+    }
+    Ok(())
+}
+
+impl TaskManager {
+    fn take_callback_error(&mut self) -> Result<()> {
+        self.callback_error.take().map_or(Ok(()), Err)
+    }
+
+    fn has_buffered(&self) -> bool {
+        self.tasks.values().any(|e| e.buffered > 0)
+    }
+
+    fn on_assigned(&mut self, partitions: &[Tp]) {
+        self.assigned.extend(partitions.iter().cloned());
+        self.assignment_changed = true;
+    }
+
+    /// Commits everything, then closes the tasks that lose partitions.
+    fn on_revoked(&mut self, consumer: &BaseConsumer<GroupContext>, partitions: &[Tp]) {
+        let committed = self.commit(consumer);
+        if let Err(e) = &committed {
+            tracing::warn!(error = %error_chain(e), "commit before revocation failed");
+            self.abort_if_transactional();
+        }
+        let revoked: BTreeSet<&Tp> = partitions.iter().collect();
+        for tp in partitions {
+            self.assigned.remove(tp);
+            self.committed.remove(tp);
+        }
+        let losing: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, e)| e.partitions.iter().any(|p| revoked.contains(p)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in losing {
+            self.close_task(id, committed.is_ok());
+        }
+        self.assignment_changed = true;
+        if let Err(e) = committed
+            && !matches!(e, Error::Kafka { .. })
+        {
+            self.callback_error.get_or_insert(e);
+        }
+    }
+
+    fn close_task(&mut self, id: TaskId, clean: bool) {
+        if let Some(mut entry) = self.tasks.remove(&id) {
+            if let Err(e) = entry.task.close(clean) {
+                tracing::warn!(task = %id, error = %e, "task failed to close");
+            }
+            add_task_metrics(&mut self.metrics.closed, &entry.task.metrics());
+            self.metrics.tasks.remove(&id);
+            tracing::info!(task = %id, clean, "task closed");
+        }
+    }
+
+    /// Creates and restores the tasks of newly assigned partitions.
+    fn handle_assignment(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
+        if !self.assignment_changed {
+            return Ok(());
+        }
+        self.assignment_changed = false;
+        let mut needed: BTreeMap<TaskId, Vec<Tp>> = BTreeMap::new();
+        for (topic, p) in &self.assigned {
+            let Some(&sub) = self.setup.plan.topic_subtopology.get(topic) else {
+                tracing::warn!(topic, "assigned a topic no sub-topology reads");
+                continue;
+            };
+            needed
+                .entry(TaskId::new(sub, *p))
+                .or_default()
+                .push((topic.clone(), *p));
+        }
+        let stale: Vec<TaskId> = self
+            .tasks
+            .keys()
+            .filter(|id| !needed.contains_key(id))
+            .copied()
+            .collect();
+        if !stale.is_empty() {
+            self.commit(consumer)?;
+            for id in stale {
+                self.close_task(id, true);
+            }
+        }
+        let per_task_cache = self.setup.cache_bytes / needed.len().max(1);
+        for (id, partitions) in needed {
+            if let Some(entry) = self.tasks.get_mut(&id) {
+                entry.partitions = partitions;
+                continue;
+            }
+            let collector: Rc<RefCell<dyn RecordCollector>> = self.collector.clone();
+            let mut task = Task::new(
+                &self.setup.topology,
+                TaskSpec {
+                    id,
+                    application_id: Arc::clone(&self.setup.application_id),
+                    subtopologies: vec![id.subtopology as usize],
+                    partition: id.partition,
+                    handlers: self.setup.handlers,
+                    collector,
+                    wall_clock: now_ms(),
+                    state_dir: Some(self.setup.app_dir.clone()),
+                    cache_max_bytes: per_task_cache,
+                    exactly_once: self.setup.guarantee == ProcessingGuarantee::ExactlyOnceV2,
+                },
+            )?;
+            let span = tracing::info_span!("restore", task = %id);
+            let summary = span.in_scope(|| task.init_state(&mut self.reader))?;
+            self.metrics.restored += summary.total_restored;
+            tracing::info!(task = %id, partitions = ?partitions, changelogs = ?task.changelog_partitions(), restored = summary.total_restored, "task created");
+            self.tasks.insert(
+                id,
+                TaskEntry {
+                    task,
+                    partitions,
+                    buffered: 0,
+                    paused: false,
+                },
+            );
+        }
+        self.last_commit = Instant::now();
+        self.setup
+            .shared
+            .set_thread_state(self.setup.index, ThreadState::Running);
+        self.publish_metrics();
+        Ok(())
+    }
+
+    fn add_message(
+        &mut self,
+        consumer: &BaseConsumer<GroupContext>,
+        message: &BorrowedMessage<'_>,
+    ) -> Result<()> {
+        let topic = message.topic();
+        let partition = message.partition();
+        let Some(&sub) = self.setup.plan.topic_subtopology.get(topic) else {
+            return Err(Error::UnknownTopic(topic.to_owned()));
+        };
+        let id = TaskId::new(sub, partition);
+        let Some(entry) = self.tasks.get_mut(&id) else {
+            // A record of a partition whose task was just closed; it will be consumed
+            // again by the partition's next owner from the committed offset.
+            tracing::debug!(
+                topic,
+                partition,
+                "dropping a record of an unassigned partition"
+            );
+            return Ok(());
+        };
+        let mut headers = Headers::default();
+        if let Some(h) = message.headers() {
+            for i in 0..h.count() {
+                let header = h.get(i);
+                headers.add(header.key, header.value.map(<[u8]>::to_vec));
+            }
+        }
+        let raw = RawRecord {
+            key: message.key(),
+            value: message.payload(),
+            timestamp: message.timestamp().to_millis().unwrap_or(-1),
+            offset: message.offset(),
+            headers,
+        };
+        entry.task.add_record(topic, raw)?;
+        entry.buffered += 1;
+        let limit = self.setup.buffered_per_partition * entry.partitions.len();
+        if !entry.paused && entry.buffered > limit {
+            let tpl = tpl_of(&entry.partitions)?;
+            consumer
+                .pause(&tpl)
+                .map_err(|e| kafka_error("pausing partitions", e))?;
+            entry.paused = true;
+            tracing::debug!(task = %id, buffered = entry.buffered, "paused a task's partitions");
+        }
+        Ok(())
+    }
+
+    /// Processes buffered records task by task, runs punctuators, resumes drained
+    /// partitions and commits when due.
+    fn process(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let mut any = false;
+            for entry in self.tasks.values_mut() {
+                for _ in 0..TASK_BURST {
+                    if entry.task.process_one()? {
+                        entry.buffered = entry.buffered.saturating_sub(1);
+                        any = true;
+                    } else {
+                        entry.buffered = 0;
+                        break;
+                    }
+                }
+                entry.task.punctuate_stream_time()?;
+            }
+            self.collector.borrow().poll();
+            if !any || started.elapsed() >= PROCESS_BUDGET {
+                break;
+            }
+        }
+        let now = now_ms();
+        for entry in self.tasks.values_mut() {
+            entry.task.punctuate_wall_clock(now)?;
+        }
+        for entry in self.tasks.values_mut() {
+            let limit = self.setup.buffered_per_partition * entry.partitions.len();
+            if entry.paused && entry.buffered <= limit / 2 {
+                let tpl = tpl_of(&entry.partitions)?;
+                consumer
+                    .resume(&tpl)
+                    .map_err(|e| kafka_error("resuming partitions", e))?;
+                entry.paused = false;
+            }
+        }
+        self.collector.borrow_mut().check_deliveries()?;
+        let requested = self.tasks.values().any(|e| e.task.commit_requested());
+        if requested || self.last_commit.elapsed() >= self.setup.commit_interval {
+            self.commit(consumer)?;
+        }
+        if self.last_metrics.elapsed() >= METRICS_INTERVAL {
+            self.publish_metrics();
+        }
+        Ok(())
+    }
+
+    /// Commits every task: caches and stores flushed, outputs acknowledged (or the
+    /// transaction committed together with the offsets), checkpoints written, offsets
+    /// committed.
+    fn commit(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
+        let started = Instant::now();
+        self.last_commit = started;
+        let transactional = self.collector.borrow().transactional();
+        if self.tasks.is_empty() && !self.collector.borrow().in_transaction() {
+            return Ok(());
+        }
+        for entry in self.tasks.values_mut() {
+            entry.task.prepare_commit()?;
+        }
+        let mut tpl = TopicPartitionList::new();
+        let mut pending = Vec::new();
+        for entry in self.tasks.values() {
+            for (topic, partition, offset) in entry.task.consumed_offsets() {
+                let key = (topic.to_string(), partition);
+                if self.committed.get(&key) != Some(&offset) {
+                    tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
+                        .map_err(|e| kafka_error("building the offsets to commit", e))?;
+                    pending.push((key, offset));
+                }
+            }
+        }
+        let mut offsets_committed = true;
+        if transactional {
+            let in_txn = self.collector.borrow().in_transaction();
+            if pending.is_empty() && !in_txn {
+                return Ok(());
+            }
+            let group = consumer
+                .group_metadata()
+                .ok_or_else(|| Error::IllegalState("the consumer has no group metadata".into()))?;
+            self.collector
+                .borrow_mut()
+                .commit_transaction(&tpl, &group, COMMIT_TIMEOUT)?;
+            let written = self.collector.borrow().written_offsets();
+            for entry in self.tasks.values_mut() {
+                entry.task.post_commit(&written)?;
+            }
+        } else {
+            self.collector.borrow_mut().flush(COMMIT_TIMEOUT)?;
+            let written = self.collector.borrow().written_offsets();
+            for entry in self.tasks.values_mut() {
+                entry.task.post_commit(&written)?;
+            }
+            if tpl.count() > 0 {
+                match consumer.commit(&tpl, CommitMode::Sync) {
+                    Ok(()) => {}
+                    Err(e) if is_transient(&e) => {
+                        // Outputs are acknowledged; the offsets go with the next commit.
+                        tracing::warn!(error = %e, "offset commit failed; retrying at the next commit");
+                        offsets_committed = false;
+                    }
+                    Err(e) => return Err(kafka_error("committing offsets", e)),
+                }
+            }
+        }
+        if offsets_committed {
+            self.committed.extend(pending);
+        }
+        let elapsed = started.elapsed();
+        self.metrics.commits += 1;
+        self.metrics.commit_total += elapsed;
+        self.metrics.commit_max = self.metrics.commit_max.max(elapsed);
+        tracing::debug!(
+            elapsed_us = elapsed.as_micros() as u64,
+            offsets = tpl.count(),
+            "committed"
+        );
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    fn abort_if_transactional(&mut self) {
+        let mut c = self.collector.borrow_mut();
+        if c.transactional()
+            && let Err(e) = c.abort_transaction(Duration::from_secs(30))
+        {
+            tracing::warn!(error = %e, "could not abort the transaction");
+        }
+    }
+
+    /// A clean shutdown: a final commit, then every task closed.
+    fn shutdown(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
+        let committed = self.commit(consumer);
+        if committed.is_err() {
+            self.abort_if_transactional();
+        }
+        let clean = committed.is_ok();
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.close_task(id, clean);
+        }
+        committed
+    }
+
+    /// Closes every task without committing, after an error.
+    fn close_dirty(&mut self) {
+        self.abort_if_transactional();
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.close_task(id, false);
+        }
+    }
+
+    fn publish_metrics(&mut self) {
+        self.last_metrics = Instant::now();
+        self.metrics.tasks = self
+            .tasks
+            .iter()
+            .map(|(id, e)| (*id, e.task.metrics()))
+            .collect();
+        self.metrics.delivery_dropped = self.collector.borrow().dropped;
+        self.setup
+            .shared
+            .publish_metrics(self.setup.index, &self.metrics);
+    }
+}
+
+fn tpl_of(partitions: &[Tp]) -> Result<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in partitions {
+        tpl.add_partition(t, *p);
+    }
+    Ok(tpl)
+}

@@ -1,0 +1,669 @@
+//! The per-task state manager: builds, restores, flushes, checkpoints and closes stores.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::state::builder::{
+    BuiltStore, ChangelogWriter, StoreBuilder, StoreContext, changelog_topic_name,
+};
+use crate::state::changelog::ChangelogReader;
+use crate::state::checkpoint::OffsetCheckpoint;
+use crate::state::directory::StateDirectory;
+use crate::state::store::StateStore;
+use crate::task_id::TaskId;
+
+/// Follows restores, as Kafka Streams' `StateRestoreListener`. Every method has an empty
+/// default.
+pub trait StateRestoreListener {
+    /// A store starts restoring `[start_offset, end_offset)` of its changelog partition.
+    fn on_restore_start(
+        &mut self,
+        store: &str,
+        topic: &str,
+        partition: i32,
+        start_offset: i64,
+        end_offset: i64,
+    ) {
+        let _ = (store, topic, partition, start_offset, end_offset);
+    }
+
+    /// A batch was applied; `batch_end_offset` is the offset of its last record.
+    fn on_batch_restored(
+        &mut self,
+        store: &str,
+        topic: &str,
+        partition: i32,
+        batch_end_offset: i64,
+        num_restored: u64,
+    ) {
+        let _ = (store, topic, partition, batch_end_offset, num_restored);
+    }
+
+    /// A store finished restoring `total_restored` records.
+    fn on_restore_end(&mut self, store: &str, topic: &str, partition: i32, total_restored: u64) {
+        let _ = (store, topic, partition, total_restored);
+    }
+}
+
+/// What the restore of one store did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreRestoreSummary {
+    /// The store.
+    pub store: String,
+    /// Its changelog partition, `None` when logging is disabled.
+    pub changelog: Option<(String, i32)>,
+    /// The offset the restore started from (`None` when nothing was read).
+    pub start_offset: Option<i64>,
+    /// The changelog's end offset when the restore started.
+    pub end_offset: i64,
+    /// How many records were applied.
+    pub restored: u64,
+    /// Why the store's files were wiped before restoring, if they were.
+    pub wiped: Option<String>,
+}
+
+/// What [`StateManager::register_and_restore`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSummary {
+    /// One entry per store, in registration order.
+    pub stores: Vec<StoreRestoreSummary>,
+    /// Records applied across all stores.
+    pub total_restored: u64,
+    /// Wall-clock time of the whole restore.
+    pub elapsed: Duration,
+}
+
+struct ManagedStore {
+    builder: Arc<dyn StoreBuilder>,
+    built: BuiltStore,
+    changelog: Option<(String, i32)>,
+    persistent: bool,
+    /// The offset of the last changelog record the store holds.
+    offset: Option<i64>,
+}
+
+/// Default records per restore batch: large enough that a RocksDB write batch amortises
+/// its cost, small enough to bound memory.
+const DEFAULT_RESTORE_BATCH: usize = 10_000;
+/// Default records between checkpoints during a restore (Kafka Streams uses 10 000 for
+/// its offset-delta threshold; a restore flushes RocksDB at each, so it is larger here).
+const DEFAULT_RESTORE_CHECKPOINT_INTERVAL: u64 = 250_000;
+/// Empty reads in a row after which a restore that has not reached the end offset fails.
+const MAX_EMPTY_READS: u32 = 1_000;
+
+/// The state of one task, as Kafka Streams' `ProcessorStateManager`: the only thing a task
+/// talks to about its stores.
+///
+/// # Lifecycle
+///
+/// 1. [`new`](Self::new) with the task's store builders.
+/// 2. [`register_and_restore`](Self::register_and_restore) once: builds every store and
+///    brings it up to date from its changelog.
+/// 3. Per record or punctuation: [`set_timestamp`](Self::set_timestamp).
+/// 4. At commit: the processors flush their caches (forwarding), then
+///    [`flush`](Self::flush), then the producer is flushed, then
+///    [`checkpoint`](Self::checkpoint) with the offsets the collector wrote.
+/// 5. [`close`](Self::close) (clean) or [`close_dirty`](Self::close_dirty).
+///
+/// # Checkpoints
+///
+/// The checkpoint file holds, for each persistent logged store, the offset of the last
+/// changelog record its files contain. Without a valid entry a persistent store is wiped
+/// and restored from the beginning; a corrupt checkpoint file counts as none (logged with
+/// `tracing::warn!`). In-memory stores always restore from the beginning.
+///
+/// Under at-least-once (the default) the checkpoint stays on disk while processing and is
+/// rewritten at every commit, as Kafka Streams does. With
+/// [`with_exactly_once`](Self::with_exactly_once) it is deleted once the restore is done
+/// and only written again by a clean [`close`](Self::close), so a crash while processing
+/// forces a full restore, as Kafka Streams does under `exactly_once_v2`: the files may hold
+/// writes of a transaction that was aborted.
+///
+/// A restore writes a checkpoint (after flushing the store) every
+/// [`restore_checkpoint_interval`](Self::with_restore_checkpoint_interval) records and when
+/// it fails partway, so an interrupted restore resumes where the last checkpoint says.
+pub struct StateManager {
+    task_id: TaskId,
+    task_dir: PathBuf,
+    builders: Vec<Arc<dyn StoreBuilder>>,
+    stores: Vec<ManagedStore>,
+    ctx: StoreContext,
+    checkpoint: OffsetCheckpoint,
+    listener: Option<Box<dyn StateRestoreListener>>,
+    exactly_once: bool,
+    restore_batch: usize,
+    restore_checkpoint_interval: u64,
+    registered: bool,
+}
+
+impl std::fmt::Debug for StateManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateManager")
+            .field("task_id", &self.task_id)
+            .field("task_dir", &self.task_dir)
+            .field(
+                "stores",
+                &self
+                    .builders
+                    .iter()
+                    .map(|b| b.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field("exactly_once", &self.exactly_once)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateManager {
+    /// A manager for `task_id`, whose state lives in `task_dir`
+    /// (`<state.dir>/<application.id>/<taskId>`, see [`StateDirectory::task_dir`]). Stores
+    /// log to `changelog` on `partition`; `cache_bytes` is split evenly between the stores.
+    pub fn new(
+        task_id: TaskId,
+        application_id: impl Into<String>,
+        task_dir: impl Into<PathBuf>,
+        builders: Vec<Arc<dyn StoreBuilder>>,
+        changelog: Rc<RefCell<dyn ChangelogWriter>>,
+        partition: i32,
+        cache_bytes: usize,
+    ) -> Self {
+        let task_dir = task_dir.into();
+        let per_store = cache_bytes / builders.len().max(1);
+        let ctx = StoreContext::new(application_id, task_id, task_dir.clone(), changelog)
+            .with_partition(partition)
+            .with_cache_bytes(per_store);
+        StateManager {
+            task_id,
+            checkpoint: OffsetCheckpoint::in_dir(&task_dir),
+            task_dir,
+            builders,
+            stores: Vec::new(),
+            ctx,
+            listener: None,
+            exactly_once: false,
+            restore_batch: DEFAULT_RESTORE_BATCH,
+            restore_checkpoint_interval: DEFAULT_RESTORE_CHECKPOINT_INTERVAL,
+            registered: false,
+        }
+    }
+
+    /// Follows restores with `listener`.
+    #[must_use]
+    pub fn with_restore_listener(mut self, listener: Box<dyn StateRestoreListener>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Handles the checkpoint as Kafka Streams does under `exactly_once_v2` (see the type's
+    /// documentation).
+    #[must_use]
+    pub fn with_exactly_once(mut self, exactly_once: bool) -> Self {
+        self.exactly_once = exactly_once;
+        self
+    }
+
+    /// Reads the changelog in batches of `records` (at least 1).
+    #[must_use]
+    pub fn with_restore_batch_size(mut self, records: usize) -> Self {
+        self.restore_batch = records.max(1);
+        self
+    }
+
+    /// Flushes and checkpoints a restoring persistent store every `records` records.
+    #[must_use]
+    pub fn with_restore_checkpoint_interval(mut self, records: u64) -> Self {
+        self.restore_checkpoint_interval = records.max(1);
+        self
+    }
+
+    /// The task.
+    pub fn task_id(&self) -> TaskId {
+        self.task_id
+    }
+
+    /// The task's state directory.
+    pub fn task_dir(&self) -> &Path {
+        &self.task_dir
+    }
+
+    /// The context stores are built with.
+    pub fn context(&self) -> &StoreContext {
+        &self.ctx
+    }
+
+    /// The cell holding the current record timestamp, shared with every store (the
+    /// change-logging layers stamp changelog records with it).
+    pub fn timestamp_source(&self) -> Rc<Cell<i64>> {
+        self.ctx.timestamp_source().clone()
+    }
+
+    /// Sets the current record timestamp; the task calls it before each record and each
+    /// punctuation.
+    pub fn set_timestamp(&self, timestamp: i64) {
+        self.ctx.timestamp_source().set(timestamp);
+    }
+
+    /// The changelog partitions of the stores with logging enabled, in registration order.
+    /// Available before [`register_and_restore`](Self::register_and_restore).
+    pub fn changelog_partitions(&self) -> Vec<(String, i32)> {
+        self.builders
+            .iter()
+            .filter(|b| b.logging_enabled())
+            .map(|b| {
+                (
+                    changelog_topic_name(self.ctx.application_id(), b.name()),
+                    self.ctx.partition(),
+                )
+            })
+            .collect()
+    }
+
+    /// The offset of the last changelog record each logged store holds, as known now.
+    pub fn changelog_offsets(&self) -> HashMap<(String, i32), i64> {
+        self.stores
+            .iter()
+            .filter_map(|s| Some((s.changelog.clone()?, s.offset?)))
+            .collect()
+    }
+
+    /// The store named `name` as `Rc<dyn Any>` (whose concrete type is `RefCell<S>` for the
+    /// store type `S` its builder makes), for a processor to downcast once at init.
+    pub fn store(&self, name: &str) -> Option<Rc<dyn Any>> {
+        self.built_store(name).map(BuiltStore::as_any)
+    }
+
+    /// The store named `name` as its concrete type, or `None` if it is missing or of
+    /// another type.
+    pub fn typed_store<S: 'static>(&self, name: &str) -> Option<Rc<RefCell<S>>> {
+        self.built_store(name)?.downcast::<S>()
+    }
+
+    /// The built store named `name`.
+    pub fn built_store(&self, name: &str) -> Option<&BuiltStore> {
+        self.stores
+            .iter()
+            .find(|s| s.built.name() == name)
+            .map(|s| &s.built)
+    }
+
+    /// The names of the registered stores, in registration order.
+    pub fn store_names(&self) -> Vec<&str> {
+        self.stores.iter().map(|s| s.built.name()).collect()
+    }
+
+    /// Builds every store and restores the logged ones from their changelogs.
+    ///
+    /// See the type's documentation for how checkpoints decide where each restore starts.
+    /// A persistent store whose files RocksDB reports as corrupt, or whose checkpoint is
+    /// ahead of its changelog, is wiped and restored from the beginning.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IllegalState`] when called twice; otherwise the first error a store, the
+    /// reader or the file system reports. A restore that fails partway has checkpointed
+    /// what it applied to persistent stores, so the next attempt resumes from there.
+    pub fn register_and_restore(
+        &mut self,
+        reader: &mut dyn ChangelogReader,
+    ) -> Result<RestoreSummary> {
+        if self.registered {
+            return Err(Error::IllegalState(format!(
+                "the stores of task {} are already registered",
+                self.task_id
+            )));
+        }
+        self.registered = true;
+        let started = Instant::now();
+        fs::create_dir_all(&self.task_dir).map_err(|e| Error::StateDir {
+            path: self.task_dir.display().to_string(),
+            reason: "cannot create the task state directory".into(),
+            source: Some(e),
+        })?;
+        let checkpointed = match self.checkpoint.read() {
+            Ok(offsets) => offsets,
+            Err(e) => {
+                tracing::warn!(
+                    task = %self.task_id,
+                    path = %self.checkpoint.path().display(),
+                    error = %e,
+                    "the checkpoint file is unreadable; wiping the persistent stores and restoring them from their changelogs"
+                );
+                self.checkpoint.delete()?;
+                HashMap::new()
+            }
+        };
+
+        let mut summaries = Vec::with_capacity(self.builders.len());
+        for builder in self.builders.clone() {
+            let (managed, wiped) = self.open_store(builder, &checkpointed)?;
+            summaries.push(StoreRestoreSummary {
+                store: managed.built.name().to_owned(),
+                changelog: managed.changelog.clone(),
+                start_offset: None,
+                end_offset: 0,
+                restored: 0,
+                wiped,
+            });
+            self.stores.push(managed);
+        }
+
+        let mut total = 0;
+        for (index, summary) in summaries.iter_mut().enumerate() {
+            if self.stores[index].changelog.is_some() {
+                self.restore_store(index, reader, summary)?;
+                total += summary.restored;
+            }
+        }
+
+        if self.exactly_once {
+            self.checkpoint.delete()?;
+        } else {
+            self.flush()?;
+            self.write_checkpoint()?;
+        }
+        let elapsed = started.elapsed();
+        tracing::info!(task = %self.task_id, records = total, elapsed_ms = elapsed.as_millis() as u64, "state restored");
+        Ok(RestoreSummary {
+            stores: summaries,
+            total_restored: total,
+            elapsed,
+        })
+    }
+
+    fn open_store(
+        &self,
+        builder: Arc<dyn StoreBuilder>,
+        checkpointed: &HashMap<(String, i32), i64>,
+    ) -> Result<(ManagedStore, Option<String>)> {
+        let name = builder.name().to_owned();
+        let persistent = builder.persistent();
+        let changelog = builder.logging_enabled().then(|| {
+            (
+                changelog_topic_name(self.ctx.application_id(), &name),
+                self.ctx.partition(),
+            )
+        });
+        let mut offset = match (&changelog, persistent) {
+            (Some(tp), true) => checkpointed.get(tp).copied(),
+            _ => None,
+        };
+        let mut wiped = None;
+        if persistent
+            && changelog.is_some()
+            && offset.is_none()
+            && StateDirectory::wipe_store(&self.task_dir, &name)?
+        {
+            let reason = "no valid checkpoint for the store".to_owned();
+            tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiped its files; restoring it from the beginning of its changelog");
+            wiped = Some(reason);
+        }
+        let built = match builder.build(&self.ctx) {
+            Ok(built) => built,
+            Err(e @ Error::StoreCorrupted { .. }) if persistent => {
+                tracing::warn!(task = %self.task_id, store = %name, error = %e, "the store's files are corrupt: wiping them and restoring from the beginning of its changelog");
+                StateDirectory::wipe_store(&self.task_dir, &name)?;
+                offset = None;
+                wiped = Some(format!("corrupt store files: {e}"));
+                builder.build(&self.ctx)?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok((
+            ManagedStore {
+                builder,
+                built,
+                changelog,
+                persistent,
+                offset,
+            },
+            wiped,
+        ))
+    }
+
+    fn restore_store(
+        &mut self,
+        index: usize,
+        reader: &mut dyn ChangelogReader,
+        summary: &mut StoreRestoreSummary,
+    ) -> Result<()> {
+        let Some((topic, partition)) = self.stores[index].changelog.clone() else {
+            return Ok(());
+        };
+        let name = self.stores[index].built.name().to_owned();
+        let end = reader.end_offset(&topic, partition)?;
+        summary.end_offset = end;
+
+        if let Some(offset) = self.stores[index].offset
+            && offset >= end
+        {
+            // A checkpoint beyond the log end means the changelog was recreated or
+            // truncated: the files cannot be trusted.
+            let reason =
+                format!("checkpointed offset {offset} is beyond the changelog end offset {end}");
+            tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiping the store and restoring it from the beginning");
+            self.rebuild_wiped(index)?;
+            summary.wiped = Some(reason);
+        }
+
+        let start = self.stores[index].offset.map(|o| o + 1);
+        reader.seek(&topic, partition, start)?;
+        let mut position = reader.position(&topic, partition)?;
+        if position >= end {
+            reader.unassign(&topic, partition);
+            return Ok(());
+        }
+        summary.start_offset = Some(position);
+        tracing::info!(task = %self.task_id, store = %name, topic = %topic, partition, from = position, to = end, "restoring store");
+        if let Some(l) = self.listener.as_mut() {
+            l.on_restore_start(&name, &topic, partition, position, end);
+        }
+
+        let persistent = self.stores[index].persistent;
+        let store = self.stores[index].built.state_store().clone();
+        let mut restored: u64 = 0;
+        let mut since_checkpoint: u64 = 0;
+        let mut empty_reads = 0;
+        let outcome: Result<()> = loop {
+            if position >= end {
+                break Ok(());
+            }
+            let mut last = None;
+            let read = reader.read_batch(&topic, partition, self.restore_batch, &mut |records| {
+                let mut s = store.try_borrow_mut().map_err(|_| {
+                    Error::IllegalState(format!("store '{name}' is in use during restore"))
+                })?;
+                s.restore_batch(records)?;
+                if let Some(r) = records.last() {
+                    last = Some(r.offset);
+                }
+                Ok(())
+            });
+            if let Some(offset) = last {
+                self.stores[index].offset = Some(offset);
+            }
+            let n = match read {
+                Ok(n) => n as u64,
+                Err(e) => break Err(e),
+            };
+            if n == 0 {
+                empty_reads += 1;
+                if empty_reads > MAX_EMPTY_READS {
+                    break Err(Error::IllegalState(format!(
+                        "restore of store '{name}' from {topic}-{partition} stalled at offset {position} before end offset {end}"
+                    )));
+                }
+            } else {
+                empty_reads = 0;
+            }
+            restored += n;
+            since_checkpoint += n;
+            if let (Some(l), Some(offset)) = (self.listener.as_mut(), last) {
+                l.on_batch_restored(&name, &topic, partition, offset, n);
+            }
+            if persistent && since_checkpoint >= self.restore_checkpoint_interval {
+                if let Err(e) = self.checkpoint_restoring(index) {
+                    break Err(e);
+                }
+                since_checkpoint = 0;
+            }
+            position = match reader.position(&topic, partition) {
+                Ok(p) => p,
+                Err(e) => break Err(e),
+            };
+        };
+        reader.unassign(&topic, partition);
+        summary.restored = restored;
+
+        if let Err(e) = outcome {
+            if persistent
+                && since_checkpoint > 0
+                && let Err(ckpt_err) = self.checkpoint_restoring(index)
+            {
+                tracing::warn!(task = %self.task_id, store = %name, error = %ckpt_err, "could not checkpoint a failed restore");
+            }
+            tracing::warn!(task = %self.task_id, store = %name, restored, error = %e, "restore failed partway");
+            return Err(e);
+        }
+        if let Some(l) = self.listener.as_mut() {
+            l.on_restore_end(&name, &topic, partition, restored);
+        }
+        Ok(())
+    }
+
+    /// Makes what a restoring store has applied durable, then records it in the checkpoint.
+    fn checkpoint_restoring(&mut self, index: usize) -> Result<()> {
+        flush_store(&self.stores[index].built)?;
+        self.write_checkpoint()
+    }
+
+    fn rebuild_wiped(&mut self, index: usize) -> Result<()> {
+        close_store(&self.stores[index].built)?;
+        let name = self.stores[index].built.name().to_owned();
+        StateDirectory::wipe_store(&self.task_dir, &name)?;
+        let built = self.stores[index].builder.build(&self.ctx)?;
+        self.stores[index].built = built;
+        self.stores[index].offset = None;
+        Ok(())
+    }
+
+    /// Flushes every store: caches into the layers below, RocksDB memtables to disk.
+    ///
+    /// # Errors
+    ///
+    /// The first store error; the other stores are still flushed.
+    pub fn flush(&mut self) -> Result<()> {
+        let mut first = None;
+        for s in &self.stores {
+            if let Err(e) = flush_store(&s.built) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Records the offsets of the last changelog records the task wrote (from its record
+    /// collector, after the producer was flushed) and, under at-least-once, writes the
+    /// checkpoint file. Entries for other partitions are ignored.
+    ///
+    /// Call it after [`flush`](Self::flush): the checkpoint claims the files hold every
+    /// record up to these offsets.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the checkpoint cannot be written.
+    pub fn checkpoint(&mut self, written: &HashMap<(String, i32), i64>) -> Result<()> {
+        for s in &mut self.stores {
+            if let Some(tp) = &s.changelog
+                && let Some(offset) = written.get(tp)
+            {
+                s.offset = Some(*offset);
+            }
+        }
+        if self.exactly_once {
+            Ok(())
+        } else {
+            self.write_checkpoint()
+        }
+    }
+
+    fn write_checkpoint(&self) -> Result<()> {
+        let offsets: HashMap<(String, i32), i64> = self
+            .stores
+            .iter()
+            .filter(|s| s.persistent)
+            .filter_map(|s| Some((s.changelog.clone()?, s.offset?)))
+            .collect();
+        self.checkpoint.write(&offsets)
+    }
+
+    /// Closes cleanly: flushes every store, writes the checkpoint (in both processing
+    /// modes, since a clean close follows a successful commit), and closes the stores.
+    ///
+    /// # Errors
+    ///
+    /// The first error; every store is closed regardless.
+    pub fn close(mut self) -> Result<()> {
+        let mut first = self.flush().err();
+        if first.is_none()
+            && let Err(e) = self.write_checkpoint()
+        {
+            first = Some(e);
+        }
+        for s in &self.stores {
+            if let Err(e) = close_store(&s.built) {
+                first.get_or_insert(e);
+            }
+        }
+        self.stores.clear();
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Closes after a failure: the stores are closed without flushing and no checkpoint is
+    /// written; under exactly-once the checkpoint is deleted so the next start restores in
+    /// full.
+    ///
+    /// # Errors
+    ///
+    /// The first error; every store is closed regardless.
+    pub fn close_dirty(mut self) -> Result<()> {
+        let mut first = None;
+        if self.exactly_once
+            && let Err(e) = self.checkpoint.delete()
+        {
+            first = Some(e);
+        }
+        for s in &self.stores {
+            if let Err(e) = close_store(&s.built) {
+                first.get_or_insert(e);
+            }
+        }
+        self.stores.clear();
+        first.map_or(Ok(()), Err)
+    }
+}
+
+fn borrow_store<'a>(
+    built: &'a BuiltStore,
+) -> Result<std::cell::RefMut<'a, dyn StateStore + 'static>> {
+    built.state_store().try_borrow_mut().map_err(|_| {
+        Error::IllegalState(format!(
+            "store '{}' is borrowed by a processor while the state manager needs it",
+            built.name()
+        ))
+    })
+}
+
+fn flush_store(built: &BuiltStore) -> Result<()> {
+    borrow_store(built)?.flush()
+}
+
+fn close_store(built: &BuiltStore) -> Result<()> {
+    borrow_store(built)?.close()
+}

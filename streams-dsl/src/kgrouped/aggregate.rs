@@ -1,0 +1,367 @@
+//! `count`, `reduce` and `aggregate` of a grouped stream: Kafka Streams' `KStreamAggregate`
+//! and `KStreamReduce`.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use streams_core::processor::{Processor, ProcessorContext};
+use streams_core::serde::Serdes;
+use streams_core::state::{KeyValueStore, ReadOnlyKeyValueStore, ValueAndTimestamp};
+use streams_core::{Error, Record, Result, SerdeRef};
+use streams_state::{FlushedEntry, TimestampedKeyValueStore};
+
+use super::fold::no_merger;
+use super::{
+    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
+    key_value_store,
+};
+use crate::ktable::{Change, KTable};
+use crate::materialized::Materialized;
+
+/// The aggregation processor: one aggregate per key in a timestamped key-value store.
+pub(crate) struct KStreamAggregate<K, V, VA, F> {
+    store_name: Arc<str>,
+    fold: Arc<F>,
+    key_serde: Option<SerdeRef<K>>,
+    value_serde: Option<SerdeRef<V>>,
+    send_old: bool,
+    store: Option<Rc<RefCell<TimestampedKeyValueStore<K, VA>>>>,
+    flushed: Vec<FlushedEntry<K, ValueAndTimestamp<VA>>>,
+    _types: PhantomData<fn(V)>,
+}
+
+impl<K, V, VA, F> KStreamAggregate<K, V, VA, F>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VA: Clone + 'static,
+    F: Fold<K, V, VA>,
+{
+    fn store(&self) -> Result<&Rc<RefCell<TimestampedKeyValueStore<K, VA>>>> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| Error::StoreNotAvailable(self.store_name.to_string()))
+    }
+
+    /// Forwards what the cache released, as Kafka Streams' `TimestampedCacheFlushListener`:
+    /// the timestamp is the new value's, or the entry's for a delete.
+    fn forward_flushed(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        for e in self.flushed.drain(..) {
+            let timestamp = e.new_value.as_ref().map_or(e.timestamp, |v| v.timestamp);
+            let old = if self.send_old {
+                e.old_value.map(|v| v.value)
+            } else {
+                None
+            };
+            let change = Change::new(e.new_value.map(|v| v.value), old);
+            ctx.forward(Record::new(e.key, change, timestamp))?;
+        }
+        Ok(())
+    }
+}
+
+impl<K, V, VA, F> Processor<K, V, K, Change<VA>> for KStreamAggregate<K, V, VA, F>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VA: Clone + 'static,
+    F: Fold<K, V, VA>,
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        self.store = Some(ctx.state_store::<TimestampedKeyValueStore<K, VA>>(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, Change<VA>>,
+    ) -> Result<()> {
+        if is_null(self.key_serde.as_ref(), &record.key)
+            || is_null(self.value_serde.as_ref(), &record.value)
+        {
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        let store = Rc::clone(self.store()?);
+        let mut s = store.borrow_mut();
+        let (old, new_timestamp) = match s.get(&key)? {
+            Some(stored) => (Some(stored.value), timestamp.max(stored.timestamp)),
+            None => (self.fold.initial(), timestamp),
+        };
+        let forwarded_old = if self.send_old { old.clone() } else { None };
+        let new = self.fold.apply(&key, value, old);
+        let stored = ValueAndTimestamp::new(new, new_timestamp);
+        s.put(&key, &stored)?;
+        if s.caching_enabled() {
+            self.flushed.extend(s.take_evicted()?);
+            drop(s);
+            return self.forward_flushed(ctx);
+        }
+        drop(s);
+        ctx.forward(Record {
+            key,
+            value: Change::new(Some(stored.value), forwarded_old),
+            timestamp: new_timestamp,
+            headers,
+        })
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        let store = Rc::clone(self.store()?);
+        let mut s = store.borrow_mut();
+        if !s.caching_enabled() {
+            return Ok(());
+        }
+        let flushed = &mut self.flushed;
+        s.flush_cache(|e| flushed.push(e))?;
+        drop(s);
+        self.forward_flushed(ctx)
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
+    fn aggregate_impl<VA, F>(
+        &self,
+        prefix: &str,
+        fold: F,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SerdeRef<VA>>,
+        burn_store_name: bool,
+    ) -> KTable<K, VA>
+    where
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        let names = self.prepare(
+            StoreName::Materialized(materialized.name.as_deref()),
+            prefix,
+            burn_store_name,
+        );
+        let key_serde = first_some(materialized.key_serde.clone(), self.key_serde.clone());
+        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
+        let store = key_value_store(
+            &names.store,
+            &materialized,
+            key_serde.clone(),
+            value_serde.clone(),
+            &names.processor,
+        );
+        let store_name: Arc<str> = names.store.as_str().into();
+        let fold = Arc::new(fold);
+        let (null_key, null_value) = (self.key_serde.clone(), self.value_serde.clone());
+        self.add_aggregate(
+            names,
+            store,
+            move |flag| {
+                move || KStreamAggregate {
+                    store_name: Arc::clone(&store_name),
+                    fold: Arc::clone(&fold),
+                    key_serde: null_key.clone(),
+                    value_serde: null_value.clone(),
+                    send_old: flag.enabled(),
+                    store: None,
+                    flushed: Vec::new(),
+                    _types: PhantomData,
+                }
+            },
+            key_serde,
+            value_serde,
+        )
+    }
+
+    /// Counts the records of each key, as Kafka Streams' `KGroupedStream.count()`.
+    ///
+    /// A record whose key or value is null (by its serde's
+    /// [`is_null`](streams_core::Serde::is_null)) is dropped and counted as dropped. Each
+    /// update's timestamp is the largest record timestamp counted so far; with caching off
+    /// every record forwards one update, with caching on updates of a key are merged until
+    /// the cache flushes. The store (`KSTREAM-AGGREGATE-STATE-STORE-<n>`, RocksDB, cached,
+    /// logged) uses the grouping's key serde and `Serdes::i64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("words", Consumed::with(Serdes::string(), Serdes::option(Serdes::string())))
+    ///     .group_by_key()
+    ///     .count()
+    ///     .to_stream()
+    ///     .to("counts", Produced::with(Serdes::string(), Serdes::option(Serdes::i64())));
+    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
+    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
+    /// let words = driver.create_input_topic("words", Serdes::string(), Serdes::option(Serdes::string()));
+    /// let counts = driver.create_output_topic("counts", Serdes::string(), Serdes::option(Serdes::i64()));
+    /// words.pipe_record(TestRecord::new("a".to_string(), Some("x".to_string()), 10))?;
+    /// words.pipe_record(TestRecord::new("a".to_string(), None, 20))?; // null value: dropped
+    /// words.pipe_record(TestRecord::new("a".to_string(), Some("y".to_string()), 5))?;
+    /// let out: Vec<_> = counts.read_records_to_list()?.into_iter().map(|r| (r.value, r.timestamp)).collect();
+    /// assert_eq!(out, vec![(Some(1), 10), (Some(2), 10)]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn count(&self) -> KTable<K, i64> {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            Materialized::default(),
+            Some(Serdes::i64()),
+            false,
+        )
+    }
+
+    /// [`count`](Self::count) with the store set up by `materialized` (its value serde
+    /// defaults to `Serdes::i64`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let counts = builder
+    ///     .stream("words", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key()
+    ///     .count_with(Materialized::as_("word-counts").with_store_type(StoreType::InMemory));
+    /// assert_eq!(counts.queryable_store_name(), Some("word-counts"));
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            materialized,
+            Some(Serdes::i64()),
+            true,
+        )
+    }
+
+    /// Combines the values of each key with `reducer(aggregate, value)`, the first value
+    /// being the aggregate as it is, as Kafka Streams' `KGroupedStream.reduce`.
+    ///
+    /// Null keys and values are dropped and counted; timestamps and caching are as for
+    /// [`count`](Self::count). The store (`KSTREAM-REDUCE-STATE-STORE-<n>`) uses the
+    /// grouping's serdes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .group_by_key()
+    ///     .reduce(|agg, v| agg.max(v))
+    ///     .to_stream()
+    ///     .to("max", Produced::with(Serdes::string(), Serdes::option(Serdes::i64())));
+    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
+    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
+    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
+    /// let out = driver.create_output_topic("max", Serdes::string(), Serdes::option(Serdes::i64()));
+    /// input.pipe_key_value_list([3, 1, 7].map(|v| ("k".to_string(), v)))?;
+    /// assert_eq!(out.read_values_to_list()?, vec![Some(3), Some(3), Some(7)]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn reduce<R>(&self, reducer: R) -> KTable<K, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        self.reduce_with(reducer, Materialized::default())
+    }
+
+    /// [`reduce`](Self::reduce) with the store set up by `materialized`.
+    pub fn reduce_with<R>(&self, reducer: R, materialized: Materialized<K, V>) -> KTable<K, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        self.aggregate_impl(
+            "KSTREAM-REDUCE-",
+            ReduceFold(reducer),
+            materialized,
+            self.value_serde.clone(),
+            false,
+        )
+    }
+
+    /// Folds the values of each key into an aggregate: `aggregator(key, value, aggregate)`,
+    /// starting from `initializer()`, as Kafka Streams' `KGroupedStream.aggregate`. The
+    /// aggregate is stored with `value_serde`.
+    ///
+    /// Null keys and values are dropped and counted; timestamps and caching are as for
+    /// [`count`](Self::count).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("orders", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .group_by_key()
+    ///     .aggregate(|| 0i64, |_k, v, sum| sum + v, Serdes::i64())
+    ///     .to_stream()
+    ///     .to("totals", Produced::with(Serdes::string(), Serdes::option(Serdes::i64())));
+    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
+    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
+    /// let orders = driver.create_input_topic("orders", Serdes::string(), Serdes::i64());
+    /// let totals = driver.create_output_topic("totals", Serdes::string(), Serdes::option(Serdes::i64()));
+    /// orders.pipe_key_value_list([("a", 5), ("b", 1), ("a", 7)].map(|(k, v)| (k.to_string(), v)))?;
+    /// assert_eq!(totals.read_values_to_list()?, vec![Some(5), Some(1), Some(12)]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn aggregate<VA, I, A>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        value_serde: SerdeRef<VA>,
+    ) -> KTable<K, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_with(
+            initializer,
+            aggregator,
+            Materialized::default().with_value_serde(value_serde),
+        )
+    }
+
+    /// [`aggregate`](Self::aggregate) with the store set up by `materialized`, which must
+    /// give the aggregate's serde (the build fails without it).
+    pub fn aggregate_with<VA, I, A>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<K, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            AggregateFold {
+                initializer,
+                aggregator,
+                merger: no_merger::<K, VA>,
+            },
+            materialized,
+            None,
+            false,
+        )
+    }
+}

@@ -1,0 +1,520 @@
+//! Aggregations over session windows: Kafka Streams' `SessionWindowedKStream` and
+//! `KStreamSessionWindowAggregate`.
+//!
+//! Sessions are kept in a timestamped window store indexed by session *end*: the sessions
+//! of one key never overlap, so no two share an end. Each entry's "timestamp" is the
+//! session's start. Retention (gap + grace by default) expires sessions by their end, as
+//! Kafka Streams' session store does: a session whose end is older than the store's
+//! observed time minus retention is no longer found.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use streams_core::processor::{Processor, ProcessorContext};
+use streams_core::serde::Serdes;
+use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
+use streams_core::window::{Window, Windowed};
+use streams_core::{Error, Record, Result, SerdeRef};
+use streams_state::{FlushedWindowEntry, TimestampedWindowStore};
+
+use super::time_windowed::EMIT_INTERVAL_MS;
+use super::{
+    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
+    retention, window_store,
+};
+use crate::ktable::{Change, KTable};
+use crate::materialized::Materialized;
+use crate::windows::{EmitStrategy, SessionWindows};
+
+/// A grouped stream windowed by [`SessionWindows`], ready for an aggregation.
+///
+/// Every aggregation here follows Kafka Streams' `KStreamSessionWindowAggregate`: a record
+/// with a null key is dropped and counted (a null value is aggregated, as in Java). A
+/// record at `ts` merges with every session of its key ending at or after `ts - gap` and
+/// starting at or before `ts + gap`; if the merged session ends before
+/// `observed stream time - grace - gap`, the record is dropped and counted. Otherwise each
+/// absorbed session is retracted with a tombstone (`Change { new: None, .. }`, timestamp =
+/// its end), then the merged session is forwarded with its end as timestamp. Keys are
+/// [`Windowed`] with the session's real start and end (serde: `Serdes::session_windowed`).
+pub struct SessionWindowedKStream<K, V> {
+    grouped: KGroupedStream<K, V>,
+    windows: SessionWindows,
+    emit: EmitStrategy,
+}
+
+impl<K, V> std::fmt::Debug for SessionWindowedKStream<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionWindowedKStream")
+            .field("windows", &self.windows)
+            .field("emit", &self.emit)
+            .finish()
+    }
+}
+
+type Vat<VA> = ValueAndTimestamp<VA>;
+
+/// The processor of session-window aggregations.
+pub(crate) struct KStreamSessionWindowAggregate<K, V, VA, F> {
+    store_name: Arc<str>,
+    gap: i64,
+    grace: i64,
+    emit_on_close: bool,
+    fold: Arc<F>,
+    key_serde: Option<SerdeRef<K>>,
+    send_old: bool,
+    store: Option<Rc<RefCell<TimestampedWindowStore<K, VA>>>>,
+    observed: i64,
+    last_emit_close: i64,
+    next_emit: i64,
+    /// Sessions found for the current record: (end, start and aggregate).
+    merged: Vec<(i64, Vat<VA>)>,
+    flushed: Vec<FlushedWindowEntry<K, Vat<VA>>>,
+    closed: Vec<(Windowed<K>, Vat<VA>)>,
+    _types: PhantomData<fn(V)>,
+}
+
+impl<K, V, VA, F> KStreamSessionWindowAggregate<K, V, VA, F>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VA: Clone + 'static,
+    F: Fold<K, V, VA>,
+{
+    fn store(&self) -> Result<Rc<RefCell<TimestampedWindowStore<K, VA>>>> {
+        self.store
+            .clone()
+            .ok_or_else(|| Error::StoreNotAvailable(self.store_name.to_string()))
+    }
+
+    /// Forwards cache releases as Kafka Streams' `SessionCacheFlushListener` would: a
+    /// session replaced by one with the same end but another start is retracted first.
+    fn forward_flushed(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        for e in self.flushed.drain(..) {
+            let end = e.key.window.start;
+            let key = e.key.key;
+            match (e.new_value, e.old_value) {
+                (Some(new), old) => {
+                    let mut old_same = None;
+                    if let Some(old) = old {
+                        if old.timestamp == new.timestamp {
+                            old_same = Some(old.value);
+                        } else {
+                            let gone = Windowed::new(key.clone(), Window::new(old.timestamp, end));
+                            let retract = if self.send_old { Some(old.value) } else { None };
+                            ctx.forward(Record::new(gone, Change::new(None, retract), end))?;
+                        }
+                    }
+                    let old = if self.send_old { old_same } else { None };
+                    let k = Windowed::new(key, Window::new(new.timestamp, end));
+                    ctx.forward(Record::new(k, Change::new(Some(new.value), old), end))?;
+                }
+                (None, Some(old)) => {
+                    let gone = Windowed::new(key, Window::new(old.timestamp, end));
+                    let retract = if self.send_old { Some(old.value) } else { None };
+                    ctx.forward(Record::new(gone, Change::new(None, retract), end))?;
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn forward_update(
+        &mut self,
+        key: Windowed<K>,
+        change: Change<VA>,
+        cached: bool,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        if self.emit_on_close {
+            return Ok(());
+        }
+        if cached {
+            return self.forward_flushed(ctx);
+        }
+        let end = key.window.end;
+        ctx.forward(Record::new(key, change, end))
+    }
+
+    fn maybe_emit_final(
+        &mut self,
+        close_time: i64,
+        headers: &streams_core::Headers,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let now = ctx.wall_clock_time();
+        if now < self.next_emit {
+            return Ok(());
+        }
+        self.next_emit = now.saturating_add(EMIT_INTERVAL_MS);
+        if self.last_emit_close != -1 && self.last_emit_close >= close_time {
+            return Ok(());
+        }
+        let upper = close_time - 1;
+        if upper < 0 {
+            return Ok(());
+        }
+        let lower = self.last_emit_close.max(0);
+        if upper < lower {
+            return Ok(());
+        }
+        let store = self.store()?;
+        {
+            let s = store.borrow();
+            for item in s.fetch_all(lower, upper)? {
+                self.closed.push(item?);
+            }
+        }
+        self.closed.sort_by_key(|(k, _)| k.window.start);
+        for (key, v) in self.closed.drain(..) {
+            let end = key.window.start;
+            let session = Windowed::new(key.key, Window::new(v.timestamp, end));
+            let mut r = Record::new(session, Change::new(Some(v.value), None), end);
+            r.headers = headers.clone();
+            ctx.forward(r)?;
+        }
+        self.last_emit_close = close_time;
+        Ok(())
+    }
+}
+
+impl<K, V, VA, F> Processor<K, V, Windowed<K>, Change<VA>>
+    for KStreamSessionWindowAggregate<K, V, VA, F>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VA: Clone + 'static,
+    F: Fold<K, V, VA>,
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        self.store = Some(ctx.state_store::<TimestampedWindowStore<K, VA>>(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        if is_null(self.key_serde.as_ref(), &record.key) {
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let Record {
+            key,
+            value,
+            timestamp: ts,
+            headers,
+        } = record;
+        self.observed = self.observed.max(ts);
+        let close_time = self.observed - self.grace - self.gap;
+        let store = self.store()?;
+        self.merged.clear();
+        {
+            let s = store.borrow();
+            let latest_start = ts.saturating_add(self.gap);
+            for item in s.fetch(&key, (ts - self.gap).max(0), self.observed)? {
+                let (end, session) = item?;
+                if session.timestamp <= latest_start {
+                    self.merged.push((end, session));
+                }
+            }
+        }
+        let mut agg = self.fold.initial();
+        let (mut start, mut end) = (ts, ts);
+        for (session_end, session) in &self.merged {
+            agg = Some(self.fold.merge(&key, agg, session.value.clone()));
+            start = start.min(session.timestamp);
+            end = end.max(*session_end);
+        }
+        if end < close_time {
+            ctx.record_dropped();
+        } else {
+            if (start, end) != (ts, ts) {
+                let merged = std::mem::take(&mut self.merged);
+                for (session_end, session) in &merged {
+                    let mut s = store.borrow_mut();
+                    s.delete(&key, *session_end)?;
+                    let cached = s.caching_enabled();
+                    if cached {
+                        self.flushed.extend(s.take_evicted()?);
+                    }
+                    drop(s);
+                    let old = if self.send_old {
+                        Some(session.value.clone())
+                    } else {
+                        None
+                    };
+                    let gone =
+                        Windowed::new(key.clone(), Window::new(session.timestamp, *session_end));
+                    self.forward_update(gone, Change::new(None, old), cached, ctx)?;
+                }
+                self.merged = merged;
+            }
+            let new = self.fold.apply(&key, value, agg);
+            let stored = ValueAndTimestamp::new(new, start);
+            let mut s = store.borrow_mut();
+            s.put(&key, &stored, end)?;
+            let cached = s.caching_enabled();
+            if cached {
+                self.flushed.extend(s.take_evicted()?);
+            }
+            drop(s);
+            let session = Windowed::new(key, Window::new(start, end));
+            self.forward_update(session, Change::new(Some(stored.value), None), cached, ctx)?;
+        }
+        if self.emit_on_close {
+            self.maybe_emit_final(close_time, &headers, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        let store = self.store()?;
+        let mut s = store.borrow_mut();
+        if !s.caching_enabled() {
+            return Ok(());
+        }
+        let flushed = &mut self.flushed;
+        s.flush_cache(|e| flushed.push(e))?;
+        drop(s);
+        if self.emit_on_close {
+            self.flushed.clear();
+            return Ok(());
+        }
+        self.forward_flushed(ctx)
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
+    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SessionWindows) -> Self {
+        SessionWindowedKStream {
+            grouped,
+            windows,
+            emit: EmitStrategy::on_window_update(),
+        }
+    }
+
+    /// Sets when results are forwarded: every update (the default) or only each session's
+    /// final result once it closes.
+    #[must_use]
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
+
+    fn aggregate_impl<VA, F>(
+        &self,
+        prefix: &str,
+        fold: F,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SerdeRef<VA>>,
+        burn_store_name: bool,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        let g = &self.grouped;
+        let names = g.prepare(
+            StoreName::Materialized(materialized.name.as_deref()),
+            prefix,
+            burn_store_name,
+        );
+        let windows = self.windows;
+        let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
+        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
+        let minimum = windows
+            .inactivity_gap_ms()
+            .saturating_add(windows.grace_ms());
+        let emit_on_close = self.emit.is_on_window_close();
+        let store = windows.validate().and_then(|()| {
+            let retention = retention(&materialized, minimum, &names.processor)?;
+            window_store(
+                &names.store,
+                &materialized,
+                key_serde.clone(),
+                value_serde.clone(),
+                &names.processor,
+                retention,
+                1,
+                materialized.caching && !emit_on_close,
+            )
+        });
+        let store_name: Arc<str> = names.store.as_str().into();
+        let fold = Arc::new(fold);
+        let null_key = g.key_serde.clone();
+        g.builder
+            .borrow_mut()
+            .tables
+            .window_grace
+            .insert(names.processor.clone(), windows.grace_ms());
+        g.add_aggregate(
+            names,
+            store,
+            move |flag| {
+                move || KStreamSessionWindowAggregate {
+                    store_name: Arc::clone(&store_name),
+                    gap: windows.inactivity_gap_ms(),
+                    grace: windows.grace_ms(),
+                    emit_on_close,
+                    fold: Arc::clone(&fold),
+                    key_serde: null_key.clone(),
+                    send_old: flag.enabled(),
+                    store: None,
+                    observed: -1,
+                    last_emit_close: -1,
+                    next_emit: 0,
+                    merged: Vec::new(),
+                    flushed: Vec::new(),
+                    closed: Vec::new(),
+                    _types: PhantomData,
+                }
+            },
+            key_serde.map(Serdes::session_windowed),
+            value_serde,
+        )
+    }
+
+    /// Counts the records of each session.
+    ///
+    /// # Examples
+    ///
+    /// Two sessions bridged by a record merge: both are retracted, then the merged session
+    /// comes out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key()
+    ///     .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(Duration::from_millis(10)))
+    ///     .count()
+    ///     .to_stream()
+    ///     .to("out", Produced::with(Serdes::session_windowed(Serdes::string()), Serdes::option(Serdes::i64())));
+    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
+    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
+    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+    /// let out = driver.create_output_topic("out", Serdes::session_windowed(Serdes::string()), Serdes::option(Serdes::i64()));
+    /// for ts in [100, 120, 110] {
+    ///     input.pipe_record(TestRecord::new("k".to_string(), "v".to_string(), ts))?;
+    /// }
+    /// let got: Vec<_> = out.read_records_to_list()?.into_iter()
+    ///     .map(|r| (r.key.window.start, r.key.window.end, r.value, r.timestamp)).collect();
+    /// assert_eq!(got, vec![
+    ///     (100, 100, Some(1), 100),
+    ///     (120, 120, Some(1), 120),
+    ///     (100, 100, None, 100),
+    ///     (120, 120, None, 120),
+    ///     (100, 120, Some(3), 120),
+    /// ]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn count(&self) -> KTable<Windowed<K>, i64> {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            Materialized::default(),
+            Some(Serdes::i64()),
+            false,
+        )
+    }
+
+    /// [`count`](Self::count) with the store set up by `materialized`.
+    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            materialized,
+            Some(Serdes::i64()),
+            true,
+        )
+    }
+
+    /// Combines the values of each session with `reducer(aggregate, value)`; merging
+    /// sessions combine their aggregates with the reducer too.
+    pub fn reduce<R>(&self, reducer: R) -> KTable<Windowed<K>, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        self.reduce_with(reducer, Materialized::default())
+    }
+
+    /// [`reduce`](Self::reduce) with the store set up by `materialized`.
+    pub fn reduce_with<R>(
+        &self,
+        reducer: R,
+        materialized: Materialized<K, V>,
+    ) -> KTable<Windowed<K>, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        let serde = self.grouped.value_serde.clone();
+        self.aggregate_impl(
+            "KSTREAM-REDUCE-",
+            ReduceFold(reducer),
+            materialized,
+            serde,
+            false,
+        )
+    }
+
+    /// Folds the values of each session: `aggregator(key, value, aggregate)` from
+    /// `initializer()`; when sessions merge, `merger(key, aggregate, other)` combines their
+    /// aggregates. Stored with `value_serde`.
+    pub fn aggregate<VA, I, A, M>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        merger: M,
+        value_serde: SerdeRef<VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_with(
+            initializer,
+            aggregator,
+            merger,
+            Materialized::default().with_value_serde(value_serde),
+        )
+    }
+
+    /// [`aggregate`](Self::aggregate) with the store set up by `materialized`.
+    pub fn aggregate_with<VA, I, A, M>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        merger: M,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            AggregateFold {
+                initializer,
+                aggregator,
+                merger,
+            },
+            materialized,
+            None,
+            false,
+        )
+    }
+}

@@ -1,0 +1,649 @@
+//! Aggregations over sliding windows: Kafka Streams' `SlidingWindowedKStream` and
+//! `KStreamSlidingWindowAggregate`.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use streams_core::processor::{Processor, ProcessorContext};
+use streams_core::serde::Serdes;
+use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
+use streams_core::window::{Window, Windowed};
+use streams_core::{Error, Record, Result, SerdeRef};
+use streams_state::{FlushedWindowEntry, TimestampedWindowStore};
+
+use super::fold::no_merger;
+use super::time_windowed::EMIT_INTERVAL_MS;
+use super::{
+    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
+    retention, window_store,
+};
+use crate::ktable::{Change, KTable};
+use crate::materialized::Materialized;
+use crate::windows::{EmitStrategy, SlidingWindows};
+
+/// A grouped stream windowed by [`SlidingWindows`], ready for an aggregation.
+///
+/// Every aggregation here follows Kafka Streams' `KStreamSlidingWindowAggregate`: a record
+/// with a null key or a null value is dropped and counted; a record at `ts` is dropped (and
+/// counted) when `ts + difference` is below `observed stream time - grace`; otherwise it
+/// updates every existing window of its key that contains it, creates its left window
+/// `[ts - difference, ts]` (holding the records within the difference before it) and, when
+/// later records exist within the difference, its right window `[ts + 1, ts + 1 +
+/// difference]`, and creates the right window of the previous record when needed. Windows
+/// include both ends; the windowed key's window is `[start, start + difference]`. Records
+/// earlier than the difference go to the window `[0, difference]`. The store keeps windows
+/// for 2 × difference + grace unless `Materialized` gives a longer retention.
+pub struct SlidingWindowedKStream<K, V> {
+    grouped: KGroupedStream<K, V>,
+    windows: SlidingWindows,
+    emit: EmitStrategy,
+}
+
+impl<K, V> std::fmt::Debug for SlidingWindowedKStream<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlidingWindowedKStream")
+            .field("windows", &self.windows)
+            .field("emit", &self.emit)
+            .finish()
+    }
+}
+
+type Vat<VA> = ValueAndTimestamp<VA>;
+
+/// The processor of sliding-window aggregations.
+pub(crate) struct KStreamSlidingWindowAggregate<K, V, VA, F> {
+    store_name: Arc<str>,
+    diff: i64,
+    grace: i64,
+    emit_on_close: bool,
+    fold: Arc<F>,
+    key_serde: Option<SerdeRef<K>>,
+    value_serde: Option<SerdeRef<V>>,
+    send_old: bool,
+    store: Option<Rc<RefCell<TimestampedWindowStore<K, VA>>>>,
+    observed: i64,
+    last_emit_close: i64,
+    next_emit: i64,
+    windows: Vec<(i64, Vat<VA>)>,
+    flushed: Vec<FlushedWindowEntry<K, Vat<VA>>>,
+    closed: Vec<(Windowed<K>, Vat<VA>)>,
+    _types: PhantomData<fn(V)>,
+}
+
+/// The record being processed, borrowed by the helpers.
+struct Current<'a, K, V> {
+    key: &'a K,
+    value: &'a V,
+    timestamp: i64,
+    headers: &'a streams_core::Headers,
+    close_time: i64,
+}
+
+impl<K, V, VA, F> KStreamSlidingWindowAggregate<K, V, VA, F>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VA: Clone + 'static,
+    F: Fold<K, V, VA>,
+{
+    fn store(&self) -> Result<Rc<RefCell<TimestampedWindowStore<K, VA>>>> {
+        self.store
+            .clone()
+            .ok_or_else(|| Error::StoreNotAvailable(self.store_name.to_string()))
+    }
+
+    fn forward_flushed(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        for e in self.flushed.drain(..) {
+            let timestamp = e.new_value.as_ref().map_or(e.timestamp, |v| v.timestamp);
+            let old = if self.send_old {
+                e.old_value.map(|v| v.value)
+            } else {
+                None
+            };
+            let change = Change::new(e.new_value.map(|v| v.value), old);
+            ctx.forward(Record::new(e.key, change, timestamp))?;
+        }
+        Ok(())
+    }
+
+    /// Puts a window and forwards the update (directly, or what the cache released).
+    fn put_and_forward(
+        &mut self,
+        cur: &Current<'_, K, V>,
+        start: i64,
+        stored: &Vat<VA>,
+        old: Option<VA>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let store = self.store()?;
+        let mut s = store.borrow_mut();
+        s.put(cur.key, stored, start)?;
+        if self.emit_on_close {
+            return Ok(());
+        }
+        if s.caching_enabled() {
+            self.flushed.extend(s.take_evicted()?);
+            drop(s);
+            return self.forward_flushed(ctx);
+        }
+        drop(s);
+        let old = if self.send_old { old } else { None };
+        let mut r = Record::new(
+            Windowed::new(cur.key.clone(), Window::new(start, start + self.diff)),
+            Change::new(Some(stored.value.clone()), old),
+            stored.timestamp,
+        );
+        r.headers = cur.headers.clone();
+        ctx.forward(r)
+    }
+
+    /// Java's `updateWindowAndForward`: folds the record into the window holding
+    /// `existing` (or a new one), unless the window is closed.
+    fn update_window(
+        &mut self,
+        cur: &Current<'_, K, V>,
+        start: i64,
+        existing: Option<Vat<VA>>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let end = start + self.diff;
+        if end < cur.close_time {
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let (old, new_timestamp) = match existing {
+            Some(v) => {
+                let ts = cur.timestamp.max(v.timestamp);
+                (Some(v.value), ts)
+            }
+            None => (None, cur.timestamp),
+        };
+        let forwarded_old = if self.send_old { old.clone() } else { None };
+        let new = self.fold.apply(cur.key, cur.value.clone(), old);
+        let stored = ValueAndTimestamp::new(new, new_timestamp);
+        self.put_and_forward(cur, start, &stored, forwarded_old, ctx)
+    }
+
+    /// A fresh aggregate for a new window: Java's `ValueAndTimestamp.make(initializer(),
+    /// timestamp)`, which is null for reduce.
+    fn fresh(&self, timestamp: i64) -> Option<Vat<VA>> {
+        self.fold
+            .initial()
+            .map(|v| ValueAndTimestamp::new(v, timestamp))
+    }
+
+    /// The windows of the key starting in `[from, to]`, in descending start order (the
+    /// reverse iteration Kafka Streams uses with RocksDB).
+    fn load_windows(&mut self, key: &K, from: i64, to: i64, reverse: bool) -> Result<()> {
+        self.windows.clear();
+        let store = self.store()?;
+        let s = store.borrow();
+        for item in s.fetch(key, from, to)? {
+            self.windows.push(item?);
+        }
+        if reverse {
+            self.windows.reverse();
+        }
+        Ok(())
+    }
+
+    fn process_reverse(
+        &mut self,
+        cur: &Current<'_, K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let ts = cur.timestamp;
+        let mut starts = Vec::new();
+        let mut left_agg: Option<Vat<VA>> = None;
+        let mut right_agg: Option<Vat<VA>> = None;
+        let mut left_created = false;
+        let mut right_created = false;
+        let mut previous: Option<i64> = None;
+        self.load_windows(cur.key, (ts - 2 * self.diff).max(0), ts + 1, true)?;
+        let windows = std::mem::take(&mut self.windows);
+        let mut stop = false;
+        for (start, value) in &windows {
+            let start = *start;
+            starts.push(start);
+            let end = start + self.diff;
+            let max_ts = value.timestamp;
+            if start == ts + 1 {
+                right_created = true;
+            } else if end > ts {
+                if right_agg.is_none() {
+                    right_agg = Some(value.clone());
+                }
+                self.update_window(cur, start, Some(value.clone()), ctx)?;
+            } else if end == ts {
+                left_created = true;
+                self.update_window(cur, start, Some(value.clone()), ctx)?;
+                if max_ts < ts {
+                    previous = Some(max_ts);
+                } else {
+                    stop = true;
+                    break;
+                }
+            } else {
+                left_agg = Some(value.clone());
+                previous = Some(max_ts);
+                break;
+            }
+        }
+        self.windows = windows;
+        if stop {
+            return Ok(());
+        }
+        self.create_windows(
+            cur,
+            &starts,
+            right_agg,
+            left_agg,
+            left_created,
+            right_created,
+            previous,
+            ctx,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_windows(
+        &mut self,
+        cur: &Current<'_, K, V>,
+        starts: &[i64],
+        right_agg: Option<Vat<VA>>,
+        left_agg: Option<Vat<VA>>,
+        left_created: bool,
+        right_created: bool,
+        previous: Option<i64>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let ts = cur.timestamp;
+        if let Some(prev) = previous {
+            let prev_right_start = prev + 1;
+            if !starts.contains(&prev_right_start) && prev_right_start + self.diff >= ts {
+                let fresh = self.fresh(ts);
+                self.update_window(cur, prev_right_start, fresh, ctx)?;
+            }
+        }
+        if !left_created {
+            let left_not_empty = previous.is_some_and(|p| ts - self.diff <= p);
+            let value = if left_not_empty {
+                left_agg.map(|v| ValueAndTimestamp::new(v.value, ts))
+            } else {
+                self.fresh(ts)
+            };
+            self.update_window(cur, ts - self.diff, value, ctx)?;
+        }
+        if !right_created
+            && let Some(right) = right_agg
+            && right.timestamp > ts
+        {
+            self.put_and_forward(cur, ts + 1, &right, None, ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Records earlier than the time difference, whose windows would start before 0: they
+    /// share the window `[0, difference]`, as Kafka Streams' `processEarly`.
+    fn process_early(
+        &mut self,
+        cur: &Current<'_, K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let ts = cur.timestamp;
+        let mut combined: Option<Vat<VA>> = None;
+        let mut right_agg: Option<Vat<VA>> = None;
+        let mut right_created = false;
+        let mut starts = Vec::new();
+        let mut previous: Option<i64> = None;
+        self.load_windows(cur.key, 0, ts + 1, false)?;
+        let windows = std::mem::take(&mut self.windows);
+        for (start, value) in &windows {
+            let start = *start;
+            starts.push(start);
+            if start == 0 {
+                combined = Some(value.clone());
+                if value.timestamp < ts {
+                    previous = Some(value.timestamp);
+                }
+            } else if start <= ts {
+                right_agg = Some(value.clone());
+                self.update_window(cur, start, Some(value.clone()), ctx)?;
+            } else if start == ts + 1 {
+                right_created = true;
+            }
+        }
+        self.windows = windows;
+        if right_agg.is_none()
+            && let Some(c) = &combined
+            && c.timestamp > ts
+        {
+            right_agg = Some(c.clone());
+        }
+        if !right_created
+            && let Some(right) = right_agg
+            && right.timestamp > ts
+        {
+            self.put_and_forward(cur, ts + 1, &right, None, ctx)?;
+        }
+        if let Some(prev) = previous
+            && !starts.contains(&(prev + 1))
+        {
+            let fresh = self.fresh(ts);
+            self.update_window(cur, prev + 1, fresh, ctx)?;
+        }
+        match combined {
+            None => {
+                let fresh = self.fresh(ts);
+                self.update_window(cur, 0, fresh, ctx)
+            }
+            Some(c) => self.update_window(cur, 0, Some(c), ctx),
+        }
+    }
+
+    fn maybe_emit_final(
+        &mut self,
+        close_time: i64,
+        headers: &streams_core::Headers,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let now = ctx.wall_clock_time();
+        if now < self.next_emit {
+            return Ok(());
+        }
+        self.next_emit = now.saturating_add(EMIT_INTERVAL_MS);
+        if self.last_emit_close != -1 && self.last_emit_close >= close_time {
+            return Ok(());
+        }
+        let upper = close_time - self.diff - 1;
+        if upper < 0 {
+            return Ok(());
+        }
+        let lower = if self.last_emit_close == -1 {
+            0
+        } else {
+            (self.last_emit_close - self.diff).max(0)
+        };
+        let store = self.store()?;
+        {
+            let s = store.borrow();
+            for item in s.fetch_all(lower, upper)? {
+                self.closed.push(item?);
+            }
+        }
+        self.closed.sort_by_key(|(k, _)| k.window.start);
+        for (key, v) in self.closed.drain(..) {
+            let mut r = Record::new(key, Change::new(Some(v.value), None), v.timestamp);
+            r.headers = headers.clone();
+            ctx.forward(r)?;
+        }
+        self.last_emit_close = close_time;
+        Ok(())
+    }
+}
+
+impl<K, V, VA, F> Processor<K, V, Windowed<K>, Change<VA>>
+    for KStreamSlidingWindowAggregate<K, V, VA, F>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VA: Clone + 'static,
+    F: Fold<K, V, VA>,
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        self.store = Some(ctx.state_store::<TimestampedWindowStore<K, VA>>(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        if is_null(self.key_serde.as_ref(), &record.key)
+            || is_null(self.value_serde.as_ref(), &record.value)
+        {
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let ts = record.timestamp;
+        self.observed = self.observed.max(ts);
+        let close_time = self.observed - self.grace;
+        if ts + self.diff < close_time {
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let cur = Current {
+            key: &record.key,
+            value: &record.value,
+            timestamp: ts,
+            headers: &record.headers,
+            close_time,
+        };
+        if ts < self.diff {
+            return self.process_early(&cur, ctx);
+        }
+        self.process_reverse(&cur, ctx)?;
+        if self.emit_on_close {
+            self.maybe_emit_final(close_time, &record.headers, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        let store = self.store()?;
+        let mut s = store.borrow_mut();
+        if !s.caching_enabled() {
+            return Ok(());
+        }
+        let flushed = &mut self.flushed;
+        s.flush_cache(|e| flushed.push(e))?;
+        drop(s);
+        self.forward_flushed(ctx)
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
+    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SlidingWindows) -> Self {
+        SlidingWindowedKStream {
+            grouped,
+            windows,
+            emit: EmitStrategy::on_window_update(),
+        }
+    }
+
+    /// Sets when results are forwarded: every update (the default) or only each window's
+    /// final result.
+    #[must_use]
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
+
+    fn aggregate_impl<VA, F>(
+        &self,
+        prefix: &str,
+        fold: F,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SerdeRef<VA>>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        let g = &self.grouped;
+        let names = g.prepare(
+            StoreName::Materialized(materialized.name.as_deref()),
+            prefix,
+            false,
+        );
+        let windows = self.windows;
+        let diff = windows.time_difference_ms();
+        let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
+        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
+        let minimum = diff.saturating_mul(2).saturating_add(windows.grace_ms());
+        let emit_on_close = self.emit.is_on_window_close();
+        let store = windows.validate().and_then(|()| {
+            let retention = retention(&materialized, minimum, &names.processor)?;
+            window_store(
+                &names.store,
+                &materialized,
+                key_serde.clone(),
+                value_serde.clone(),
+                &names.processor,
+                retention,
+                diff,
+                materialized.caching && !emit_on_close,
+            )
+        });
+        let store_name: Arc<str> = names.store.as_str().into();
+        let fold = Arc::new(fold);
+        let (null_key, null_value) = (g.key_serde.clone(), g.value_serde.clone());
+        g.builder
+            .borrow_mut()
+            .tables
+            .window_grace
+            .insert(names.processor.clone(), windows.grace_ms());
+        g.add_aggregate(
+            names,
+            store,
+            move |flag| {
+                move || KStreamSlidingWindowAggregate {
+                    store_name: Arc::clone(&store_name),
+                    diff,
+                    grace: windows.grace_ms(),
+                    emit_on_close,
+                    fold: Arc::clone(&fold),
+                    key_serde: null_key.clone(),
+                    value_serde: null_value.clone(),
+                    send_old: flag.enabled(),
+                    store: None,
+                    observed: -1,
+                    last_emit_close: -1,
+                    next_emit: 0,
+                    windows: Vec::new(),
+                    flushed: Vec::new(),
+                    closed: Vec::new(),
+                    _types: PhantomData,
+                }
+            },
+            key_serde.map(|k| Serdes::time_windowed(k, diff)),
+            value_serde,
+        )
+    }
+
+    /// Counts the records of each key per sliding window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key()
+    ///     .windowed_by(SlidingWindows::of_time_difference_with_no_grace(Duration::from_millis(10)))
+    ///     .count()
+    ///     .to_stream()
+    ///     .to("out", Produced::with(Serdes::time_windowed(Serdes::string(), 10), Serdes::option(Serdes::i64())));
+    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
+    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
+    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+    /// let out = driver.create_output_topic("out", Serdes::time_windowed(Serdes::string(), 10), Serdes::option(Serdes::i64()));
+    /// input.pipe_record(TestRecord::new("k".to_string(), "a".to_string(), 100))?;
+    /// input.pipe_record(TestRecord::new("k".to_string(), "b".to_string(), 105))?;
+    /// let got: Vec<_> = out.read_key_values_to_list()?.into_iter().map(|(k, v)| (k.window.start, k.window.end, v)).collect();
+    /// // [90,100] holds the first record; [95,105] both; [101,111] the second record only.
+    /// assert_eq!(got, vec![(90, 100, Some(1)), (101, 111, Some(1)), (95, 105, Some(2))]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn count(&self) -> KTable<Windowed<K>, i64> {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            Materialized::default(),
+            Some(Serdes::i64()),
+        )
+    }
+
+    /// [`count`](Self::count) with the store set up by `materialized`.
+    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            materialized,
+            Some(Serdes::i64()),
+        )
+    }
+
+    /// Combines the values of each key per sliding window with `reducer(aggregate, value)`.
+    pub fn reduce<R>(&self, reducer: R) -> KTable<Windowed<K>, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        self.reduce_with(reducer, Materialized::default())
+    }
+
+    /// [`reduce`](Self::reduce) with the store set up by `materialized`.
+    pub fn reduce_with<R>(
+        &self,
+        reducer: R,
+        materialized: Materialized<K, V>,
+    ) -> KTable<Windowed<K>, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        let serde = self.grouped.value_serde.clone();
+        self.aggregate_impl("KSTREAM-REDUCE-", ReduceFold(reducer), materialized, serde)
+    }
+
+    /// Folds the values of each key per sliding window, stored with `value_serde`.
+    pub fn aggregate<VA, I, A>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        value_serde: SerdeRef<VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_with(
+            initializer,
+            aggregator,
+            Materialized::default().with_value_serde(value_serde),
+        )
+    }
+
+    /// [`aggregate`](Self::aggregate) with the store set up by `materialized`.
+    pub fn aggregate_with<VA, I, A>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_impl(
+            "KSTREAM-AGGREGATE-",
+            AggregateFold {
+                initializer,
+                aggregator,
+                merger: no_merger::<K, VA>,
+            },
+            materialized,
+            None,
+        )
+    }
+}

@@ -1,0 +1,205 @@
+//! KStream-KTable `join_table` and `left_join_table`.
+
+use std::sync::Arc;
+
+use streams_core::processor::{Processor, ProcessorContext};
+use streams_core::{Error, Record, Result, SerdeRef};
+
+use super::KStream;
+use crate::ktable::{GetterRef, KTable, ValueGetter};
+
+/// Kafka Streams' `KStreamKTableJoinProcessor`: each stream record looks the table up by
+/// key; only stream records trigger output.
+struct KStreamKTableJoin<K, V, VT, F> {
+    joiner: Arc<F>,
+    left: bool,
+    table: GetterRef<K, VT>,
+    getter: Option<Box<dyn ValueGetter<K, VT>>>,
+    key_serde: Option<SerdeRef<K>>,
+    value_serde: Option<SerdeRef<V>>,
+}
+
+impl<K, V, VT, VR, F> Processor<K, V, K, VR> for KStreamKTableJoin<K, V, VT, F>
+where
+    K: Clone + 'static,
+    V: 'static,
+    VT: 'static,
+    VR: Clone + 'static,
+    F: Fn(V, Option<&VT>) -> Option<VR> + 'static,
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+        self.getter = Some(self.table.getter(&|name| ctx.state_store_any(name))?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, VR>,
+    ) -> Result<()> {
+        let null_key = self
+            .key_serde
+            .as_ref()
+            .is_some_and(|s| s.is_null(&record.key));
+        let null_value = self
+            .value_serde
+            .as_ref()
+            .is_some_and(|s| s.is_null(&record.value));
+        // A null value never joins; a null key joins nothing, but a left join still emits
+        // its record (Kafka Streams' `maybeDropRecord`).
+        if null_value || (null_key && !self.left) {
+            ctx.record_dropped();
+            return Ok(());
+        }
+        let Some(getter) = self.getter.as_mut() else {
+            return Err(Error::IllegalState(
+                "stream-table join processed a record before init".into(),
+            ));
+        };
+        let found = if null_key {
+            None
+        } else {
+            getter.get(&record.key)?
+        };
+        if found.is_none() && !self.left {
+            return Ok(());
+        }
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        if let Some(out) = (self.joiner)(value, found.as_ref().map(|f| &f.value)) {
+            ctx.forward(Record {
+                key,
+                value: out,
+                timestamp,
+                headers,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
+    /// Joins each stream record with the table's current value for its key.
+    ///
+    /// Kafka Streams' rules: only stream records trigger output, table updates never do; the
+    /// output has the stream record's key, timestamp and headers; a record whose key is
+    /// absent from the table produces nothing; a record with a null key or value (by the
+    /// stream's serdes) is dropped and counted. Stream and table must be co-partitioned: the
+    /// application refuses to start otherwise, naming both topics and their partition counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let customers = builder.table("customers", Consumed::with(Serdes::string(), Serdes::string()));
+    /// builder
+    ///     .stream("orders", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .join_table(&customers, |total, name| format!("{name}: {total}"))
+    ///     .to("enriched", Produced::with(Serdes::string(), Serdes::string()));
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
+    /// let c = driver.create_input_topic("customers", Serdes::string(), Serdes::option(Serdes::string()));
+    /// let o = driver.create_input_topic("orders", Serdes::string(), Serdes::i64());
+    /// let out = driver.create_output_topic("enriched", Serdes::string(), Serdes::string());
+    /// o.pipe_input("c1".into(), 5)?; // no customer yet: nothing
+    /// c.pipe_input("c1".into(), Some("Ann".into()))?; // table updates emit nothing
+    /// o.pipe_input_at("c1".into(), 7, 99)?;
+    /// let r = out.read_record()?;
+    /// assert_eq!((r.value.as_str(), r.timestamp), ("Ann: 7", 99));
+    /// assert!(out.is_empty());
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn join_table<VT, VR, F>(&self, table: &KTable<K, VT>, joiner: F) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(V, &VT) -> VR + Send + Sync + 'static,
+    {
+        self.stream_table_join(table, "KSTREAM-JOIN-", false, move |v, t: Option<&VT>| {
+            t.map(|t| joiner(v, t))
+        })
+    }
+
+    /// Like [`join_table`](Self::join_table), but a record whose key is absent from the table
+    /// (or is null) still produces `joiner(value, None)`.
+    pub fn left_join_table<VT, VR, F>(&self, table: &KTable<K, VT>, joiner: F) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(V, Option<&VT>) -> VR + Send + Sync + 'static,
+    {
+        self.stream_table_join(table, "KSTREAM-LEFTJOIN-", true, move |v, t| {
+            Some(joiner(v, t))
+        })
+    }
+
+    fn stream_table_join<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        prefix: &str,
+        left: bool,
+        joiner: F,
+    ) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(V, Option<&VT>) -> Option<VR> + Send + Sync + 'static,
+    {
+        let getter = table.value_getter(&mut self.builder.borrow_mut());
+        let Some(getter) = getter else {
+            self.builder.borrow_mut().fail(Error::Topology(format!(
+                "cannot join '{}' with table '{}': the table must be materialized or derived from a materialized table",
+                self.node, table.node
+            )));
+            return KStream::new(
+                self.builder.clone(),
+                self.node.clone(),
+                None,
+                None,
+                self.repartition_required,
+            );
+        };
+        if self.repartition_required {
+            self.builder.borrow_mut().fail(Error::Topology(format!(
+                "'{}' changed the key before a join with table '{}'; write it to a topic partitioned by the new key and read it back before joining",
+                self.node, table.node
+            )));
+        }
+        let stores = getter.stores();
+        let joiner = Arc::new(joiner);
+        let key_serde = self.key_serde.clone();
+        let value_serde = self.value_serde.clone();
+        let out: KStream<K, VR> = self.add(
+            prefix,
+            move || KStreamKTableJoin {
+                joiner: Arc::clone(&joiner),
+                left,
+                table: Arc::clone(&getter),
+                getter: None,
+                key_serde: key_serde.clone(),
+                value_serde: value_serde.clone(),
+            },
+            self.key_serde.clone(),
+            None,
+            false,
+        );
+        let mut st = self.builder.borrow_mut();
+        let names: Vec<&str> = stores.iter().map(String::as_str).collect();
+        let r = st
+            .topology
+            .connect_processor_and_state_stores(&out.node, &names)
+            .map(|_| ());
+        st.record(r);
+        let mut group = st.topology.upstream_source_topics(&self.node);
+        group.extend(st.topology.upstream_source_topics(&table.node));
+        let group: Vec<&str> = group.iter().map(String::as_str).collect();
+        st.topology.add_copartition_group(&group);
+        drop(st);
+        out
+    }
+}

@@ -1,0 +1,15 @@
+//! RocksDB stores and their tuning.
+
+mod config;
+mod iter;
+mod kv;
+mod window;
+
+pub(crate) use config::open_db;
+pub use config::{
+    DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_WRITE_BUFFER_MANAGER_BYTES, RocksDbConfigSetter,
+    RocksDbResources,
+};
+pub(crate) use iter::RawIter;
+pub use kv::RocksDbKeyValueStore;
+pub use window::RocksDbWindowStore;

@@ -1,0 +1,474 @@
+//! The segmented RocksDB window store.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{DB, ReadOptions, WriteBatch, WriteOptions};
+use streams_core::Result;
+use streams_core::state::{
+    ChangelogRecord, StateStore, WindowBytesEntry, WindowBytesIter, WindowBytesStore,
+};
+
+use crate::error::StateError;
+use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
+use crate::window_key;
+
+/// The smallest segment interval, as Kafka Streams' 60 seconds.
+const MIN_SEGMENT_INTERVAL_MS: i64 = 60_000;
+
+struct Segment {
+    db: DB,
+    path: PathBuf,
+}
+
+/// A persistent window store split into time segments, as Kafka Streams'
+/// `RocksDBWindowStore`.
+///
+/// # Layout
+///
+/// One RocksDB database per segment, in `<taskId>/<store>/<store>.<segmentId * interval>`,
+/// as in Kafka Streams, so that expiring a segment is closing its database and deleting
+/// its directory: no compaction, no tombstones. The segment interval is
+/// `max(retention / 2, 60 s)` and a record's segment is `window_start / interval`, so about
+/// three segments are live at a time. All segments share the process's block cache and
+/// write-buffer manager.
+///
+/// Keys are window-store keys ([`window_key`]): the key, the 8-byte big-endian window
+/// start, the 4-byte sequence number.
+///
+/// # Retention
+///
+/// The observed stream time is the largest window start put or restored. A put whose
+/// segment is older than the segment of `observed - retention` is dropped, and such
+/// segments are deleted; fetches skip entries older than `observed - retention + 1`.
+pub struct RocksDbWindowStore {
+    name: String,
+    dir: PathBuf,
+    retention: i64,
+    window_size: i64,
+    segment_interval: i64,
+    retain_duplicates: bool,
+    seqnum: u32,
+    observed: i64,
+    segments: BTreeMap<i64, Segment>,
+    write_options: WriteOptions,
+    resources: Arc<RocksDbResources>,
+    setter: Option<Arc<dyn RocksDbConfigSetter>>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for RocksDbWindowStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksDbWindowStore")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("retention", &self.retention)
+            .field("segment_interval", &self.segment_interval)
+            .field("segments", &self.segments.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RocksDbWindowStore {
+    /// Opens the store `name` in directory `dir` (its segments are subdirectories), opening
+    /// the segments already there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](streams_core::Error::Store) for a retention or window size that is
+    /// not positive or a directory that cannot be read;
+    /// [`Error::StoreCorrupted`](streams_core::Error::StoreCorrupted) when a segment's files
+    /// are damaged.
+    pub fn open(
+        name: impl Into<String>,
+        dir: impl Into<PathBuf>,
+        retention_ms: i64,
+        window_size_ms: i64,
+        retain_duplicates: bool,
+        resources: Arc<RocksDbResources>,
+        setter: Option<Arc<dyn RocksDbConfigSetter>>,
+    ) -> Result<Self> {
+        let name = name.into();
+        let dir = dir.into();
+        if retention_ms <= 0 || window_size_ms <= 0 {
+            return Err(StateError::InvalidArgument {
+                store: name,
+                reason: format!("retention ({retention_ms} ms) and window size ({window_size_ms} ms) must be positive"),
+            }
+            .into());
+        }
+        let mut write_options = WriteOptions::default();
+        write_options.disable_wal(true);
+        let mut store = RocksDbWindowStore {
+            segment_interval: (retention_ms / 2).max(MIN_SEGMENT_INTERVAL_MS),
+            name,
+            dir,
+            retention: retention_ms,
+            window_size: window_size_ms,
+            retain_duplicates,
+            seqnum: 0,
+            observed: -1,
+            segments: BTreeMap::new(),
+            write_options,
+            resources,
+            setter,
+            closed: false,
+        };
+        store.open_existing()?;
+        Ok(store)
+    }
+
+    /// The segment interval in milliseconds.
+    pub fn segment_interval(&self) -> i64 {
+        self.segment_interval
+    }
+
+    /// The ids of the segments that exist, ascending.
+    pub fn segment_ids(&self) -> Vec<i64> {
+        self.segments.keys().copied().collect()
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn open_existing(&mut self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|source| self.io_error("create", &self.dir, source))?;
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|source| self.io_error("list", &self.dir, source))?;
+        let prefix = format!("{}.", self.name);
+        let mut ids = Vec::new();
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(start) = file_name
+                .to_str()
+                .and_then(|n| n.strip_prefix(&prefix))
+                .and_then(|s| s.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            ids.push(start / self.segment_interval);
+        }
+        for id in ids {
+            self.get_or_create(id)?;
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, op: &'static str, path: &Path, source: std::io::Error) -> StateError {
+        StateError::Io {
+            store: self.name.clone(),
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    fn segment_id(&self, timestamp: i64) -> i64 {
+        // Truncating division, as Java's, so that early stream times keep every segment.
+        timestamp / self.segment_interval
+    }
+
+    fn min_live_segment(&self) -> i64 {
+        self.segment_id(self.observed - self.retention)
+    }
+
+    fn min_live_time(&self) -> i64 {
+        (self.observed - self.retention + 1).max(0)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed {
+            Err(StateError::closed(&self.name).into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn get_or_create(&mut self, id: i64) -> Result<()> {
+        if !self.segments.contains_key(&id) {
+            let path = self
+                .dir
+                .join(format!("{}.{}", self.name, id * self.segment_interval));
+            let db = open_db(&self.name, &path, &self.resources, self.setter.as_deref())?;
+            self.segments.insert(id, Segment { db, path });
+        }
+        Ok(())
+    }
+
+    fn drop_expired(&mut self) {
+        let min_live = self.min_live_segment();
+        let live = self.segments.split_off(&min_live);
+        let expired = std::mem::replace(&mut self.segments, live);
+        for (id, segment) in expired {
+            let Segment { db, path } = segment;
+            drop(db);
+            if let Some(setter) = &self.setter {
+                setter.close(&self.name);
+            }
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(store = %self.name, segment = id, path = %path.display(), error = %e, "could not delete an expired segment");
+            }
+        }
+    }
+
+    fn put_store_key(
+        &mut self,
+        store_key: &[u8],
+        window_start: i64,
+        value: Option<&[u8]>,
+    ) -> Result<()> {
+        self.observed = self.observed.max(window_start);
+        let id = self.segment_id(window_start);
+        if id < self.min_live_segment() {
+            tracing::debug!(store = %self.name, window_start, observed = self.observed, "skipping a record for an expired segment");
+            return Ok(());
+        }
+        if value.is_some() {
+            self.get_or_create(id)?;
+        }
+        if let Some(segment) = self.segments.get(&id) {
+            match value {
+                Some(v) => segment.db.put_opt(store_key, v, &self.write_options),
+                None => segment.db.delete_opt(store_key, &self.write_options),
+            }
+            .map_err(StateError::rocks(&self.name, "put"))?;
+        }
+        self.drop_expired();
+        Ok(())
+    }
+
+    fn segment_iter<'a>(
+        &'a self,
+        segment: &'a Segment,
+        lower: Option<Vec<u8>>,
+        upper: Option<Vec<u8>>,
+    ) -> RawIter<'a> {
+        let mut ro = ReadOptions::default();
+        if let Some(l) = lower {
+            ro.set_iterate_lower_bound(l);
+        }
+        if let Some(u) = upper {
+            ro.set_iterate_upper_bound(u);
+        }
+        let mut raw = segment.db.raw_iterator_opt(ro);
+        raw.seek_to_first();
+        RawIter::new(raw, &self.name, false)
+    }
+}
+
+/// A window entry as stored: key, window start, value.
+type Decoded = (Vec<u8>, i64, Vec<u8>);
+
+fn decode_entry(item: Result<(Vec<u8>, Vec<u8>)>) -> Option<Result<Decoded>> {
+    match item {
+        Err(e) => Some(Err(e)),
+        Ok((k, v)) => {
+            let (key, ts, _) = window_key::decode(&k)?;
+            let key_len = key.len();
+            let mut k = k;
+            k.truncate(key_len);
+            Some(Ok((k, ts, v)))
+        }
+    }
+}
+
+impl StateStore for RocksDbWindowStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn persistent(&self) -> bool {
+        true
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.check_open()?;
+        for segment in self.segments.values() {
+            segment
+                .db
+                .flush()
+                .map_err(StateError::rocks(&self.name, "flush"))?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if !self.closed {
+            self.closed = true;
+            let segments = std::mem::take(&mut self.segments);
+            if let Some(setter) = &self.setter {
+                for _ in &segments {
+                    setter.close(&self.name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
+        self.check_open()?;
+        let mut batches: BTreeMap<i64, WriteBatch> = BTreeMap::new();
+        for r in records {
+            let Some((_, ts, _)) = window_key::decode(r.key) else {
+                return Err(StateError::MalformedRecord {
+                    store: self.name.clone(),
+                    offset: r.offset,
+                    reason: format!(
+                        "a window-store key has at least 12 bytes, this one {}",
+                        r.key.len()
+                    ),
+                }
+                .into());
+            };
+            self.observed = self.observed.max(ts);
+            let id = self.segment_id(ts);
+            if id < self.min_live_segment() {
+                continue;
+            }
+            self.get_or_create(id)?;
+            let batch = batches.entry(id).or_default();
+            match r.value {
+                Some(v) => batch.put(r.key, v),
+                None => batch.delete(r.key),
+            }
+        }
+        for (id, batch) in batches {
+            if let Some(segment) = self.segments.get(&id) {
+                segment
+                    .db
+                    .write_opt(batch, &self.write_options)
+                    .map_err(StateError::rocks(&self.name, "write a restore batch"))?;
+            }
+        }
+        self.drop_expired();
+        Ok(())
+    }
+}
+
+impl WindowBytesStore for RocksDbWindowStore {
+    fn put(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> Result<()> {
+        self.check_open()?;
+        if window_start < 0 {
+            return Err(StateError::InvalidArgument {
+                store: self.name.clone(),
+                reason: format!("window start {window_start} is negative"),
+            }
+            .into());
+        }
+        if value.is_none() && self.retain_duplicates {
+            return Ok(());
+        }
+        if self.retain_duplicates {
+            self.seqnum = (self.seqnum + 1) & 0x7FFF_FFFF;
+        }
+        let seq = if self.retain_duplicates {
+            self.seqnum
+        } else {
+            0
+        };
+        let store_key = window_key::encode(key, window_start, seq);
+        self.put_store_key(&store_key, window_start, value)
+    }
+
+    fn fetch_at(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        if window_start < self.min_live_time() {
+            return Ok(None);
+        }
+        let Some(segment) = self.segments.get(&self.segment_id(window_start)) else {
+            return Ok(None);
+        };
+        if !self.retain_duplicates {
+            let store_key = window_key::encode(key, window_start, 0);
+            return Ok(segment
+                .db
+                .get(store_key)
+                .map_err(StateError::rocks(&self.name, "get"))?);
+        }
+        let lower = window_key::encode(key, window_start, 0);
+        let mut upper = window_key::encode(key, window_start, u32::MAX);
+        upper.push(0);
+        for item in self
+            .segment_iter(segment, Some(lower), Some(upper))
+            .filter_map(decode_entry)
+        {
+            let (k, ts, v) = item?;
+            if k == key && ts == window_start {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<WindowBytesIter<'_>> {
+        self.check_open()?;
+        let from = time_from.max(self.min_live_time());
+        if time_to < from {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let lower = window_key::encode(key, from, 0);
+        let mut upper = window_key::encode(key, time_to, u32::MAX);
+        upper.push(0);
+        let wanted = key.to_vec();
+        let range = self.segment_id(from)..=self.segment_id(time_to);
+        Ok(Box::new(
+            self.segments
+                .range(range)
+                .flat_map(move |(_, segment)| {
+                    self.segment_iter(segment, Some(lower.clone()), Some(upper.clone()))
+                })
+                .filter_map(decode_entry)
+                .filter_map(move |item| match item {
+                    Err(e) => Some(Err(e)),
+                    Ok((k, ts, value)) => (k == wanted && ts >= from && ts <= time_to).then(|| {
+                        Ok(WindowBytesEntry {
+                            key: k,
+                            window_start: ts,
+                            value,
+                        })
+                    }),
+                }),
+        ))
+    }
+
+    fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<WindowBytesIter<'_>> {
+        self.check_open()?;
+        let from = time_from.max(self.min_live_time());
+        if time_to < from {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let range = self.segment_id(from)..=self.segment_id(time_to);
+        Ok(Box::new(
+            self.segments
+                .range(range)
+                .flat_map(move |(_, segment)| self.segment_iter(segment, None, None))
+                .filter_map(decode_entry)
+                .filter_map(move |item| match item {
+                    Err(e) => Some(Err(e)),
+                    Ok((key, ts, value)) => (ts >= from && ts <= time_to).then(|| {
+                        Ok(WindowBytesEntry {
+                            key,
+                            window_start: ts,
+                            value,
+                        })
+                    }),
+                }),
+        ))
+    }
+
+    fn retention_period(&self) -> i64 {
+        self.retention
+    }
+
+    fn window_size(&self) -> i64 {
+        self.window_size
+    }
+
+    fn retain_duplicates(&self) -> bool {
+        self.retain_duplicates
+    }
+}

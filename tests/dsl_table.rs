@@ -1,0 +1,315 @@
+//! Tables and their joins: KTable source, filter and map_values, KStream-KTable and
+//! KTable-KTable joins, and the enrichment pattern in multi-partition mode.
+
+use streams_dsl::prelude::*;
+
+type S = Option<String>;
+
+fn s(v: &str) -> S {
+    Some(v.to_string())
+}
+
+fn str_topic_in(driver: &TopologyTestDriver, name: &str) -> TestInputTopic<String, S> {
+    driver.create_input_topic(name, Serdes::string(), Serdes::option(Serdes::string()))
+}
+
+#[test]
+fn table_source_deletes_on_null_and_drops_null_keys() -> Result<()> {
+    let b = StreamsBuilder::new();
+    b.table("t", Consumed::with(Serdes::string(), Serdes::string()))
+        .to_stream()
+        .to("out", Produced::inherit());
+    let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+    let input = driver.create_input_topic(
+        "t",
+        Serdes::option(Serdes::string()),
+        Serdes::option(Serdes::string()),
+    );
+    let out = driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
+    input.pipe_record(TestRecord::new(s("a"), s("1"), 1))?;
+    input.pipe_record(TestRecord::new(None, s("lost"), 2))?;
+    input.pipe_record(TestRecord::new(s("a"), None, 3))?;
+    assert_eq!(
+        out.read_key_values_to_list()?,
+        vec![("a".into(), s("1")), ("a".into(), None)]
+    );
+    assert_eq!(
+        driver.task_metrics(TaskId::new(0, 0)).map(|m| m.dropped),
+        Some(1),
+        "the null key is counted"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_named_table_is_queryable_in_the_driver() -> Result<()> {
+    use streams_dsl::state::{ReadOnlyKeyValueStore, TimestampedKeyValueStore};
+    let b = StreamsBuilder::new();
+    b.table_with(
+        "t",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("customers-store"),
+    );
+    let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+    let input = str_topic_in(&driver, "t");
+    input.pipe_input_at("c1".into(), s("Ann"), 5)?;
+    input.pipe_input_at("c2".into(), s("Bob"), 6)?;
+    input.pipe_input_at("c2".into(), None, 7)?;
+    let store =
+        driver.state_store::<TimestampedKeyValueStore<String, String>>("customers-store")?;
+    let store = store.borrow();
+    let c1 = store.get(&"c1".to_string())?;
+    assert_eq!(
+        c1.map(|v| (v.value, v.timestamp)),
+        Some(("Ann".to_string(), 5))
+    );
+    assert!(store.get(&"c2".to_string())?.is_none(), "deleted");
+    Ok(())
+}
+
+#[test]
+fn stream_table_join_emits_only_for_stream_records_with_the_stream_timestamp() -> Result<()> {
+    let b = StreamsBuilder::new();
+    let table = b.table("t", Consumed::with(Serdes::string(), Serdes::string()));
+    let orders = b.stream("s", Consumed::with(Serdes::string(), Serdes::i64()));
+    orders
+        .join_table(&table, |v, t: &String| format!("{t}:{v}"))
+        .to("inner", Produced::with(Serdes::string(), Serdes::string()));
+    orders
+        .left_join_table(&table, |v, t: Option<&String>| {
+            format!("{}:{v}", t.map_or("-", String::as_str))
+        })
+        .to("left", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+    let t = str_topic_in(&driver, "t");
+    let st = driver.create_input_topic("s", Serdes::string(), Serdes::i64());
+    let inner = driver.create_output_topic("inner", Serdes::string(), Serdes::string());
+    let left = driver.create_output_topic("left", Serdes::string(), Serdes::string());
+    st.pipe_input_at("k".into(), 1, 100)?;
+    t.pipe_input_at("k".into(), s("A"), 200)?;
+    st.pipe_input_at("k".into(), 2, 150)?;
+    t.pipe_input_at("k".into(), s("B"), 300)?;
+    t.pipe_input_at("k".into(), None, 400)?;
+    st.pipe_input_at("k".into(), 3, 500)?;
+    let inner: Vec<_> = inner
+        .read_records_to_list()?
+        .into_iter()
+        .map(|r| (r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        inner,
+        vec![("A:2".to_string(), 150)],
+        "table updates emit nothing; the stream timestamp is kept"
+    );
+    let left: Vec<_> = left
+        .read_records_to_list()?
+        .into_iter()
+        .map(|r| (r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            ("-:1".to_string(), 100),
+            ("A:2".to_string(), 150),
+            ("-:3".to_string(), 500)
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn stream_table_join_drops_null_values_and_left_join_keeps_null_keys() -> Result<()> {
+    let b = StreamsBuilder::new();
+    let table = b.table(
+        "t",
+        Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
+    );
+    let stream = b.stream(
+        "s",
+        Consumed::with(
+            Serdes::option(Serdes::string()),
+            Serdes::option(Serdes::string()),
+        ),
+    );
+    stream
+        .left_join_table(&table, |v: S, t: Option<&String>| {
+            Some(format!(
+                "{}+{}",
+                v.unwrap_or_default(),
+                t.map_or("<none>", String::as_str)
+            ))
+        })
+        .to(
+            "out",
+            Produced::inherit().or_serdes(
+                Some(Serdes::option(Serdes::string())),
+                Some(Serdes::option(Serdes::string())),
+            ),
+        );
+    let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+    let si = driver.create_input_topic(
+        "s",
+        Serdes::option(Serdes::string()),
+        Serdes::option(Serdes::string()),
+    );
+    let out = driver.create_output_topic(
+        "out",
+        Serdes::option(Serdes::string()),
+        Serdes::option(Serdes::string()),
+    );
+    si.pipe_record(TestRecord::new(s("k"), None, 1))?;
+    si.pipe_record(TestRecord::new(None, s("v"), 2))?;
+    assert_eq!(out.read_key_values_to_list()?, vec![(None, s("v+<none>"))]);
+    assert_eq!(
+        driver.task_metrics(TaskId::new(0, 0)).map(|m| m.dropped),
+        Some(1)
+    );
+    Ok(())
+}
+
+#[test]
+fn table_filter_turns_failing_updates_into_deletes() -> Result<()> {
+    let b = StreamsBuilder::new();
+    b.table("t", Consumed::with(Serdes::string(), Serdes::i64()))
+        .filter(|_, v| *v > 0)
+        .to_stream()
+        .to("out", Produced::inherit());
+    let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+    let t = driver.create_input_topic("t", Serdes::string(), Serdes::option(Serdes::i64()));
+    let out = driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::i64()));
+    t.pipe_input("a".into(), Some(5))?;
+    t.pipe_input("a".into(), Some(-1))?;
+    t.pipe_input("b".into(), Some(-2))?;
+    assert_eq!(
+        out.read_key_values_to_list()?,
+        vec![
+            ("a".into(), Some(5)),
+            ("a".into(), None),
+            ("b".into(), None)
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn table_table_joins_follow_kafka_streams_tombstone_rules() -> Result<()> {
+    fn run(kind: &str) -> Result<Vec<(S, i64)>> {
+        let b = StreamsBuilder::new();
+        let l = b.table("l", Consumed::with(Serdes::string(), Serdes::string()));
+        let r = b.table("r", Consumed::with(Serdes::string(), Serdes::string()));
+        let show = |a: Option<&String>, b: Option<&String>| {
+            format!(
+                "{}/{}",
+                a.map_or("-", String::as_str),
+                b.map_or("-", String::as_str)
+            )
+        };
+        let joined = match kind {
+            "inner" => l.join(&r, move |a, b| show(Some(a), Some(b))),
+            "left" => l.left_join(&r, move |a, b| show(Some(a), b)),
+            _ => l.outer_join(&r, show),
+        };
+        joined.to_stream().to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+        let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+        let li = str_topic_in(&driver, "l");
+        let ri = str_topic_in(&driver, "r");
+        let out =
+            driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
+        li.pipe_input_at("k".into(), s("a"), 10)?;
+        ri.pipe_input_at("k".into(), s("b"), 5)?;
+        ri.pipe_input_at("k".into(), None, 30)?;
+        li.pipe_input_at("k".into(), None, 40)?;
+        Ok(out
+            .read_records_to_list()?
+            .into_iter()
+            .map(|r| (r.value, r.timestamp))
+            .collect())
+    }
+    assert_eq!(run("inner")?, vec![(s("a/b"), 10), (None, 30)]);
+    assert_eq!(
+        run("left")?,
+        vec![(s("a/-"), 10), (s("a/b"), 10), (s("a/-"), 30), (None, 40)]
+    );
+    assert_eq!(
+        run("outer")?,
+        vec![(s("a/-"), 10), (s("a/b"), 10), (s("a/-"), 30), (None, 40)]
+    );
+    Ok(())
+}
+
+#[test]
+fn enrichment_with_customer_updates_and_deletes_in_multi_partition_mode() -> Result<()> {
+    // Orders keyed by customer id, joined with the customers table; customers change and
+    // one is deleted in between. Four partitions, one task per partition.
+    let b = StreamsBuilder::new();
+    let customers = b.table(
+        "customers",
+        Consumed::with(Serdes::string(), Serdes::string()),
+    );
+    b.stream(
+        "orders.placed",
+        Consumed::with(Serdes::string(), Serdes::i64()),
+    )
+    .join_table(&customers, |total, name: &String| {
+        format!("{name} spent {total}")
+    })
+    .to(
+        "orders.enriched",
+        Produced::with(Serdes::string(), Serdes::string()),
+    );
+    let driver = TopologyTestDriver::with_options(
+        b.build()?,
+        StreamsConfig::new(),
+        DriverOptions::new().partitions(4),
+    )?;
+    assert_eq!(driver.task_ids().len(), 4);
+    let c = str_topic_in(&driver, "customers");
+    let o = driver.create_input_topic("orders.placed", Serdes::string(), Serdes::i64());
+    let out = driver.create_output_topic("orders.enriched", Serdes::string(), Serdes::string());
+    for (id, name) in [
+        ("alice", "Alice"),
+        ("bob", "Bob"),
+        ("carol", "Carol"),
+        ("frank", "Frank"),
+    ] {
+        c.pipe_input(id.into(), s(name))?;
+    }
+    o.pipe_input("alice".into(), 10)?;
+    o.pipe_input("frank".into(), 20)?;
+    c.pipe_input("alice".into(), s("Alice B."))?;
+    c.pipe_input("frank".into(), None)?;
+    o.pipe_input("alice".into(), 30)?;
+    o.pipe_input("frank".into(), 40)?;
+    o.pipe_input("dave".into(), 50)?;
+    o.pipe_input("carol".into(), 60)?;
+    let got: Vec<(String, String, i32)> = out
+        .read_records_to_list()?
+        .into_iter()
+        .map(|r| (r.key, r.value, r.partition))
+        .collect();
+    // Partitions as Kafka's Java client places these keys over 4 partitions.
+    assert_eq!(
+        got,
+        vec![
+            ("alice".into(), "Alice spent 10".into(), 1),
+            ("frank".into(), "Frank spent 20".into(), 3),
+            ("alice".into(), "Alice B. spent 30".into(), 1),
+            ("carol".into(), "Carol spent 60".into(), 2),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn joining_a_repartition_needing_stream_is_reported_at_build() {
+    let b = StreamsBuilder::new();
+    let table = b.table("t", Consumed::with(Serdes::string(), Serdes::string()));
+    b.stream("s", Consumed::with(Serdes::string(), Serdes::string()))
+        .select_key(|_, v| v.clone())
+        .join_table(&table, |v, t: &String| format!("{v}{t}"));
+    let err = b.build().unwrap_err().to_string();
+    assert!(err.contains("changed the key"), "{err}");
+}

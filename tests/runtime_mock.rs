@@ -1,0 +1,310 @@
+//! The Kafka runtime against rdkafka's embedded mock cluster: a topology from input to
+//! output topic, state restored from its changelog after a restart, and two instances
+//! splitting the partitions of one group.
+
+#[path = "runtime_support/mod.rs"]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use streams_core::TaskId;
+use streams_core::runtime::{KafkaStreams, State, StateListener};
+use support::{
+    Cluster, Reader, count_topology, latest, produce, unique, upper_topology, wait_until,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Recorder(Arc<Mutex<Vec<State>>>);
+
+impl StateListener for Recorder {
+    fn on_change(&self, new: State, _old: State) {
+        self.0.lock().unwrap().push(new);
+    }
+}
+
+#[test]
+fn a_topology_runs_from_input_topic_to_output_topic() {
+    let cluster = Cluster::mock();
+    let input = unique("in");
+    let output = unique("out");
+    cluster.create_topic(&input, 3);
+    cluster.create_topic(&output, 3);
+    let records: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("key-{}", i % 7), format!("value-{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&cluster.bootstrap(), &input, &pairs, 1_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("upper-app");
+    let mut streams = KafkaStreams::new(
+        upper_topology(&input, &output),
+        cluster.streams_config(&app, dir.path()),
+    )
+    .unwrap();
+    let states = Arc::new(Mutex::new(Vec::new()));
+    streams.set_state_listener(Recorder(Arc::clone(&states)));
+    assert_eq!(streams.state(), State::Created);
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(
+        streams.wait_for_state(State::Running, TIMEOUT),
+        "not running: {:?}",
+        streams.error()
+    );
+
+    let mut reader = Reader::new(&cluster.bootstrap(), &output, false);
+    assert!(
+        reader.read_at_least(records.len(), TIMEOUT),
+        "read {} of {} outputs",
+        reader.records.len(),
+        records.len()
+    );
+    let mut got: Vec<(String, String)> = reader
+        .records
+        .iter()
+        .map(|r| (r.key_str(), r.value_str()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = records
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_uppercase()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    for r in &reader.records {
+        assert_eq!(
+            r.partition,
+            streams_core::partitioner::default_partition(r.key.as_deref().unwrap(), 3),
+            "outputs are placed by the Java partitioner"
+        );
+    }
+
+    assert!(wait_until(TIMEOUT, || streams.metrics().records_processed == 60));
+    let m = streams.metrics();
+    assert_eq!(
+        m.tasks.keys().copied().collect::<BTreeSet<_>>(),
+        (0..3).map(|p| TaskId::new(0, p)).collect(),
+        "one task per input partition"
+    );
+    streams.close().unwrap();
+    assert_eq!(streams.state(), State::NotRunning);
+    assert!(streams.metrics().commits > 0);
+    let seen = states.lock().unwrap().clone();
+    assert_eq!(seen.first(), Some(&State::Rebalancing));
+    assert!(seen.contains(&State::Running));
+    assert_eq!(
+        &seen[seen.len() - 2..],
+        &[State::PendingShutdown, State::NotRunning]
+    );
+}
+
+#[test]
+fn a_restarted_instance_restores_its_state_from_the_changelog() {
+    let cluster = Cluster::mock();
+    let input = unique("words");
+    let output = unique("counts");
+    let store = "word-counts";
+    cluster.create_topic(&input, 2);
+    cluster.create_topic(&output, 2);
+    let bootstrap = cluster.bootstrap();
+    let app = unique("count-app");
+
+    produce(
+        &bootstrap,
+        &input,
+        &[("a", "1"), ("b", "1"), ("a", "2"), ("c", "1")],
+        1_000,
+    );
+    let first_dir = tempfile::tempdir().unwrap();
+    let mut streams = KafkaStreams::new(
+        count_topology(&input, &output, store, false),
+        cluster.streams_config(&app, first_dir.path()),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    let mut reader = Reader::new(&bootstrap, &output, false);
+    assert!(
+        reader.read_at_least(4, TIMEOUT),
+        "first run: {:?}",
+        reader.records
+    );
+    streams.close().unwrap();
+    assert_eq!(latest(&reader.records)["a"], "2");
+
+    let changelog = format!("{app}-{store}-changelog");
+    assert_eq!(
+        support::partition_count(&bootstrap, &changelog),
+        2,
+        "the changelog has one partition per task"
+    );
+
+    // A new instance on a new state directory: the in-memory store can only come back
+    // from the changelog.
+    produce(
+        &bootstrap,
+        &input,
+        &[("a", "3"), ("c", "2"), ("d", "1")],
+        2_000,
+    );
+    let second_dir = tempfile::tempdir().unwrap();
+    let mut restarted = KafkaStreams::new(
+        count_topology(&input, &output, store, false),
+        cluster.streams_config(&app, second_dir.path()),
+    )
+    .unwrap();
+    restarted.start_with(cluster.creator()).unwrap();
+    assert!(
+        reader.read_at_least(7, TIMEOUT),
+        "second run: {:?}",
+        reader.records
+    );
+    reader.poll(Duration::from_millis(300));
+    assert_eq!(
+        reader.records.len(),
+        7,
+        "committed input is not processed again"
+    );
+    let counts = latest(&reader.records);
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            ("a".to_owned(), "3".to_owned()),
+            ("b".to_owned(), "1".to_owned()),
+            ("c".to_owned(), "2".to_owned()),
+            ("d".to_owned(), "1".to_owned()),
+        ])
+    );
+    assert!(
+        restarted.metrics().records_restored >= 3,
+        "restored {}",
+        restarted.metrics().records_restored
+    );
+    restarted.close().unwrap();
+}
+
+#[test]
+fn two_instances_in_one_group_split_the_partitions() {
+    let cluster = Cluster::mock();
+    let input = unique("events");
+    let output = unique("events-out");
+    cluster.create_topic(&input, 4);
+    cluster.create_topic(&output, 4);
+    let bootstrap = cluster.bootstrap();
+    let app = unique("split-app");
+
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut a = KafkaStreams::new(
+        upper_topology(&input, &output),
+        cluster.streams_config(&app, dir_a.path()),
+    )
+    .unwrap();
+    a.start_with(cluster.creator()).unwrap();
+    assert!(a.wait_for_state(State::Running, TIMEOUT));
+    assert!(
+        wait_until(TIMEOUT, || a.metrics().tasks.len() == 4),
+        "a alone owns every task"
+    );
+
+    let mut b = KafkaStreams::new(
+        upper_topology(&input, &output),
+        cluster.streams_config(&app, dir_b.path()),
+    )
+    .unwrap();
+    b.start_with(cluster.creator()).unwrap();
+    let split = wait_until(TIMEOUT, || {
+        let (ta, tb) = (a.metrics().tasks, b.metrics().tasks);
+        a.state() == State::Running && b.state() == State::Running && ta.len() == 2 && tb.len() == 2
+    });
+    assert!(
+        split,
+        "tasks a={:?} b={:?} states {} {}",
+        a.metrics().tasks.keys(),
+        b.metrics().tasks.keys(),
+        a.state(),
+        b.state()
+    );
+    let ta: BTreeSet<TaskId> = a.metrics().tasks.keys().copied().collect();
+    let tb: BTreeSet<TaskId> = b.metrics().tasks.keys().copied().collect();
+    assert!(ta.is_disjoint(&tb));
+    assert_eq!(ta.union(&tb).count(), 4);
+
+    let records: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("k{i}"), format!("v{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&bootstrap, &input, &pairs, 5_000);
+    let mut reader = Reader::new(&bootstrap, &output, false);
+    assert!(reader.read_at_least(40, TIMEOUT));
+    assert!(wait_until(TIMEOUT, || a.metrics().records_processed
+        + b.metrics().records_processed
+        == 40));
+    assert!(a.metrics().records_processed > 0 && b.metrics().records_processed > 0);
+
+    b.close().unwrap();
+    assert!(
+        wait_until(TIMEOUT, || a.metrics().tasks.len() == 4
+            && a.state() == State::Running),
+        "a takes every task back when b leaves"
+    );
+    a.close().unwrap();
+}
+
+#[test]
+fn start_refuses_missing_sources_and_unequal_copartitions() {
+    let cluster = Cluster::mock();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = unique("missing");
+    let mut streams = KafkaStreams::new(
+        upper_topology(&missing, &unique("out")),
+        cluster.streams_config(&unique("app"), dir.path()),
+    )
+    .unwrap();
+    let err = streams
+        .start_with(cluster.creator())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&missing), "{err}");
+
+    let left = unique("left");
+    let right = unique("right");
+    cluster.create_topic(&left, 2);
+    cluster.create_topic(&right, 3);
+    let mut t = streams_core::Topology::new();
+    t.add_source(
+        "l",
+        &[left.as_str()],
+        streams_core::Consumed::with(
+            streams_core::serde::Serdes::string(),
+            streams_core::serde::Serdes::string(),
+        ),
+    )
+    .unwrap()
+    .add_source(
+        "r",
+        &[right.as_str()],
+        streams_core::Consumed::with(
+            streams_core::serde::Serdes::string(),
+            streams_core::serde::Serdes::string(),
+        ),
+    )
+    .unwrap();
+    t.add_copartition_group(&[left.as_str(), right.as_str()]);
+    let mut streams =
+        KafkaStreams::new(t, cluster.streams_config(&unique("app"), dir.path())).unwrap();
+    let err = streams
+        .start_with(cluster.creator())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("{left} (2 partitions)")), "{err}");
+    assert!(err.contains(&format!("{right} (3 partitions)")), "{err}");
+}

@@ -18,6 +18,9 @@ use streams_tests::{
 
 type S = Option<String>;
 
+/// A stateful case: name, key and value rendering, topology.
+type StatefulCase = (&'static str, Render, Render, fn() -> Topology);
+
 #[path = "conformance_tables.rs"]
 mod tables;
 
@@ -515,7 +518,7 @@ fn cases() -> BTreeMap<&'static str, Case> {
             },
         );
     }
-    let stateful: [(&'static str, Render, Render, fn() -> Topology); 9] = [
+    let stateful: [StatefulCase; 9] = [
         ("count", STR, Render::Long, count),
         ("reduce", STR, STR, reduce),
         ("aggregate", STR, Render::Long, aggregate),

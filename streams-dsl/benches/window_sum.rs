@@ -148,7 +148,7 @@ fn main() {
             b.iter(|| {
                 let chunk = chunks.next().unwrap();
                 passes += 1;
-                if passes % (n / CHUNK).max(1) == 0 {
+                if passes.is_multiple_of((n / CHUNK).max(1)) {
                     shift += n as i64 * STEP_MS;
                 }
                 for (k, v, ts) in chunk {

@@ -5,6 +5,7 @@
 //!
 //! Every case under `tests/conformance/golden/` is either run here or listed in `PENDING`
 //! with the reason; an unlisted case fails the test, so nothing is skipped silently.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

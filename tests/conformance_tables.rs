@@ -1,4 +1,5 @@
 //! Conformance cases for tables and their joins, as in `tests/conformance/Ref.java`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
 //! The topology test driver: multi-partition mode, feedback of written topics, outputs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use streams_dsl::prelude::*;
 

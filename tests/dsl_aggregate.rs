@@ -1,5 +1,6 @@
 //! Grouping and non-windowed aggregation: count, reduce, aggregate, group_by_key and
 //! group_by with their repartition topics, null handling, timestamps and caching.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use streams_core::state::ReadOnlyKeyValueStore;
 use streams_dsl::prelude::*;

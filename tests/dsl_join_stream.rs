@@ -1,5 +1,6 @@
 //! KStream-KStream joins: each rule of Kafka Streams' `KStreamKStreamJoin`, one test each,
 //! through the test driver.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

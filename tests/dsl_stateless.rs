@@ -1,5 +1,6 @@
 //! Stateless DSL operators: their rules for null keys and values, branch order, fan-out,
 //! and the errors a builder reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +27,7 @@ fn s(v: &str) -> S {
 }
 
 struct Harness {
-    driver: TopologyTestDriver,
+    _driver: TopologyTestDriver,
     input: TestInputTopic<S, S>,
     output: TestOutputTopic<S, S>,
 }
@@ -46,7 +47,7 @@ fn harness(f: impl FnOnce(KStream<S, S>) -> KStream<S, S>) -> Result<Harness> {
         Serdes::option(Serdes::string()),
     );
     Ok(Harness {
-        driver,
+        _driver: driver,
         input,
         output,
     })

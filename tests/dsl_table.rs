@@ -1,5 +1,6 @@
 //! Tables and their joins: KTable source, filter and map_values, KStream-KTable and
 //! KTable-KTable joins, and the enrichment pattern in multi-partition mode.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use streams_dsl::prelude::*;
 

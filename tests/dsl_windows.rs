@@ -1,6 +1,7 @@
 //! Windowed aggregation: window boundaries, grace, late records, sliding and session
 //! windows, suppression, emit-on-close, windowed-key partitioning, and a seeded property
 //! test of windowed count and sum against a naive model.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;

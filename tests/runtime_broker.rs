@@ -4,6 +4,7 @@
 //! The broker is the one `tests/broker/kafka-broker.sh start` runs (`tests/run.sh` starts
 //! it and exports `KAFKA_BOOTSTRAP_FILE`). Without it these tests fail, saying how to
 //! start it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "runtime_support/mod.rs"]
 mod support;

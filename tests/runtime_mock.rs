@@ -1,6 +1,7 @@
 //! The Kafka runtime against rdkafka's embedded mock cluster: a topology from input to
 //! output topic, state restored from its changelog after a restart, and two instances
 //! splitting the partitions of one group.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "runtime_support/mod.rs"]
 mod support;

@@ -1,5 +1,6 @@
 //! The caching layer: de-duplication between commits, eviction, what is forwarded and what
 //! reaches the changelog.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod state_support;
 

@@ -1,5 +1,6 @@
 //! The semantics of every key-value store operation, checked against every kind of store
 //! stack (in-memory, RocksDB, with change-logging, with caching).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod state_support;
 

@@ -1,5 +1,6 @@
 //! Restoring stores from their changelogs through the state manager: round trips for every
 //! store kind, checkpoints, interrupted restores, corruption, exactly-once, and the lock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod state_support;
 

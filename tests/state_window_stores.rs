@@ -1,4 +1,5 @@
 //! The semantics of window stores, checked against every kind of window stack.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod state_support;
 

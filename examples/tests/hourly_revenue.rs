@@ -1,6 +1,7 @@
 //! The hourly-revenue binary against an independent oracle: replaying a generated file of
 //! orders (bad lines and out-of-order records included) on the embedded cluster must give
 //! exactly the windows the oracle computes per partition.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::process::Command;

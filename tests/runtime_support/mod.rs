@@ -1,7 +1,7 @@
 //! Helpers shared by the runtime tests: clusters (rdkafka's mock cluster or the real broker
 //! started by `tests/broker/kafka-broker.sh`), producing and reading records, waiting on
 //! conditions, and the topologies under test.
-
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -177,8 +177,25 @@ pub(crate) fn partition_count(bootstrap: &str, topic: &str) -> i32 {
         .unwrap_or(0)
 }
 
+/// The event time tests call `t`, shifted to this run's recent past.
+///
+/// A broker deletes log segments whose newest record is older than the topic's retention
+/// (7 days by default) at every retention check, so records stamped in 1970 can vanish
+/// between being produced and being consumed.
+pub(crate) fn event_time(t: i64) -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+        // Hour-aligned and an hour back, so windowed tests keep their window boundaries.
+        now - now % 3_600_000 - 3_600_000
+    });
+    base + t
+}
+
 /// Produces string records, each placed with the Java default partitioner, and waits
-/// until all are acknowledged.
+/// until all are acknowledged. `timestamp` is an [`event_time`] offset.
 pub(crate) fn produce(bootstrap: &str, topic: &str, records: &[(&str, &str)], timestamp: i64) {
     let raw: Vec<(Vec<u8>, Vec<u8>)> = records
         .iter()
@@ -187,7 +204,8 @@ pub(crate) fn produce(bootstrap: &str, topic: &str, records: &[(&str, &str)], ti
     produce_bytes(bootstrap, topic, &raw, timestamp);
 }
 
-/// Produces byte records, placed with the Java default partitioner.
+/// Produces byte records, placed with the Java default partitioner. `timestamp` is an
+/// [`event_time`] offset.
 pub(crate) fn produce_bytes(
     bootstrap: &str,
     topic: &str,
@@ -207,7 +225,7 @@ pub(crate) fn produce_bytes(
             .key(k)
             .payload(v)
             .partition(p)
-            .timestamp(timestamp + i as i64);
+            .timestamp(event_time(timestamp) + i as i64);
         loop {
             match producer.send(rec) {
                 Ok(()) => break,

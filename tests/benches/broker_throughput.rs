@@ -1,0 +1,549 @@
+//! Throughput on a real Kafka broker: a stateless topology and a windowed aggregation, next to
+//! a raw rdkafka consume→produce loop and to Java Kafka Streams 4.4.0 running the same
+//! topologies (`tests/benches/peer/BrokerPeer.java`), all over the same input topic in the
+//! same run.
+//!
+//! ```sh
+//! tests/broker/kafka-broker.sh start
+//! cargo bench -p streams-tests --bench broker_throughput
+//! ```
+//!
+//! The broker is the one named by the file in `KAFKA_BOOTSTRAP_FILE` (default
+//! `tests/broker/.run/bootstrap`, written by `tests/broker/kafka-broker.sh start`); without
+//! it the run fails.
+//!
+//! Input: `BROKER_BENCH_RECORDS` records (default 1,000,000) on a 4-partition topic, keys
+//! `key-NNNNNN` drawn from 100,000 keys by SplitMix64, 100-byte lowercase values of which about
+//! 1 in 16 starts with `#`, timestamps spread evenly over two hours of the recent past.
+//!
+//! Contestants, each in its own process (so that its peak resident set, `VmHWM`, is its own),
+//! each reading the whole input from the beginning with one thread:
+//!
+//! - `raw`: an rdkafka `BaseConsumer` (partitions assigned, no group) and `BaseProducer`:
+//!   drop values starting with `#`, upper-case the rest, produce;
+//! - `stateless`: `stream` → `filter` → `map_values` (the same work) → `to`, as
+//!   [`KafkaStreams`] and as Java `KafkaStreams`;
+//! - `window`: `group_by_key` → 1 h tumbling windows → `count` → `to_stream` → `to`, RocksDB
+//!   store with the default 10 MiB cache, as [`KafkaStreams`] and as Java `KafkaStreams`.
+//!
+//! Each reports the time from start to its first processed record and to its last; the rate
+//! is records / (last − first), so that start-up (group join, topic creation) is reported
+//! apart, as `first_ms`. Both runtimes commit every second, with their default client
+//! settings otherwise. Each also reports its process's CPU time (user + system, start-up
+//! included) per input record: on a small machine the broker, sharing the cores, is often
+//! the bottleneck, and the raw loop's rate shows that ceiling, while CPU per record shows
+//! what each runtime itself costs.
+//!
+//! `BROKER_BENCH_JAVA=0` skips the Java peer.
+
+// A benchmark stops at the first surprise, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use streams_dsl::prelude::*;
+
+const PARTITIONS: i32 = 4;
+const KEYS: u64 = 100_000;
+const VALUE_LEN: usize = 100;
+const DEFAULT_RECORDS: u64 = 1_000_000;
+const CHILD_ENV: &str = "BROKER_BENCH_CHILD";
+const RESULT_PREFIX: &str = "broker_result ";
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn bootstrap() -> String {
+    let file = std::env::var("KAFKA_BOOTSTRAP_FILE").map_or_else(
+        |_| workspace_root().join("tests/broker/.run/bootstrap"),
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| {
+            panic!(
+                "no Kafka broker: cannot read {} ({e}); start one with tests/broker/kafka-broker.sh start",
+                file.display()
+            )
+        })
+        .trim()
+        .to_owned()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+fn proc_status_kib(field: &str) -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(-1)
+}
+
+/// User plus system CPU time of this process so far, in milliseconds (`/proc/self/stat`,
+/// clock ticks of 10 ms), -1 where unavailable.
+fn cpu_ms() -> i64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: i64 = fields.get(11)?.parse().ok()?;
+            let stime: i64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) * 10)
+        })
+        .unwrap_or(-1)
+}
+
+fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let results = futures::executor::block_on(admin.create_topics(&[topic], &AdminOptions::new()))
+        .expect("create topics");
+    for r in results {
+        match r {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err(e) => panic!("creating topic {name}: {e:?}"),
+        }
+    }
+}
+
+fn produce_input(bootstrap: &str, topic: &str, records: u64) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .set("batch.size", "1000000")
+        .set("compression.type", "none")
+        .create()
+        .expect("producer");
+    let now = now_ms();
+    let base = now - now % 3_600_000 - 3 * 3_600_000;
+    let span = 2 * 3_600_000_i64;
+    let mut rng = SplitMix64(0x5EED_B20C_E200_0001);
+    let mut value = vec![0u8; VALUE_LEN];
+    for i in 0..records {
+        let key = format!("key-{:06}", rng.next() % KEYS);
+        let r = rng.next();
+        for (j, b) in value.iter_mut().enumerate() {
+            *b = b'a' + ((r >> (j % 60)) % 26) as u8;
+        }
+        if r.is_multiple_of(16) {
+            value[0] = b'#';
+        }
+        let ts = base + i64::try_from(i).unwrap() * span / i64::try_from(records).unwrap();
+        let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);
+        let mut rec = BaseRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(&value)
+            .partition(partition)
+            .timestamp(ts);
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("flush input");
+}
+
+/// One contestant's figures.
+#[derive(Debug)]
+struct Figures {
+    records: u64,
+    first_ms: f64,
+    done_ms: f64,
+    rss_kib: i64,
+    cpu_ms: i64,
+}
+
+impl Figures {
+    fn rate(&self) -> f64 {
+        self.records as f64 / ((self.done_ms - self.first_ms).max(1.0) / 1000.0)
+    }
+
+    fn line(&self, side: &str, kind: &str) -> String {
+        format!(
+            "{RESULT_PREFIX}{side} {kind} records={} first_ms={:.1} done_ms={:.1} rss_kib={} cpu_ms={}",
+            self.records, self.first_ms, self.done_ms, self.rss_kib, self.cpu_ms
+        )
+    }
+
+    fn parse(line: &str) -> Option<Figures> {
+        let field = |name: &str| -> Option<&str> {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        };
+        Some(Figures {
+            records: field("records")?.parse().ok()?,
+            first_ms: field("first_ms")?.parse().ok()?,
+            done_ms: field("done_ms")?.parse().ok()?,
+            rss_kib: field("rss_kib")?.parse().ok()?,
+            cpu_ms: field("cpu_ms")?.parse().ok()?,
+        })
+    }
+}
+
+fn upper(v: &[u8]) -> Vec<u8> {
+    v.to_ascii_uppercase()
+}
+
+fn raw_loop(bootstrap: &str, input: &str, output: &str, records: u64) -> Figures {
+    let start = Instant::now();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{output}-raw"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(input, p, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let mut seen = 0u64;
+    let mut first = None;
+    while seen < records && start.elapsed() < TIMEOUT {
+        let Some(m) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = m.expect("consume");
+        if first.is_none() {
+            first = Some(start.elapsed());
+        }
+        seen += 1;
+        let value = m.payload().unwrap_or_default();
+        if value.first() != Some(&b'#') {
+            let out = upper(value);
+            let mut rec = BaseRecord::to(output)
+                .payload(&out)
+                .partition(m.partition());
+            if let Some(k) = m.key() {
+                rec = rec.key(k);
+            }
+            loop {
+                match producer.send(rec) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        rec = back;
+                        producer.poll(Duration::from_millis(1));
+                    }
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    let done = start.elapsed();
+    let rss_kib = proc_status_kib("VmHWM");
+    let cpu_ms = cpu_ms();
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    Figures {
+        records: seen,
+        first_ms: first.unwrap_or(done).as_secs_f64() * 1000.0,
+        done_ms: done.as_secs_f64() * 1000.0,
+        rss_kib,
+        cpu_ms,
+    }
+}
+
+fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    if kind == "stateless" {
+        builder
+            .stream(input, Consumed::with(Serdes::bytes(), Serdes::bytes()))
+            .filter(|_, v| v.first() != Some(&b'#'))
+            .map_values(|v| upper(&v))
+            .to(output, Produced::with(Serdes::bytes(), Serdes::bytes()));
+    } else {
+        builder
+            .stream(input, Consumed::with(Serdes::string(), Serdes::bytes()))
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(
+                3_600,
+            )))
+            .count()
+            .to_stream()
+            .to(
+                output,
+                Produced::with(
+                    Serdes::time_windowed(Serdes::string(), 3_600_000),
+                    Serdes::option(Serdes::i64()),
+                ),
+            );
+    }
+    builder.build().expect("topology builds")
+}
+
+fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: u64) -> Figures {
+    let dir = tempfile::tempdir().expect("state dir");
+    let config = StreamsConfig::new()
+        .set("application.id", format!("{output}-app"))
+        .set("bootstrap.servers", bootstrap)
+        .set("state.dir", dir.path().display().to_string())
+        .set("commit.interval.ms", "1000");
+    // `BROKER_BENCH_CONFIG=key=value,key=value` adds settings, for tuning experiments.
+    let config = std::env::var("BROKER_BENCH_CONFIG")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .fold(config, |c, (k, v)| c.set(k.trim(), v.trim()));
+    let start = Instant::now();
+    let mut streams =
+        KafkaStreams::new(streams_topology(kind, input, output), config).expect("streams");
+    streams.start().expect("start");
+    let mut first = None;
+    let mut processed = 0;
+    while processed < records && start.elapsed() < TIMEOUT {
+        processed = streams.metrics().records_processed;
+        if processed > 0 && first.is_none() {
+            first = Some(start.elapsed());
+        }
+        assert!(
+            streams.state() != State::Error,
+            "streams failed: {:?}",
+            streams.error()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let done = start.elapsed();
+    let rss_kib = proc_status_kib("VmHWM");
+    let cpu_ms = cpu_ms();
+    streams.close().expect("close");
+    Figures {
+        records: processed,
+        first_ms: first.unwrap_or(done).as_secs_f64() * 1000.0,
+        done_ms: done.as_secs_f64() * 1000.0,
+        rss_kib,
+        cpu_ms,
+    }
+}
+
+fn child(kind: &str) {
+    let bootstrap = bootstrap();
+    let input = std::env::var("BROKER_BENCH_INPUT").expect("input topic");
+    let output = std::env::var("BROKER_BENCH_OUTPUT").expect("output topic");
+    let records: u64 = std::env::var("BROKER_BENCH_N")
+        .expect("records")
+        .parse()
+        .expect("records is a number");
+    create_topic(&bootstrap, &output, PARTITIONS);
+    let figures = if kind == "raw" {
+        raw_loop(&bootstrap, &input, &output, records)
+    } else {
+        run_streams(&bootstrap, kind, &input, &output, records)
+    };
+    println!("{}", figures.line("rust", kind));
+}
+
+fn run_child(
+    side: &str,
+    kind: &str,
+    bootstrap: &str,
+    input: &str,
+    records: u64,
+) -> Result<Figures, String> {
+    let output = format!("{input}-{side}-{kind}-out");
+    if side == "java" {
+        create_topic(bootstrap, &output, PARTITIONS);
+    }
+    let out = if side == "rust" {
+        Command::new(std::env::current_exe().expect("own path"))
+            .env(CHILD_ENV, kind)
+            .env("BROKER_BENCH_INPUT", input)
+            .env("BROKER_BENCH_OUTPUT", &output)
+            .env("BROKER_BENCH_N", records.to_string())
+            .output()
+    } else {
+        let root = workspace_root();
+        let lib = root.join("tests/conformance/lib");
+        if !lib.join("kafka-streams-4.4.0.jar").is_file() {
+            return Err(format!(
+                "{} has no Kafka jars (run tests/conformance/fetch-jars.sh)",
+                lib.display()
+            ));
+        }
+        // Compiled first and run from its class file: launched as a single source file, the
+        // JVM would also hold the Java compiler, which would count in its resident set.
+        let classes = std::env::temp_dir().join(format!("broker-peer-{}", std::process::id()));
+        let compiled = Command::new("javac")
+            .arg("-d")
+            .arg(&classes)
+            .arg("-cp")
+            .arg(lib.join("*"))
+            .arg(root.join("tests/benches/peer/BrokerPeer.java"))
+            .output()
+            .map_err(|e| format!("cannot start javac: {e}"))?;
+        if !compiled.status.success() {
+            return Err(format!(
+                "javac failed: {}",
+                String::from_utf8_lossy(&compiled.stderr)
+            ));
+        }
+        let mut classpath = std::ffi::OsString::from(lib.join("*"));
+        classpath.push(":");
+        classpath.push(&classes);
+        let out = Command::new("java")
+            .arg("-cp")
+            .arg(classpath)
+            .arg("BrokerPeer")
+            .args([bootstrap, input, &records.to_string(), kind, &output])
+            .output();
+        let _ = std::fs::remove_dir_all(&classes);
+        out
+    }
+    .map_err(|e| format!("cannot start the {side} {kind} process: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "{side} {kind} failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(RESULT_PREFIX))
+        .ok_or_else(|| format!("{side} {kind} printed no result:\n{stdout}"))?;
+    let figures = Figures::parse(line).ok_or_else(|| format!("unreadable result: {line}"))?;
+    if figures.records < records {
+        return Err(format!(
+            "{side} {kind} processed {} of {records} records in time",
+            figures.records
+        ));
+    }
+    Ok(figures)
+}
+
+fn main() {
+    if let Ok(kind) = std::env::var(CHILD_ENV) {
+        child(&kind);
+        return;
+    }
+    // `cargo test --benches` runs bench targets with `--test`-less arguments; only a real
+    // `cargo bench` (which passes `--bench`) does the broker run.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "broker_throughput: run with `cargo bench -p streams-tests --bench broker_throughput`"
+        );
+        return;
+    }
+    let bootstrap = bootstrap();
+    let records: u64 = std::env::var("BROKER_BENCH_RECORDS")
+        .ok()
+        .map_or(DEFAULT_RECORDS, |v| {
+            v.parse().expect("BROKER_BENCH_RECORDS is a number")
+        });
+    let with_java = std::env::var("BROKER_BENCH_JAVA").map_or(true, |v| v != "0");
+    let input = format!("broker-bench-{}-{}", std::process::id(), now_ms());
+    create_topic(&bootstrap, &input, PARTITIONS);
+    let t = Instant::now();
+    produce_input(&bootstrap, &input, records);
+    println!(
+        "input: {records} records on {input} ({PARTITIONS} partitions), produced in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut rows: Vec<(String, Result<Figures, String>)> = Vec::new();
+    let mut contestants = vec![("rust", "raw"), ("rust", "stateless")];
+    if with_java {
+        contestants.push(("java", "stateless"));
+    }
+    contestants.push(("rust", "window"));
+    if with_java {
+        contestants.push(("java", "window"));
+    }
+    for (side, kind) in contestants {
+        let r = run_child(side, kind, &bootstrap, &input, records);
+        match &r {
+            Ok(f) => println!("{}", f.line(side, kind)),
+            Err(e) => println!("{side} {kind}: not measured: {e}"),
+        }
+        rows.push((format!("{side} {kind}"), r));
+    }
+
+    println!();
+    println!(
+        "{:<22} {:>12} {:>12} {:>13} {:>14}",
+        "contestant", "records/s", "start-up ms", "CPU µs/record", "peak RSS MiB"
+    );
+    let rate = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(Figures::rate)
+    };
+    for (name, r) in &rows {
+        match r {
+            Ok(f) => println!(
+                "{:<22} {:>12.0} {:>12.0} {:>13.2} {:>14.1}",
+                name,
+                f.rate(),
+                f.first_ms,
+                f.cpu_ms as f64 * 1000.0 / f.records as f64,
+                f.rss_kib as f64 / 1024.0
+            ),
+            Err(_) => println!("{name:<22} {:>12}", "not measured"),
+        }
+    }
+    if let (Some(s), Some(r)) = (rate("rust stateless"), rate("rust raw")) {
+        println!("rust stateless / raw rdkafka loop: {:.2}", s / r);
+    }
+    if let (Some(s), Some(j)) = (rate("rust stateless"), rate("java stateless")) {
+        println!("rust stateless / java stateless: {:.2}", s / j);
+    }
+    if let (Some(s), Some(j)) = (rate("rust window"), rate("java window")) {
+        println!("rust window / java window: {:.2}", s / j);
+    }
+    let failed: Vec<&String> = rows
+        .iter()
+        .filter(|(n, r)| r.is_err() && n.starts_with("rust"))
+        .map(|(n, _)| n)
+        .collect();
+    assert!(failed.is_empty(), "not measured: {failed:?}");
+}

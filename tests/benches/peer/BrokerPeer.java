@@ -1,0 +1,96 @@
+// The Java Kafka Streams 4.4.0 peer of tests/benches/broker_throughput.rs: the same two
+// topologies, over the same input topic of a real broker, measured the same way.
+//
+// Usage: BrokerPeer <bootstrap> <input topic> <records> <stateless|window> <output topic>
+// Prints one line: `broker_result java <topology> records=N first_ms=F done_ms=D rss_kib=R
+// cpu_ms=C`,
+// where first_ms is the time from start() to the first processed record and done_ms the time
+// from start() to the N-th.
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
+
+public class BrokerPeer {
+    static long statusKib(String field) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).trim().split("\\s+")[0]);
+            }
+        }
+        return -1;
+    }
+
+    static long cpuMs() throws Exception {
+        String stat = Files.readString(Path.of("/proc/self/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+    }
+
+    public static void main(String[] args) throws Exception {
+        String bootstrap = args[0];
+        String input = args[1];
+        long records = Long.parseLong(args[2]);
+        String kind = args[3];
+        String output = args[4];
+
+        AtomicLong processed = new AtomicLong();
+        AtomicLong firstNanos = new AtomicLong();
+        StreamsBuilder builder = new StreamsBuilder();
+        if (kind.equals("stateless")) {
+            builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
+                .filter((k, v) -> v.length == 0 || v[0] != '#')
+                .mapValues(v -> {
+                    byte[] out = v.clone();
+                    for (int i = 0; i < out.length; i++) {
+                        if (out[i] >= 'a' && out[i] <= 'z') out[i] -= 32;
+                    }
+                    return out;
+                })
+                .to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        } else {
+            builder.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+                .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
+                .groupByKey()
+                .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofHours(1)))
+                .count()
+                .toStream()
+                .to(output, Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 3_600_000L), Serdes.Long()));
+        }
+        Path stateDir = Files.createTempDirectory("broker-peer");
+        Properties p = new Properties();
+        p.put("application.id", "broker-peer-" + kind + "-" + System.nanoTime());
+        p.put("bootstrap.servers", bootstrap);
+        p.put("state.dir", stateDir.toString());
+        p.put("commit.interval.ms", "1000");
+        p.put("num.stream.threads", "1");
+        p.put("consumer.auto.offset.reset", "earliest");
+        KafkaStreams streams = new KafkaStreams(builder.build(), p);
+        long start = System.nanoTime();
+        streams.start();
+        long deadline = start + Duration.ofMinutes(10).toNanos();
+        while (processed.get() < records && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        long done = System.nanoTime();
+        long n = processed.get();
+        long rss = statusKib("VmHWM");
+        long cpu = cpuMs();
+        streams.close(Duration.ofSeconds(30));
+        streams.cleanUp();
+        System.out.printf("broker_result java %s records=%d first_ms=%.1f done_ms=%.1f rss_kib=%d cpu_ms=%d%n",
+            kind, n, (firstNanos.get() - start) / 1e6, (done - start) / 1e6, rss, cpu);
+    }
+}

@@ -69,6 +69,29 @@ fn stream_table_left_join() -> Topology {
     })
 }
 
+fn stream_table_join_rekeyed() -> Topology {
+    build(|b| {
+        let t = table(b, "input2");
+        b.stream("input", strings())
+            .select_key(|k: &S, _v: &S| k.clone())
+            .left_join_table_with(
+                &t,
+                |v: S, tv: Option<&S>| {
+                    Some(format!(
+                        "{}+{}",
+                        v.as_deref().unwrap_or("null"),
+                        tv.map_or("<none>", |t| t.as_deref().unwrap_or("null"))
+                    ))
+                },
+                Joined::with(
+                    Serdes::option(Serdes::string()),
+                    Serdes::option(Serdes::string()),
+                ),
+            )
+            .to("output", produced());
+    })
+}
+
 fn table_join_inner() -> Topology {
     build(|b| out_table(table(b, "input").join(&table(b, "input2"), |l, r| pair(Some(l), Some(r)))))
 }
@@ -106,6 +129,14 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
             inputs: &["input", "input2"],
             outputs: ONE,
             build: stream_table_left_join,
+        },
+    );
+    m.insert(
+        "stream_table_join_rekeyed",
+        Case {
+            inputs: &["input", "input2"],
+            outputs: ONE,
+            build: stream_table_join_rekeyed,
         },
     );
     m.insert(

@@ -309,3 +309,102 @@ fn start_refuses_missing_sources_and_unequal_copartitions() {
     assert!(err.contains(&format!("{left} (2 partitions)")), "{err}");
     assert!(err.contains(&format!("{right} (3 partitions)")), "{err}");
 }
+
+/// A stream re-keyed before a stream-table join goes through a repartition topic, which
+/// takes the table's partition count (2), not the stream's (4), so that both sides stay
+/// co-partitioned.
+#[test]
+fn a_rekeyed_stream_is_repartitioned_to_the_tables_partition_count_before_a_join() {
+    use streams_dsl::prelude::*;
+
+    let cluster = Cluster::mock();
+    let orders = unique("orders");
+    let customers = unique("customers");
+    let output = unique("enriched");
+    cluster.create_topic(&orders, 4);
+    cluster.create_topic(&customers, 2);
+    cluster.create_topic(&output, 2);
+    let names: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("c{i}"), format!("name-{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&cluster.bootstrap(), &customers, &pairs, 1_000);
+
+    let builder = StreamsBuilder::new();
+    let table = builder.table(
+        customers.as_str(),
+        Consumed::with(Serdes::string(), Serdes::string()),
+    );
+    builder
+        .stream(
+            orders.as_str(),
+            Consumed::with(Serdes::string(), Serdes::string()),
+        )
+        .select_key(|_, v: &String| v.split(':').next().unwrap_or_default().to_owned())
+        .join_table_with(
+            &table,
+            |order, name| format!("{name}/{order}"),
+            Joined::with(Serdes::string(), Serdes::string()),
+        )
+        .to(
+            output.as_str(),
+            Produced::with(Serdes::string(), Serdes::string()),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("rekey-join-app");
+    let mut streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        cluster.streams_config(&app, dir.path()),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    let repartition = format!("{app}-KSTREAM-KEY-SELECT-0000000004-repartition");
+    assert_eq!(
+        support::partition_count(&cluster.bootstrap(), &repartition),
+        2
+    );
+    // The table is loaded before any order is produced, so every order finds its customer.
+    assert!(
+        wait_until(TIMEOUT, || streams.metrics().records_processed
+            >= names.len() as u64),
+        "customers not loaded: {:?}",
+        streams.error()
+    );
+    let order_records: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("o{i}"), format!("c{}:{i}", i % 6)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = order_records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&cluster.bootstrap(), &orders, &pairs, 2_000);
+
+    let mut reader = Reader::new(&cluster.bootstrap(), &output, false);
+    assert!(
+        reader.read_at_least(order_records.len(), TIMEOUT),
+        "read {} of {} joined orders: {:?}",
+        reader.records.len(),
+        order_records.len(),
+        streams.error()
+    );
+    let mut got: Vec<(String, String)> = reader
+        .records
+        .iter()
+        .map(|r| (r.key_str(), r.value_str()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = order_records
+        .iter()
+        .map(|(_, v)| {
+            let c = v.split(':').next().unwrap().to_owned();
+            let name = format!("name-{}", &c[1..]);
+            (c, format!("{name}/{v}"))
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    streams.close().unwrap();
+}

@@ -39,7 +39,7 @@ pub use kgrouped::{
 };
 pub use kstream::{Branched, BranchedKStream, KStream, StreamJoined};
 pub use ktable::{BufferConfig, Change, KTable, Suppressed};
-pub use materialized::{Grouped, Materialized, StoreType};
+pub use materialized::{Grouped, Joined, Materialized, StoreType};
 pub use streams_core::partitioner;
 pub use streams_core::{Error, Result};
 pub use windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
@@ -63,8 +63,8 @@ pub mod prelude {
         TimestampedKeyValueStore, TimestampedWindowStore, ValueAndTimestamp, WindowStore,
     };
     pub use crate::{
-        Branched, BranchedKStream, Change, Grouped, KStream, KTable, Materialized, StoreType,
-        StreamsBuilder,
+        Branched, BranchedKStream, Change, Grouped, Joined, KStream, KTable, Materialized,
+        StoreType, StreamsBuilder,
     };
     pub use crate::{
         BufferConfig, EmitStrategy, KGroupedStream, SessionWindows, SlidingWindows, Suppressed,

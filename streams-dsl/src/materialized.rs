@@ -211,3 +211,69 @@ impl<K, V> Grouped<K, V> {
         self.name.as_deref()
     }
 }
+
+/// How a stream-table join repartitions the stream when an upstream operator may have
+/// changed its key: the serdes of the repartition topic and the join's name, as Kafka
+/// Streams' `Joined`.
+///
+/// # Examples
+///
+/// ```
+/// use streams_dsl::prelude::*;
+///
+/// let j = Joined::with(Serdes::string(), Serdes::i64()).with_name("orders-by-customer");
+/// assert_eq!(j.name(), Some("orders-by-customer"));
+/// ```
+pub struct Joined<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key_serde: Option<SerdeRef<K>>,
+    pub(crate) value_serde: Option<SerdeRef<V>>,
+}
+
+impl<K, V> Default for Joined<K, V> {
+    fn default() -> Self {
+        Joined {
+            name: None,
+            key_serde: None,
+            value_serde: None,
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Joined<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Joined").field("name", &self.name).finish()
+    }
+}
+
+impl<K, V> Joined<K, V> {
+    /// Joins with the given serdes for the stream's key and value.
+    pub fn with(key_serde: SerdeRef<K>, value_serde: SerdeRef<V>) -> Self {
+        Joined {
+            name: None,
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+        }
+    }
+
+    /// Names the join: its processor is `<name>` and a repartition topic
+    /// `<application.id>-<name>-repartition`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Joined {
+            name: Some(name.into()),
+            ..Joined::default()
+        }
+    }
+
+    /// Also names the join.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The name, if one was given.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}

@@ -364,6 +364,18 @@ public class Ref {
                     .to("output");
             });
 
+        // stream_table_join_rekeyed: stream(input).selectKey((k, v) -> k)
+        //   .leftJoin(table(input2), (v, t) -> v + "+" + (t == null ? "<none>" : t)).to("output")
+        // The key change forces a repartition topic in front of the join.
+        add("stream_table_join_rekeyed", "KStream-KTable left join after selectKey (repartitioned)",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> t = b.table("input2");
+                b.<String, String>stream("input")
+                    .selectKey((k, v) -> k)
+                    .leftJoin(t, (v, tv) -> v + "+" + (tv == null ? "<none>" : tv))
+                    .to("output");
+            });
+
         // table_join_inner / table_join_left / table_join_outer:
         //   table(input).join|leftJoin|outerJoin(table(input2),
         //     (a, b) -> (a == null ? "<none>" : a) + "/" + (b == null ? "<none>" : b))

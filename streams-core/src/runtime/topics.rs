@@ -288,10 +288,20 @@ pub(crate) fn plan_topics(
         .iter()
         .map(|g| g.iter().map(|t| resolve(t)).collect())
         .collect();
+    // Kafka Streams' `CopartitionedTopicsEnforcer`: a repartition topic (of no fixed count)
+    // co-partitioned with topics the application does not create takes their count; one
+    // co-partitioned only with other repartition topics takes the largest of theirs.
+    let is_free = |t: &String| internal.get(t).is_some_and(Option::is_none);
+    let pinned_by_group: BTreeSet<&String> = copartition
+        .iter()
+        .filter(|g| g.iter().any(|t| !internal.contains_key(t)))
+        .flatten()
+        .filter(|t| is_free(t))
+        .collect();
     for _ in 0..=internal.len() + copartition.len() {
         let mut changed = false;
         for name in internal.keys() {
-            if counts.contains_key(name) {
+            if counts.contains_key(name) || pinned_by_group.contains(name) {
                 continue;
             }
             let Some(subs) = writers.get(name) else {
@@ -303,17 +313,22 @@ pub(crate) fn plan_topics(
                 changed = true;
             }
         }
-        // Repartition topics in a co-partition group take the largest count of the
-        // group's other topics.
         for group in &copartition {
-            let known = group
+            let external = group
                 .iter()
-                .filter(|t| !internal.contains_key(*t) || counts.contains_key(*t))
+                .filter(|t| !internal.contains_key(*t))
                 .filter_map(|t| counts.get(t).copied())
                 .max();
-            if let Some(n) = known {
+            let n = external.or_else(|| {
+                group
+                    .iter()
+                    .filter(|t| !is_free(t) || counts.contains_key(*t))
+                    .filter_map(|t| counts.get(t).copied())
+                    .max()
+            });
+            if let Some(n) = n {
                 for t in group {
-                    if internal.get(t).is_some_and(Option::is_none) && !counts.contains_key(t) {
+                    if is_free(t) && counts.get(t) != Some(&n) {
                         counts.insert(t.clone(), n);
                         changed = true;
                     }
@@ -505,6 +520,27 @@ mod tests {
                 .any(|s| s.name.contains("repartition.dead-letter")),
             "only source topics get dead-letter topics"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_repartition_topic_co_partitioned_with_a_source_takes_the_source_count() -> Result<()> {
+        // `input` (3 partitions) is re-keyed into `rep-repartition`, which is joined with
+        // `table` (2 partitions): the repartition topic must have 2, not its writer's 3.
+        let mut t = repartitioning()?;
+        t.add_source(
+            "table",
+            &["table"],
+            Consumed::with(Serdes::string(), Serdes::string()),
+        )?;
+        t.add_copartition_group(&["rep-repartition", "table"]);
+        let existing = HashMap::from([
+            ("input".to_owned(), 3),
+            ("table".to_owned(), 2),
+            ("output".to_owned(), 1),
+        ]);
+        let plan = plan_topics(&t, "app", &existing, -1, false)?;
+        assert_eq!(plan.partitions["app-rep-repartition"], 2);
         Ok(())
     }
 

@@ -6,7 +6,9 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Error, Record, Result, SerdeRef};
 
 use super::KStream;
+use super::repartition::{NullKeys, add_repartition_with};
 use crate::ktable::{GetterRef, KTable, ValueGetter};
+use crate::materialized::Joined;
 
 /// Kafka Streams' `KStreamKTableJoinProcessor`: each stream record looks the table up by
 /// key; only stream records trigger output.
@@ -90,6 +92,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// absent from the table produces nothing; a record with a null key or value (by the
     /// stream's serdes) is dropped and counted. Stream and table must be co-partitioned: the
     /// application refuses to start otherwise, naming both topics and their partition counts.
+    /// After an operator that may have changed the key (`map`, `select_key`, `flat_map`), the
+    /// stream is first repartitioned through `<name>-repartition` (the join's
+    /// [`named`](Self::named) name, else the key-changing node's), created with the table's
+    /// partition count, as Kafka Streams' `repartitionForJoin`.
     ///
     /// # Examples
     ///
@@ -120,9 +126,56 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         VR: Clone + 'static,
         F: Fn(V, &VT) -> VR + Send + Sync + 'static,
     {
-        self.stream_table_join(table, "KSTREAM-JOIN-", false, move |v, t: Option<&VT>| {
-            t.map(|t| joiner(v, t))
-        })
+        self.join_table_with(table, joiner, Joined::default())
+    }
+
+    /// [`join_table`](Self::join_table) with the serdes and name of `joined`, which a
+    /// repartition in front of the join needs when an upstream operator changed the key's
+    /// type (the stream then knows no key serde).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let customers = builder.table("customers", Consumed::with(Serdes::string(), Serdes::string()));
+    /// builder
+    ///     .stream("orders", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     // "customer:amount" values, re-keyed by customer
+    ///     .select_key(|_, v: &String| v.split(':').next().unwrap_or_default().to_string())
+    ///     .join_table_with(&customers, |order, name| format!("{name} {order}"),
+    ///         Joined::with(Serdes::string(), Serdes::string()))
+    ///     .to("enriched", Produced::with(Serdes::string(), Serdes::string()));
+    /// let topology = builder.build()?;
+    /// assert!(topology.describe().to_string().contains("KSTREAM-KEY-SELECT-0000000004-repartition"));
+    /// let driver = TopologyTestDriver::new(topology, StreamsConfig::new())?;
+    /// let c = driver.create_input_topic("customers", Serdes::string(), Serdes::option(Serdes::string()));
+    /// let o = driver.create_input_topic("orders", Serdes::string(), Serdes::string());
+    /// let out = driver.create_output_topic("enriched", Serdes::string(), Serdes::string());
+    /// c.pipe_input("c1".into(), Some("Ann".into()))?;
+    /// o.pipe_input("order-1".into(), "c1:30".into())?;
+    /// assert_eq!(out.read_key_value()?, ("c1".to_string(), "Ann c1:30".to_string()));
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn join_table_with<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: F,
+        joined: Joined<K, V>,
+    ) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(V, &VT) -> VR + Send + Sync + 'static,
+    {
+        self.stream_table_join(
+            table,
+            "KSTREAM-JOIN-",
+            false,
+            joined,
+            move |v, t: Option<&VT>| t.map(|t| joiner(v, t)),
+        )
     }
 
     /// Like [`join_table`](Self::join_table), but a record whose key is absent from the table
@@ -133,7 +186,23 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         VR: Clone + 'static,
         F: Fn(V, Option<&VT>) -> VR + Send + Sync + 'static,
     {
-        self.stream_table_join(table, "KSTREAM-LEFTJOIN-", true, move |v, t| {
+        self.left_join_table_with(table, joiner, Joined::default())
+    }
+
+    /// [`left_join_table`](Self::left_join_table) with the serdes and name of `joined`; see
+    /// [`join_table_with`](Self::join_table_with).
+    pub fn left_join_table_with<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: F,
+        joined: Joined<K, V>,
+    ) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(V, Option<&VT>) -> VR + Send + Sync + 'static,
+    {
+        self.stream_table_join(table, "KSTREAM-LEFTJOIN-", true, joined, move |v, t| {
             Some(joiner(v, t))
         })
     }
@@ -141,8 +210,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     fn stream_table_join<VT, VR, F>(
         &self,
         table: &KTable<K, VT>,
-        prefix: &str,
+        prefix_name: &str,
         left: bool,
+        joined: Joined<K, V>,
         joiner: F,
     ) -> KStream<K, VR>
     where
@@ -150,6 +220,36 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         VR: Clone + 'static,
         F: Fn(V, Option<&VT>) -> Option<VR> + Send + Sync + 'static,
     {
+        let name = joined.name.clone().or_else(|| self.next_name.clone());
+        if self.repartition_required {
+            // Kafka Streams' `repartitionForJoin`: the topic is named after the join (when
+            // named) or after the node that changed the key, and passes every record on; the
+            // join processor drops what it cannot join.
+            let prefix = name.clone().unwrap_or_else(|| self.node.clone());
+            let key_serde = joined.key_serde.clone().or_else(|| self.key_serde.clone());
+            let value_serde = joined
+                .value_serde
+                .clone()
+                .or_else(|| self.value_serde.clone());
+            let source = add_repartition_with(
+                &self.builder,
+                &self.node,
+                &prefix,
+                key_serde.clone(),
+                value_serde.clone(),
+                NullKeys::Keep,
+            );
+            let mut repartitioned =
+                KStream::new(self.builder.clone(), source, key_serde, value_serde, false);
+            repartitioned.next_name = name;
+            return repartitioned.stream_table_join(
+                table,
+                prefix_name,
+                left,
+                Joined::default(),
+                joiner,
+            );
+        }
         let getter = table.value_getter(&mut self.builder.borrow_mut());
         let Some(getter) = getter else {
             self.builder.borrow_mut().fail(Error::Topology(format!(
@@ -164,18 +264,16 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 self.repartition_required,
             );
         };
-        if self.repartition_required {
-            self.builder.borrow_mut().fail(Error::Topology(format!(
-                "'{}' changed the key before a join with table '{}'; write it to a topic partitioned by the new key and read it back before joining",
-                self.node, table.node
-            )));
-        }
         let stores = getter.stores();
         let joiner = Arc::new(joiner);
         let key_serde = self.key_serde.clone();
         let value_serde = self.value_serde.clone();
-        let out: KStream<K, VR> = self.add(
-            prefix,
+        let this = match name {
+            Some(n) => self.named(n),
+            None => self.clone(),
+        };
+        let out: KStream<K, VR> = this.add(
+            prefix_name,
             move || KStreamKTableJoin {
                 joiner: Arc::clone(&joiner),
                 left,

@@ -382,6 +382,93 @@ fn deserialization_errors_follow_the_configured_handler() -> Result<()> {
     Ok(())
 }
 
+/// Fails on negative values.
+struct RejectNegative;
+
+impl Processor<String, i64, String, i64> for RejectNegative {
+    fn process(
+        &mut self,
+        r: Record<String, i64>,
+        ctx: &mut ProcessorContext<'_, String, i64>,
+    ) -> Result<()> {
+        if r.value < 0 {
+            return Err(Error::Processing {
+                node: "reject-negative".into(),
+                source: format!("negative amount {}", r.value).into(),
+            });
+        }
+        ctx.forward(r)
+    }
+}
+
+#[test]
+fn processing_errors_follow_the_configured_handler() -> Result<()> {
+    let topology = || -> Result<Topology> {
+        let b = StreamsBuilder::new();
+        b.stream("in", Consumed::with(Serdes::string(), Serdes::i64()))
+            .process(|| RejectNegative, &[])
+            .to("out", Produced::with(Serdes::string(), Serdes::i64()));
+        b.build()
+    };
+    // Fail (the default): the error reaches the caller.
+    let driver = TopologyTestDriver::new(topology()?, StreamsConfig::new())?;
+    let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
+    assert!(input.pipe_input("k".to_string(), -1).is_err());
+
+    // Continue: dropped and counted.
+    let cfg = StreamsConfig::new().set("processing.exception.handler", "continue");
+    let driver = TopologyTestDriver::new(topology()?, cfg)?;
+    let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
+    let output = driver.create_output_topic("out", Serdes::string(), Serdes::i64());
+    input.pipe_input("k".to_string(), -1)?;
+    input.pipe_input("k".to_string(), 2)?;
+    assert_eq!(output.read_values_to_list()?, vec![2]);
+    assert_eq!(
+        driver.task_metrics(TaskId::new(0, 0)).map(|m| m.dropped),
+        Some(1)
+    );
+
+    // Dead letter: the failed input record's bytes, headers kept, go to
+    // `<topic>.dead-letter` with the processor's error; later records go on.
+    let cfg = StreamsConfig::new().set("processing.exception.handler", "dead-letter");
+    let driver = TopologyTestDriver::new(topology()?, cfg)?;
+    let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
+    let output = driver.create_output_topic("out", Serdes::string(), Serdes::i64());
+    let dlq = driver.create_output_topic("in.dead-letter", Serdes::bytes(), Serdes::bytes());
+    input.pipe_input_at("a".to_string(), 1, 10)?;
+    let mut bad = TestRecord::new("b".to_string(), -5, 20);
+    bad.headers.add("trace", Some(b"t-1".to_vec()));
+    input.pipe_record(bad)?;
+    input.pipe_input_at("c".to_string(), 3, 30)?;
+    assert_eq!(output.read_values_to_list()?, vec![1, 3]);
+    let dead = dlq.read_record()?;
+    assert!(dlq.is_empty());
+    assert_eq!(
+        (dead.key.as_slice(), dead.value.as_slice(), dead.timestamp),
+        (&b"b"[..], &(-5i64).to_be_bytes()[..], 20)
+    );
+    let header = |name: &str| {
+        dead.headers
+            .last(name)
+            .and_then(|h| h.value.clone())
+            .map(|v| String::from_utf8(v).unwrap())
+    };
+    assert_eq!(header("trace").as_deref(), Some("t-1"));
+    assert_eq!(header("original-offset").as_deref(), Some("1"));
+    assert!(
+        header("dead-letter-reason").is_some_and(|r| r.contains("negative amount -5")),
+        "{:?}",
+        header("dead-letter-reason")
+    );
+    assert_eq!(
+        driver
+            .task_metrics(TaskId::new(0, 0))
+            .map(|m| m.dead_lettered),
+        Some(1)
+    );
+    Ok(())
+}
+
 #[test]
 fn timestamp_extractor_reads_event_time_from_the_value() -> Result<()> {
     let b = StreamsBuilder::new();

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use crate::config::ErrorHandling;
 use crate::error::{Error, Result};
 use crate::processor::{PunctuationQueue, PunctuationType, PunctuatorId};
-use crate::record::{Headers, RecordMetadata};
+use crate::record::{Headers, Record, RecordMetadata};
+use crate::serde::Serde;
 use crate::state::{ChangelogReader, ChangelogWriter, RestoreSummary, StateManager};
 use crate::task_id::TaskId;
 use crate::topology::{BuildContext, BuiltNode, NodeKind, NodeLifecycle, SourceInput, Topology};
@@ -104,9 +105,53 @@ pub(crate) struct TaskContext {
     stream_punctuation: PunctuationQueue,
     wall_punctuation: PunctuationQueue,
     next_punctuator: u64,
+    /// The input record being processed, serialized again with its source serdes, kept
+    /// only under the dead-letter processing handler.
+    processing_input: Option<CapturedInput>,
+}
+
+/// The bytes of the record a source is processing, for the dead-letter topic when its
+/// processing fails.
+#[derive(Default)]
+struct CapturedInput {
+    key: Vec<u8>,
+    key_null: bool,
+    value: Vec<u8>,
+    value_null: bool,
+    timestamp: i64,
+    offset: i64,
+    headers: Headers,
 }
 
 impl TaskContext {
+    /// Under the dead-letter processing handler, keeps the bytes of the record about to be
+    /// processed: its key and value serialized again with the source's serdes (the buffers
+    /// are reused), its timestamp, offset and headers.
+    pub(crate) fn capture_input<K: 'static, V: 'static>(
+        &mut self,
+        topic: &str,
+        key_serde: &dyn Serde<K>,
+        value_serde: &dyn Serde<V>,
+        record: &Record<K, V>,
+        offset: i64,
+    ) {
+        let Some(c) = self.processing_input.as_mut() else {
+            return;
+        };
+        c.key.clear();
+        c.value.clear();
+        // A serde that cannot write what it read leaves the field null in the dead letter.
+        c.key_null = !key_serde
+            .serialize(topic, &record.key, &mut c.key)
+            .unwrap_or(false);
+        c.value_null = !value_serde
+            .serialize(topic, &record.value, &mut c.value)
+            .unwrap_or(false);
+        c.timestamp = record.timestamp;
+        c.offset = offset;
+        c.headers.clone_from(&record.headers);
+    }
+
     pub(crate) fn node_name(&self, node: usize) -> &str {
         self.node_names.get(node).map_or("?", |n| n)
     }
@@ -425,6 +470,8 @@ impl Task {
             commit_requested: false,
             metrics: TaskMetrics::default(),
             handlers: spec.handlers,
+            processing_input: (spec.handlers.processing == ErrorHandling::DeadLetter)
+                .then(CapturedInput::default),
             collector: spec.collector,
             stores: HashMap::new(),
             node_stores: topology.nodes.iter().map(|d| d.stores.clone()).collect(),
@@ -545,10 +592,26 @@ impl Task {
         if let Err(e) = result {
             match self.ctx.handlers.processing {
                 ErrorHandling::Fail => return Err(e),
-                ErrorHandling::Continue | ErrorHandling::DeadLetter => {
+                ErrorHandling::Continue => {
                     tracing::warn!(task = %self.id, topic = %q.topic, partition = q.partition, error = %e,
                         "skipping record whose processing failed");
                     self.ctx.metrics.dropped += 1;
+                }
+                ErrorHandling::DeadLetter => {
+                    let reason = error_chain(&e);
+                    let topic = Arc::clone(&q.topic);
+                    let partition = q.partition;
+                    let captured = self.ctx.processing_input.take().unwrap_or_default();
+                    let raw = RawRecord {
+                        key: (!captured.key_null).then_some(captured.key.as_slice()),
+                        value: (!captured.value_null).then_some(captured.value.as_slice()),
+                        timestamp: captured.timestamp,
+                        offset: captured.offset,
+                        headers: captured.headers.clone(),
+                    };
+                    let sent = self.ctx.dead_letter(&topic, partition, &raw, &reason);
+                    self.ctx.processing_input = Some(captured);
+                    sent?;
                 }
             }
         }

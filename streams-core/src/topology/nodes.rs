@@ -201,6 +201,13 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceInput for SourceNode<K, V> {
             return Ok(None);
         };
         q.partition_time = q.partition_time.max(record.timestamp);
+        task.capture_input(
+            &q.topic,
+            &*self.key_serde,
+            &*self.value_serde,
+            &record,
+            offset,
+        );
         task.begin_record(
             RecordMetadata {
                 topic: Arc::clone(&q.topic),

@@ -408,3 +408,67 @@ fn a_rekeyed_stream_is_repartitioned_to_the_tables_partition_count_before_a_join
     assert_eq!(got, want);
     streams.close().unwrap();
 }
+
+/// A source read with `OffsetReset::Latest` skips what its topic held before the first
+/// start, while the other source, on the consumer's default (earliest), reads it all.
+#[test]
+fn a_source_with_its_own_offset_reset_starts_from_the_end() {
+    use streams_dsl::prelude::*;
+
+    let cluster = Cluster::mock();
+    let early = unique("early");
+    let late = unique("late");
+    let output = unique("merged");
+    cluster.create_topic(&early, 1);
+    cluster.create_topic(&late, 1);
+    cluster.create_topic(&output, 1);
+    produce(
+        &cluster.bootstrap(),
+        &early,
+        &[("a", "a1"), ("a", "a2")],
+        1_000,
+    );
+    produce(&cluster.bootstrap(), &late, &[("b", "b-old")], 1_000);
+
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    builder
+        .stream(early.as_str(), strings())
+        .merge(&builder.stream(
+            late.as_str(),
+            strings().with_offset_reset(OffsetReset::Latest),
+        ))
+        .to(
+            output.as_str(),
+            Produced::with(Serdes::string(), Serdes::string()),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("reset-app");
+    let mut streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        cluster.streams_config(&app, dir.path()),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(
+        wait_until(TIMEOUT, || streams.metrics().records_processed >= 2),
+        "early records not processed: {:?}",
+        streams.error()
+    );
+    // The late partition's position is at its end once its lag reads 0.
+    assert!(
+        wait_until(TIMEOUT, || streams
+            .metrics()
+            .consumer_lag
+            .get(&(late.clone(), 0))
+            == Some(&0)),
+        "late partition lag: {:?}",
+        streams.metrics().consumer_lag
+    );
+    produce(&cluster.bootstrap(), &late, &[("b", "b-new")], 2_000);
+    let mut reader = Reader::new(&cluster.bootstrap(), &output, false);
+    assert!(reader.read_at_least(3, TIMEOUT), "{:?}", reader.records);
+    let values: Vec<String> = reader.records.iter().map(|r| r.value_str()).collect();
+    assert_eq!(values, vec!["a1", "a2", "b-new"]);
+    streams.close().unwrap();
+}

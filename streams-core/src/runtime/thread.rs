@@ -21,6 +21,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::config::{ErrorHandling, ProcessingGuarantee};
 use crate::error::{Error, Result};
+use crate::options::OffsetReset;
 use crate::record::Headers;
 use crate::runtime::collector::{KafkaCollector, client_error, is_transient, log_line};
 use crate::runtime::metrics::{ThreadMetrics, add_task_metrics};
@@ -33,6 +34,9 @@ use crate::topology::Topology;
 
 /// Records taken from the consumer per poll round before processing them.
 const MAX_POLL_RECORDS: usize = 1_000;
+/// How long an assignment waits for the committed offsets of sources with their own reset
+/// policy.
+const RESET_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Records a task processes before the next task gets its turn.
 const TASK_BURST: usize = 100;
 /// How long one processing round may run before the thread polls again.
@@ -118,6 +122,53 @@ struct GroupContext {
     client: String,
     index: usize,
     shared: Arc<Shared>,
+    /// Source topics with their own offset reset policy.
+    resets: BTreeMap<String, OffsetReset>,
+}
+
+impl GroupContext {
+    /// Starts the newly assigned partitions of topics with their own reset policy, and no
+    /// committed offset, at their beginning or end (Kafka Streams' per-source
+    /// `AutoOffsetReset`). Partitions with a committed offset resume from it.
+    fn apply_offset_resets(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let mut own = TopicPartitionList::new();
+        for e in tpl.elements() {
+            if self.resets.contains_key(e.topic()) {
+                own.add_partition(e.topic(), e.partition());
+            }
+        }
+        if own.count() == 0 {
+            return;
+        }
+        let committed = match consumer.committed_offsets(own, RESET_LOOKUP_TIMEOUT) {
+            Ok(c) => c,
+            Err(e) => {
+                // Without the committed offsets the consumer's own policy applies.
+                tracing::warn!(error = %e, "cannot read committed offsets; per-source offset reset not applied");
+                return;
+            }
+        };
+        for c in committed.elements() {
+            if c.offset() != Offset::Invalid {
+                continue;
+            }
+            let Some(reset) = self.resets.get(c.topic()) else {
+                continue;
+            };
+            let start = match reset {
+                OffsetReset::Earliest => Offset::Beginning,
+                OffsetReset::Latest => Offset::End,
+            };
+            for mut e in tpl.elements_for_topic(c.topic()) {
+                if e.partition() == c.partition()
+                    && let Err(err) = e.set_offset(start)
+                {
+                    tracing::warn!(topic = c.topic(), partition = c.partition(), error = %err,
+                        "cannot apply the source's offset reset");
+                }
+            }
+        }
+    }
 }
 
 impl ClientContext for GroupContext {
@@ -141,8 +192,17 @@ impl ClientContext for GroupContext {
                 } else {
                     p.hi_offset
                 };
-                let value = if end >= 0 && p.app_offset >= 0 {
-                    (end - p.app_offset).max(0)
+                // Before the first record of a partition reaches the application, its fetch
+                // position stands in for the application's.
+                let position = if p.app_offset >= 0 {
+                    p.app_offset
+                } else if p.fetch_state == "active" {
+                    p.next_offset
+                } else {
+                    -1
+                };
+                let value = if end >= 0 && position >= 0 {
+                    (end - position).max(0)
                 } else {
                     p.consumer_lag
                 };
@@ -157,6 +217,11 @@ impl ClientContext for GroupContext {
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance
+            && !self.resets.is_empty()
+        {
+            self.apply_offset_resets(consumer, tpl);
+        }
         if let Rebalance::Revoke(tpl) = rebalance {
             self.shared
                 .set_thread_state(self.index, ThreadState::Rebalancing);
@@ -284,6 +349,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
                 .to_owned(),
             index,
             shared: Arc::clone(&shared),
+            resets: setup.topology.offset_resets().clone(),
         })
         .map_err(|e| kafka_error("creating the consumer", e))?;
     let topics: Vec<&str> = setup.plan.subscribed.iter().map(String::as_str).collect();

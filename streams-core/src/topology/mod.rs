@@ -19,7 +19,7 @@ pub use describe::{
 pub(crate) use nodes::{NodeLifecycle, SourceInput};
 
 use crate::error::{Error, Result};
-use crate::options::{Consumed, Named, Produced};
+use crate::options::{Consumed, Named, OffsetReset, Produced};
 use crate::processor::Processor;
 use crate::state::StoreBuilder;
 
@@ -158,6 +158,8 @@ pub struct Topology {
     copartition_groups: Vec<BTreeSet<String>>,
     store_names: BTreeSet<String>,
     stores: BTreeMap<String, Arc<dyn StoreBuilder>>,
+    /// Source topics given their own offset reset policy.
+    offset_resets: BTreeMap<String, OffsetReset>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -170,6 +172,12 @@ impl Topology {
     /// An empty topology.
     pub fn new() -> Self {
         Topology::default()
+    }
+
+    /// The source topics read with their own [`OffsetReset`] policy
+    /// ([`Consumed::with_offset_reset`]), instead of the consumer's `auto.offset.reset`.
+    pub fn offset_resets(&self) -> &BTreeMap<String, OffsetReset> {
+        &self.offset_resets
     }
 
     fn check_new_name(&self, name: &str) -> Result<()> {
@@ -258,6 +266,11 @@ impl Topology {
                 "source '{name}' needs a key serde and a value serde"
             )));
         };
+        if let Some(reset) = consumed.offset_reset {
+            for t in topics {
+                self.offset_resets.insert((*t).to_owned(), reset);
+            }
+        }
         let factory = nodes::SourceFactory::<K, V> {
             key_serde,
             value_serde,

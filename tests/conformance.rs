@@ -134,6 +134,27 @@ fn filter_map() -> Topology {
     })
 }
 
+fn repartition() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .select_key(|_k: &S, v: &S| v.clone())
+            .repartition_with(Repartitioned::with(
+                Serdes::option(Serdes::string()),
+                Serdes::option(Serdes::string()),
+            ))
+            .map_values(|v: S| v.map(|v| upper(&v)))
+            .repartition_with(
+                Repartitioned::with(
+                    Serdes::option(Serdes::string()),
+                    Serdes::option(Serdes::string()),
+                )
+                .with_name("rekeyed")
+                .with_number_of_partitions(3),
+            )
+            .to("output", produced());
+    })
+}
+
 fn flatmap_selectkey() -> Topology {
     build(|b| {
         b.stream("input", strings())
@@ -466,6 +487,14 @@ fn cases() -> BTreeMap<&'static str, Case> {
             inputs: &["input"],
             outputs: &[("output", STR, STR)],
             build: flatmap_selectkey,
+        },
+    );
+    m.insert(
+        "repartition",
+        Case {
+            inputs: &["input"],
+            outputs: &[("output", STR, STR)],
+            build: repartition,
         },
     );
     m.insert(

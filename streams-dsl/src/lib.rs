@@ -37,7 +37,7 @@ pub use join_windows::JoinWindows;
 pub use kgrouped::{
     KGroupedStream, SessionWindowedKStream, SlidingWindowedKStream, TimeWindowedKStream, Windows,
 };
-pub use kstream::{Branched, BranchedKStream, KStream, StreamJoined};
+pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned, StreamJoined};
 pub use ktable::{BufferConfig, Change, KTable, Suppressed};
 pub use materialized::{Grouped, Joined, Materialized, StoreType};
 pub use streams_core::partitioner;
@@ -70,7 +70,7 @@ pub mod prelude {
         BufferConfig, EmitStrategy, KGroupedStream, SessionWindows, SlidingWindows, Suppressed,
         TimeWindows,
     };
-    pub use crate::{JoinWindows, StreamJoined};
+    pub use crate::{JoinWindows, Repartitioned, StreamJoined};
     pub use streams_core::driver::{
         DriverOptions, TestInputTopic, TestOutputTopic, TestRecord, TopologyTestDriver,
     };

@@ -57,6 +57,7 @@ import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.SessionWindowedDeserializer;
 import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.SlidingWindows;
@@ -129,6 +130,21 @@ public class Ref {
                     })
                     .flatMapValues(v -> v.length() > 4 ? List.of(v, v.toUpperCase(Locale.ROOT)) : List.of(v))
                     .selectKey((k, v) -> k == null ? v : k + "/" + v)
+                    .to("output");
+            });
+
+        // repartition: stream(input).selectKey((k, v) -> v).repartition()
+        //   .mapValues(v -> v == null ? null : v.toUpperCase(Locale.ROOT))
+        //   .repartition(Repartitioned.as("rekeyed").withNumberOfPartitions(3))
+        //   .to("output")
+        // Records with null keys (from null values) are dropped by the repartition filter.
+        add("repartition", "repartition() with a generated name, then a named one",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                b.<String, String>stream("input")
+                    .selectKey((k, v) -> v)
+                    .repartition()
+                    .mapValues(v -> v == null ? null : v.toUpperCase(Locale.ROOT))
+                    .repartition(Repartitioned.<String, String>as("rekeyed").withNumberOfPartitions(3))
                     .to("output");
             });
 

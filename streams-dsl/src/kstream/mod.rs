@@ -16,10 +16,12 @@ mod merge;
 mod peek;
 mod process;
 mod repartition;
+mod repartitioned;
 mod to;
 
 pub use branch::{Branched, BranchedKStream};
 pub use join_stream::StreamJoined;
+pub use repartitioned::Repartitioned;
 
 use streams_core::SerdeRef;
 use streams_core::processor::Processor;

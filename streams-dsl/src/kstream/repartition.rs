@@ -97,6 +97,32 @@ where
     K: Clone + 'static,
     V: Clone + 'static,
 {
+    add_repartition_topic(
+        builder,
+        parent,
+        prefix,
+        key_serde,
+        value_serde,
+        null_keys,
+        None,
+    )
+}
+
+/// [`add_repartition_with`], with a fixed partition count for the topic when `partitions`
+/// is given.
+pub(crate) fn add_repartition_topic<K, V>(
+    builder: &Shared,
+    parent: &str,
+    prefix: &str,
+    key_serde: Option<SerdeRef<K>>,
+    value_serde: Option<SerdeRef<V>>,
+    null_keys: NullKeys,
+    partitions: Option<i32>,
+) -> String
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+{
     let topic = if prefix.ends_with(REPARTITION_TOPIC_SUFFIX) {
         prefix.to_owned()
     } else {
@@ -122,10 +148,18 @@ where
         )));
         return source;
     };
+    if let Some(n) = partitions
+        && n < 1
+    {
+        st.fail(Error::Topology(format!(
+            "repartition topic '{topic}' needs at least one partition, not {n}"
+        )));
+        return source;
+    }
     st.topology.add_internal_topic(InternalTopic {
         name: topic.clone(),
         kind: InternalTopicKind::Repartition,
-        partitions: None,
+        partitions,
     });
     let filter_serde = key_serde.clone();
     let r = st

@@ -21,12 +21,12 @@
 //!
 //! Both test drivers commit after every record; a commit flushes the record cache, so with
 //! the cache on every update is still forwarded at its commit and both modes write the same
-//! output. What a commit costs differs: this crate's RocksDB stores flush their memtables at
-//! every commit (RocksDB's WAL is off, so the flush is what makes the state durable before
-//! the checkpoint), while Kafka Streams 4.4 commits its staged writes and changelog offsets
-//! into RocksDB without a memtable flush. Under a real runtime a commit happens every
-//! `commit.interval.ms` (30 s by default), not per record, so these driver figures are a
-//! floor for the Rust side.
+//! output. What a commit does differs: this crate's driver commits only as far as is
+//! observable (caches flush; stores are not flushed to disk and no checkpoint is written,
+//! since a driver never restarts from its state directory), while Java's driver runs a full
+//! task commit per record (cache flush, then Kafka Streams 4.4's store commit of staged
+//! writes and changelog offsets). Under a real runtime both commit every
+//! `commit.interval.ms` (30 s by default), not per record.
 //!
 //! The run has three parts:
 //!

@@ -23,9 +23,9 @@
 //! the cache on every update is still forwarded at its commit and both modes write the same
 //! output. What a commit does differs: this crate's driver commits only as far as is
 //! observable (caches flush; stores are not flushed to disk and no checkpoint is written,
-//! since a driver never restarts from its state directory), while Java's driver runs a full
-//! task commit per record (cache flush, then Kafka Streams 4.4's store commit of staged
-//! writes and changelog offsets). Under a real runtime both commit every
+//! since a driver never restarts from its state directory), while Java's driver runs Kafka
+//! Streams' full task commit per record (cache flush, then each store's commit). Under a
+//! real runtime both commit every
 //! `commit.interval.ms` (30 s by default), not per record.
 //!
 //! The run has three parts:

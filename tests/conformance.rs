@@ -454,6 +454,58 @@ fn session() -> Topology {
     })
 }
 
+/// Emit-on-close as in `Ref.java`, whose driver config sets Kafka Streams' internal
+/// `__emit.interval.ms.kstreams.windowed.aggregation__` to 0: closed windows are looked for
+/// on every record.
+fn on_close() -> EmitStrategy {
+    EmitStrategy::on_window_close().with_emit_interval(Duration::ZERO)
+}
+
+fn emit_on_close() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(10)))
+            .emit_strategy(on_close())
+            .count()
+            .to_stream()
+            .to("output", time_windowed_counts(10_000));
+    })
+}
+
+fn emit_on_close_sliding() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(SlidingWindows::of_time_difference_and_grace(
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+            ))
+            .emit_strategy(on_close())
+            .count()
+            .to_stream()
+            .to("output", time_windowed_counts(5_000));
+    })
+}
+
+fn emit_on_close_session() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .group_by_key()
+            .windowed_by(SessionWindows::of_inactivity_gap_and_grace(
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+            ))
+            .emit_strategy(on_close())
+            .count()
+            .to_stream()
+            .to(
+                "output",
+                Produced::with(Serdes::session_windowed(s()), Serdes::option(Serdes::i64())),
+            );
+    })
+}
+
 fn suppress() -> Topology {
     build(|b| {
         b.stream("input", strings())
@@ -548,7 +600,7 @@ fn cases() -> BTreeMap<&'static str, Case> {
             },
         );
     }
-    let stateful: [StatefulCase; 9] = [
+    let stateful: [StatefulCase; 12] = [
         ("count", STR, Render::Long, count),
         ("reduce", STR, STR, reduce),
         ("aggregate", STR, Render::Long, aggregate),
@@ -577,6 +629,24 @@ fn cases() -> BTreeMap<&'static str, Case> {
             Render::TimeWindowed(10_000),
             Render::Long,
             suppress,
+        ),
+        (
+            "emit_on_close",
+            Render::TimeWindowed(10_000),
+            Render::Long,
+            emit_on_close,
+        ),
+        (
+            "emit_on_close_sliding",
+            Render::TimeWindowed(5_000),
+            Render::Long,
+            emit_on_close_sliding,
+        ),
+        (
+            "emit_on_close_session",
+            Render::SessionWindowed,
+            Render::Long,
+            emit_on_close_session,
         ),
     ];
     for (name, key, value, build) in stateful {

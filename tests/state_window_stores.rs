@@ -247,6 +247,68 @@ fn rocksdb_segments_are_dropped_whole() -> TestResult {
     Ok(())
 }
 
+/// The read cut of each `WindowReads`, as Kafka Streams' stores cut: key-ordered stores at
+/// `observed - retention + 1`, time-ordered window stores at `observed - retention`, and
+/// the time-ordered session store's `fetch_all` only by segment.
+#[test]
+fn rocksdb_reads_cut_expired_windows_as_the_store_kind_says() -> TestResult {
+    use streams_state::WindowReads;
+    let open = |fixture: &Fixture, reads: WindowReads| {
+        let dir = fixture.ctx.state_dir().join("cut");
+        streams_state::RocksDbWindowStore::open(
+            "cut",
+            dir,
+            100,
+            100,
+            false,
+            streams_state::RocksDbResources::shared(),
+            None,
+        )
+        .map(|s| s.with_reads(reads))
+    };
+    // (reads, fetch_at(0), fetch(0..=50), fetch_all(0..=50)) once observed = 100.
+    let at_100 = [
+        (WindowReads::KeyOrdered, false, false, false),
+        (WindowReads::TimeOrderedWindows, true, true, true),
+        (WindowReads::TimeOrderedSessions, false, false, true),
+    ];
+    for (reads, at, one, all) in at_100 {
+        let fixture = Fixture::new();
+        let mut s = open(&fixture, reads)?;
+        assert_eq!(s.reads(), reads);
+        s.put(b"k", Some(b"a"), 0)?;
+        s.put(b"j", Some(b"b"), 100)?;
+        assert_eq!(s.fetch_at(b"k", 0)?.is_some(), at, "{reads:?} fetch_at");
+        assert_eq!(
+            starts(s.fetch(b"k", 0, 50))?.len(),
+            usize::from(one),
+            "{reads:?} fetch"
+        );
+        assert_eq!(
+            starts(s.fetch_all(0, 50))?.len(),
+            usize::from(all),
+            "{reads:?} fetch_all"
+        );
+        // One millisecond later the time-ordered window store's cut passes 0 as well; the
+        // session variant still finds it while its segment (60 s) lives.
+        s.put(b"j", Some(b"c"), 101)?;
+        assert_eq!(s.fetch_at(b"k", 0)?, None, "{reads:?} fetch_at at 101");
+        let all_101 = reads == WindowReads::TimeOrderedSessions;
+        assert_eq!(
+            starts(s.fetch_all(0, 50))?.len(),
+            usize::from(all_101),
+            "{reads:?} at 101"
+        );
+        s.put(b"j", Some(b"d"), 60_100)?;
+        assert!(
+            starts(s.fetch_all(0, 50))?.is_empty(),
+            "{reads:?}: segment 0 expired"
+        );
+        s.close()?;
+    }
+    Ok(())
+}
+
 #[test]
 fn window_changelog_keys_carry_window_start_and_sequence() -> TestResult {
     let fixture = Fixture::new();

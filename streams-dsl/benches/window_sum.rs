@@ -1,55 +1,142 @@
 //! Throughput of the hourly-revenue shape: a 1-hour tumbling-window sum over 100,000 keys,
 //! RocksDB-backed, in one task driven through the [`TopologyTestDriver`] (no broker), with
-//! the record cache on and off.
+//! the record cache off and on, next to Java Kafka Streams 4.4.0's `TopologyTestDriver`
+//! running the same topology over byte-identical input (`benches/peer/WindowSum.java`).
 //!
 //! ```sh
 //! cargo bench -p streams-dsl --bench window_sum
 //! ```
 //!
-//! Input: `WINDOW_SUM_RECORDS` records (default 2,000), key `i * 7919 mod 100,000` for
-//! record `i` (a permutation of the 100,000 keys: each new record hits a new key until all
-//! 100,000 are used), value `i mod 1,000` cents, timestamps 18 ms apart from
-//! `1_700_000_000_000`. The driver commits after every record, as Kafka's does, and a
-//! commit flushes the RocksDB memtable, so the figures are dominated by that flush; with
-//! the cache on every update is still forwarded at its commit.
+//! Topology (both sides): `stream("sales", String, Long)` → `groupByKey` →
+//! `windowedBy(TimeWindows.ofSizeWithNoGrace(1 h))` → `aggregate(0, sum + v)` with a
+//! RocksDB window store (changelog on, caching as the mode says) → `toStream` →
+//! `to("revenue", time-windowed String, Long)`.
 //!
-//! Part 1 is criterion over chunks of 100 records on one long-lived driver per mode; part
-//! 2 times one full pass per mode on a fresh driver and prints records/s for each. Under
-//! `cargo test` (no `--bench`), a short self-check runs instead.
+//! Input, record `i` of a pass: key `key-NNNNNN` with `NNNNNN = i * 7919 mod 100,000` (a
+//! permutation of the 100,000 keys: the first 100,000 records each hit a new key), value
+//! `i mod 1,000` (cents, 8-byte big-endian), timestamp `1_700_000_000_000 + 18 i` ms (a pass
+//! of 100,000 records spans 30 minutes and crosses one hour boundary). Both sides pipe the
+//! serialized bytes, so the topology's source deserializes them. The output topic is read
+//! as raw bytes every 1,000 records.
+//!
+//! Both test drivers commit after every record; a commit flushes the record cache, so with
+//! the cache on every update is still forwarded at its commit and both modes write the same
+//! output. What a commit does differs: this crate's driver commits only as far as is
+//! observable (caches flush; stores are not flushed to disk and no checkpoint is written,
+//! since a driver never restarts from its state directory), while Java's driver runs Kafka
+//! Streams' full task commit per record (cache flush, then each store's commit). Under a
+//! real runtime both commit every
+//! `commit.interval.ms` (30 s by default), not per record.
+//!
+//! The run has three parts:
+//!
+//! 1. criterion, over chunks of 100 records on one long-lived driver per mode;
+//! 2. per mode, the same protocol on both sides, each in a fresh child process (a JVM for
+//!    Java): one untimed warm-up pass of `WINDOW_SUM_WARMUP` records, then
+//!    `WINDOW_SUM_PASSES` timed passes of `WINDOW_SUM_RECORDS` records, each on a fresh
+//!    driver (driver creation not timed), each computing an FNV-1a 64 checksum over every
+//!    output record's timestamp (8 bytes little-endian), key bytes and value bytes, in
+//!    order; the median rate is reported with the process's peak resident set (`VmHWM`);
+//! 3. a summary: both rates per mode and their ratio, peak RSS, and the checksum match.
+//!    Every checksum must equal the one computed here directly from the input, or the run
+//!    fails.
+//!
+//! Environment: `WINDOW_SUM_RECORDS` (default 100,000), `WINDOW_SUM_WARMUP` (default 5,000),
+//! `WINDOW_SUM_PASSES` (default 1), `JAVA` (the `java` binary, with `javac` beside it; else
+//! those of `$JAVA_HOME`, else those on the path). When Java or the Kafka jars
+//! (`tests/conformance/lib/`, filled by `tests/conformance/fetch-jars.sh`) are missing, the
+//! summary says the peer was not run and why. Under `cargo test` (no `--bench`), a short
+//! self-check runs instead of parts 2 and 3.
 
 // A benchmark stops at the first surprise, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use streams_dsl::prelude::*;
 
+/// Distinct keys.
 const KEYS: u64 = 100_000;
+/// Timestamp of the first record of a pass.
 const TS_BASE: i64 = 1_700_000_000_000;
+/// Milliseconds between two records.
 const STEP_MS: i64 = 18;
+/// The window size.
+const HOUR_MS: i64 = 3_600_000;
+/// Input records between two drains of the output topic.
+const DRAIN_EVERY: usize = 1_000;
+/// Records per criterion iteration.
 const CHUNK: usize = 100;
+/// Records per timed pass unless `WINDOW_SUM_RECORDS` says otherwise.
+const DEFAULT_RECORDS: usize = 100_000;
+/// Records of the warm-up pass unless `WINDOW_SUM_WARMUP` says otherwise.
+const DEFAULT_WARMUP: usize = 5_000;
+/// Timed passes per side and mode unless `WINDOW_SUM_PASSES` says otherwise.
+const DEFAULT_PASSES: usize = 1;
+/// Set to `on` or `off` (the caching mode) in the child process that runs the Rust side.
+const CHILD_ENV: &str = "WINDOW_SUM_CHILD";
+/// The line prefix both sides print their result with.
+const RESULT_PREFIX: &str = "window_sum_result ";
 
-fn records(n: usize) -> Vec<(String, i64, i64)> {
-    (0..n as u64)
-        .map(|i| {
-            (
-                format!("key-{:06}", (i * 7919) % KEYS),
-                (i % 1_000) as i64,
-                TS_BASE + i as i64 * STEP_MS,
-            )
-        })
-        .collect()
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
 }
 
-struct Run {
-    driver: TopologyTestDriver,
-    input: TestInputTopic<String, i64>,
-    output: TestOutputTopic<Windowed<String>, Option<i64>>,
+/// Record `i` of a pass: (key bytes, value bytes, timestamp). `WindowSum.java` makes the
+/// same.
+fn record(i: usize) -> (Vec<u8>, [u8; 8], i64) {
+    let i = i as u64;
+    let key = format!("key-{:06}", (i * 7919) % KEYS).into_bytes();
+    let value = ((i % 1_000) as i64).to_be_bytes();
+    (key, value, TS_BASE + i as i64 * STEP_MS)
 }
 
-fn driver(caching: bool) -> Run {
+/// The input of a pass, serialized once.
+struct Input {
+    records: Vec<(Vec<u8>, [u8; 8], i64)>,
+}
+
+impl Input {
+    fn new(n: usize) -> Self {
+        Input {
+            records: (0..n).map(record).collect(),
+        }
+    }
+
+    fn checksum(&self) -> u64 {
+        self.records
+            .iter()
+            .fold(FNV_OFFSET, |h, (k, v, _)| fnv(fnv(h, k), v))
+    }
+
+    /// What the topology must write, computed without it: (record count, checksum).
+    fn expected_output(&self) -> (u64, u64) {
+        let mut sums: HashMap<(&[u8], i64), i64> = HashMap::new();
+        let mut h = FNV_OFFSET;
+        for (k, v, ts) in &self.records {
+            let start = ts - ts.rem_euclid(HOUR_MS);
+            let sum = sums.entry((k.as_slice(), start)).or_insert(0);
+            *sum += i64::from_be_bytes(*v);
+            let mut key = k.clone();
+            key.extend_from_slice(&start.to_be_bytes());
+            h = fnv(fnv(fnv(h, &ts.to_le_bytes()), &key), &sum.to_be_bytes());
+        }
+        (self.records.len() as u64, h)
+    }
+}
+
+/// The benchmarked topology.
+fn topology(caching: bool) -> Topology {
     let b = StreamsBuilder::new();
     let m = Materialized::with(Serdes::string(), Serdes::i64());
     let m = if caching {
@@ -67,105 +154,432 @@ fn driver(caching: bool) -> Run {
         .to(
             "revenue",
             Produced::with(
-                Serdes::time_windowed(Serdes::string(), 3_600_000),
+                Serdes::time_windowed(Serdes::string(), HOUR_MS),
                 Serdes::option(Serdes::i64()),
             ),
         );
-    let config = StreamsConfig::new().set("application.id", "window-sum");
-    let driver = TopologyTestDriver::new(b.build().unwrap(), config).unwrap();
-    let input = driver.create_input_topic("sales", Serdes::string(), Serdes::i64());
-    let output = driver.create_output_topic(
-        "revenue",
-        Serdes::time_windowed(Serdes::string(), 3_600_000),
-        Serdes::option(Serdes::i64()),
-    );
-    Run {
-        driver,
-        input,
-        output,
-    }
+    b.build().expect("topology builds")
 }
 
-fn pipe(run: &Run, chunk: &[(String, i64, i64)]) -> usize {
-    for (k, v, ts) in chunk {
-        run.input
-            .pipe_record(TestRecord::new(k.clone(), *v, *ts))
-            .unwrap();
-    }
-    run.output.read_records_to_list().unwrap().len()
+/// A driver over a fresh topology, with its input and output topics as raw bytes.
+struct Sum {
+    // Kept alive for the topics, which hold its state.
+    _driver: TopologyTestDriver,
+    input: TestInputTopic<Vec<u8>, Vec<u8>>,
+    output: TestOutputTopic<Vec<u8>, Vec<u8>>,
 }
 
-fn rate(caching: bool, input: &[(String, i64, i64)]) -> f64 {
-    let run = driver(caching);
-    let start = Instant::now();
-    let mut out = 0;
-    for chunk in input.chunks(CHUNK) {
-        out += pipe(&run, chunk);
-    }
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(out, input.len(), "one update per record");
-    drop(run.driver);
-    input.len() as f64 / secs
-}
-
-fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    if !bench {
-        // Self-check: sums per window are right in both modes.
-        for caching in [false, true] {
-            let run = driver(caching);
-            run.input
-                .pipe_record(TestRecord::new("a".to_owned(), 5, TS_BASE))
-                .unwrap();
-            run.input
-                .pipe_record(TestRecord::new("a".to_owned(), 7, TS_BASE + 1))
-                .unwrap();
-            let values = run.output.read_values_to_list().unwrap();
-            assert_eq!(values, vec![Some(5), Some(12)], "caching {caching}");
+impl Sum {
+    fn new(caching: bool) -> Self {
+        let driver = TopologyTestDriver::new(
+            topology(caching),
+            StreamsConfig::new().set("application.id", "window-sum"),
+        )
+        .expect("driver starts");
+        let input = driver.create_input_topic("sales", Serdes::bytes(), Serdes::bytes());
+        let output = driver.create_output_topic("revenue", Serdes::bytes(), Serdes::bytes());
+        Sum {
+            _driver: driver,
+            input,
+            output,
         }
-        return;
     }
-    let n: usize = std::env::var("WINDOW_SUM_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
-    let input = records(n);
 
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1))
-        .configure_from_args();
+    fn pipe(&self, key: &[u8], value: &[u8], timestamp: i64) {
+        self.input
+            .pipe_raw(Some(key), Some(value), timestamp)
+            .expect("record processed");
+    }
+
+    /// Drains the output topic; folds the records into `checksum`.
+    fn drain(&self, checksum: &mut u64) -> u64 {
+        let records = self.output.read_records_to_list().expect("output readable");
+        let n = records.len() as u64;
+        for r in &records {
+            *checksum = fnv(
+                fnv(fnv(*checksum, &r.timestamp.to_le_bytes()), &r.key),
+                &r.value,
+            );
+        }
+        black_box(records);
+        n
+    }
+}
+
+/// One pass on a fresh driver: (elapsed, output records, checksum).
+fn pass(input: &Input, caching: bool) -> (Duration, u64, u64) {
+    let sum = Sum::new(caching);
+    let mut h = FNV_OFFSET;
+    let mut out = 0;
+    let n = input.records.len();
+    let start = Instant::now();
+    for (i, (k, v, ts)) in input.records.iter().enumerate() {
+        sum.pipe(k, v, *ts);
+        if (i + 1) % DRAIN_EVERY == 0 || i + 1 == n {
+            out += sum.drain(&mut h);
+        }
+    }
+    (start.elapsed(), out, h)
+}
+
+/// One side's result for one mode, as printed on its result line.
+#[derive(Debug)]
+struct SideResult {
+    rate: f64,
+    rates: String,
+    out_records: u64,
+    in_checksum: String,
+    out_checksum: String,
+    vm_hwm_kib: i64,
+}
+
+impl SideResult {
+    fn parse(stdout: &str) -> Result<Self, String> {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(RESULT_PREFIX))
+            .ok_or_else(|| format!("no '{RESULT_PREFIX}' line in:\n{stdout}"))?;
+        let field = |name: &str| -> Result<&str, String> {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .ok_or_else(|| format!("no {name}= in result line: {line}"))
+        };
+        let num = |name: &str| -> Result<f64, String> {
+            field(name)?
+                .parse::<f64>()
+                .map_err(|e| format!("{name}: {e} in result line: {line}"))
+        };
+        Ok(SideResult {
+            rate: num("rate")?,
+            rates: field("rates")?.to_owned(),
+            out_records: num("out_records")? as u64,
+            in_checksum: field("in_checksum")?.to_owned(),
+            out_checksum: field("out_checksum")?.to_owned(),
+            vm_hwm_kib: num("vm_hwm_kib")? as i64,
+        })
+    }
+}
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`), -1 where unavailable.
+fn proc_status_kib(field: &str) -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(-1)
+}
+
+fn mode(caching: bool) -> &'static str {
+    if caching { "on" } else { "off" }
+}
+
+/// The Rust side of the protocol for one mode, in its own process so that `VmHWM` is its
+/// own.
+fn child(caching: bool, records: usize, warmup: usize, passes: usize) {
+    if warmup > 0 {
+        pass(&Input::new(warmup), caching);
+    }
+    let input = Input::new(records);
+    let mut checksums = Vec::new();
+    let mut rates: Vec<f64> = (0..passes)
+        .map(|_| {
+            let (elapsed, n, h) = pass(&input, caching);
+            checksums.push((n, h));
+            records as f64 / elapsed.as_secs_f64()
+        })
+        .collect();
+    assert!(
+        checksums.windows(2).all(|w| w[0] == w[1]),
+        "passes differ: {checksums:?}"
+    );
+    let (out_records, checksum) = checksums[0];
+    let listed: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{RESULT_PREFIX}impl=rust caching={} records={records} passes={passes} rate={:.0} \
+         rates={} out_records={out_records} in_checksum={:016x} out_checksum={checksum:016x} \
+         vm_hwm_kib={}",
+        mode(caching),
+        rates[passes / 2],
+        listed.join(","),
+        input.checksum(),
+        proc_status_kib("VmHWM"),
+    );
+}
+
+fn run_rust_child(caching: bool, records: usize, warmup: usize, passes: usize) -> SideResult {
+    let exe = std::env::current_exe().expect("own executable path");
+    let out = Command::new(exe)
+        .env(CHILD_ENV, mode(caching))
+        .env("WINDOW_SUM_RECORDS", records.to_string())
+        .env("WINDOW_SUM_WARMUP", warmup.to_string())
+        .env("WINDOW_SUM_PASSES", passes.to_string())
+        .output()
+        .expect("Rust child starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "Rust child failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    SideResult::parse(&stdout).unwrap_or_else(|e| panic!("Rust child: {e}"))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("streams-dsl sits in the workspace")
+        .to_path_buf()
+}
+
+/// The `java` and `javac` binaries: `$JAVA` (and the `javac` beside it), else those of
+/// `$JAVA_HOME`, else the ones on the path.
+fn java_binaries() -> (PathBuf, PathBuf) {
+    if let Some(j) = std::env::var_os("JAVA") {
+        let java = PathBuf::from(j);
+        let javac = java.with_file_name("javac");
+        return (java, javac);
+    }
+    if let Some(home) = std::env::var_os("JAVA_HOME") {
+        let bin = Path::new(&home).join("bin");
+        if bin.join("java").is_file() {
+            return (bin.join("java"), bin.join("javac"));
+        }
+    }
+    (PathBuf::from("java"), PathBuf::from("javac"))
+}
+
+/// Compiles the Java peer; `Err` says why it cannot run. Returns its class directory.
+fn compile_java_peer(lib: &Path) -> Result<PathBuf, String> {
+    for jar in [
+        "kafka-streams-4.4.0.jar",
+        "kafka-streams-test-utils-4.4.0.jar",
+        "kafka-clients-4.4.0.jar",
+    ] {
+        if !lib.join(jar).is_file() {
+            return Err(format!(
+                "{} is missing (run tests/conformance/fetch-jars.sh)",
+                lib.join(jar).display()
+            ));
+        }
+    }
+    let source = workspace_root().join("streams-dsl/benches/peer/WindowSum.java");
+    let (_, javac) = java_binaries();
+    let classes = std::env::temp_dir().join(format!("window-sum-peer-{}", std::process::id()));
+    let compiled = Command::new(&javac)
+        .arg("-d")
+        .arg(&classes)
+        .arg("-cp")
+        .arg(lib.join("*"))
+        .arg(&source)
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", javac.display()))?;
+    assert!(
+        compiled.status.success(),
+        "javac failed on {} ({}):\n{}",
+        source.display(),
+        compiled.status,
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    Ok(classes)
+}
+
+/// Runs the Java peer for one mode from its compiled classes (compiled once: launched as a
+/// single source file, the JVM would also hold the Java compiler in its resident set).
+fn run_java_peer(
+    lib: &Path,
+    classes: &Path,
+    caching: bool,
+    records: usize,
+    warmup: usize,
+    passes: usize,
+) -> Result<SideResult, String> {
+    let (java, _) = java_binaries();
+    let mut classpath = std::ffi::OsString::from(lib.join("*"));
+    classpath.push(":");
+    classpath.push(classes);
+    let out = Command::new(&java)
+        .arg("-cp")
+        .arg(classpath)
+        .arg("WindowSum")
+        .arg(records.to_string())
+        .arg(warmup.to_string())
+        .arg(passes.to_string())
+        .arg(mode(caching))
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", java.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "Java peer failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(SideResult::parse(&stdout).unwrap_or_else(|e| panic!("Java peer: {e}")))
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={v:?} is not a count: {e}")),
+        Err(_) => default,
+    }
+}
+
+fn mib(kib: i64) -> String {
+    if kib < 0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:.1} MiB", kib as f64 / 1024.0)
+    }
+}
+
+/// Part 1: criterion over chunks of [`CHUNK`] records on one long-lived driver per mode;
+/// the input repeats with timestamps shifted past the previous round, so every chunk
+/// updates windows as the real stream would.
+fn criterion_bench(c: &mut Criterion, input: &Input) {
     let mut group = c.benchmark_group("window_sum");
     group.throughput(Throughput::Elements(CHUNK as u64));
+    let span = input.records.len() as i64 * STEP_MS;
     for caching in [false, true] {
-        let run = driver(caching);
-        let mut chunks = input.chunks(CHUNK).cycle();
-        let mut shift = 0i64;
-        let mut passes = 0usize;
         let label = if caching { "caching_on" } else { "caching_off" };
         group.bench_function(label, |b| {
+            let sum = Sum::new(caching);
+            let mut h = FNV_OFFSET;
+            let mut chunks = input.records.chunks(CHUNK).cycle();
+            let rounds_per_pass = input.records.len().div_ceil(CHUNK);
+            let mut done = 0usize;
             b.iter(|| {
-                let chunk = chunks.next().unwrap();
-                passes += 1;
-                if passes.is_multiple_of((n / CHUNK).max(1)) {
-                    shift += n as i64 * STEP_MS;
+                let shift = (done / rounds_per_pass) as i64 * span;
+                for (k, v, ts) in chunks.next().expect("input is not empty") {
+                    sum.pipe(k, v, ts + shift);
                 }
-                for (k, v, ts) in chunk {
-                    run.input
-                        .pipe_record(TestRecord::new(k.clone(), *v, ts + shift))
-                        .unwrap();
-                }
-                black_box(run.output.read_records_to_list().unwrap().len())
+                done += 1;
+                sum.drain(&mut h)
             });
         });
     }
     group.finish();
+}
 
-    let off = rate(false, &input);
-    let on = rate(true, &input);
+fn main() {
+    let records = env_usize("WINDOW_SUM_RECORDS", DEFAULT_RECORDS);
+    let warmup = env_usize("WINDOW_SUM_WARMUP", DEFAULT_WARMUP);
+    let passes = env_usize("WINDOW_SUM_PASSES", DEFAULT_PASSES);
+    assert!(
+        records > 0 && passes > 0,
+        "WINDOW_SUM_RECORDS and WINDOW_SUM_PASSES must be positive"
+    );
+    if let Some(m) = std::env::var_os(CHILD_ENV) {
+        child(m == "on", records, warmup, passes);
+        return;
+    }
+    // As criterion decides: benchmarks under `cargo bench`, a quick test under `cargo test`.
+    let args: Vec<String> = std::env::args().collect();
+    let bench_mode = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
+
+    if !bench_mode {
+        // Self-check: both modes write exactly the expected output, repeated keys included.
+        let input = Input::new(1_203);
+        for caching in [false, true] {
+            let (_, n, h) = pass(&input, caching);
+            assert_eq!((n, h), input.expected_output(), "caching {caching}");
+        }
+        println!("window_sum: self-check passed; peer not run (test mode, no --bench)");
+        return;
+    }
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    criterion_bench(&mut c, &Input::new(2_000));
+    c.final_summary();
+
+    let input = Input::new(records);
+    let (expected_records, expected) = input.expected_output();
+    let expected = format!("{expected:016x}");
+    let input_checksum = format!("{:016x}", input.checksum());
+    drop(input);
+
+    let lib = workspace_root().join("tests/conformance/lib");
+    let classes = compile_java_peer(&lib);
+    let mut rows = Vec::new();
+    for caching in [false, true] {
+        let rust = run_rust_child(caching, records, warmup, passes);
+        assert_eq!(
+            (rust.out_records, rust.out_checksum.as_str()),
+            (expected_records, expected.as_str()),
+            "Rust output differs from the expected output (caching {})",
+            mode(caching)
+        );
+        let java = classes
+            .clone()
+            .and_then(|classes| run_java_peer(&lib, &classes, caching, records, warmup, passes));
+        if let Ok(java) = &java {
+            assert_eq!(
+                java.in_checksum, input_checksum,
+                "the Java peer generated different input (input checksums differ)"
+            );
+            assert_eq!(
+                (java.out_records, java.out_checksum.as_str()),
+                (expected_records, expected.as_str()),
+                "Java output differs from the expected output: the sides did not do the same work"
+            );
+        }
+        rows.push((caching, rust, java));
+    }
+    if let Ok(classes) = &classes {
+        let _ = std::fs::remove_dir_all(classes);
+    }
+
     println!();
-    println!("window_sum: 1 h tumbling sum, {KEYS} keys, {n} records, RocksDB, one task");
-    println!("  caching off: {off:>12.0} records/s");
-    println!("  caching on:  {on:>12.0} records/s");
+    println!(
+        "window_sum: 1 h tumbling sum, {KEYS} keys, RocksDB, one task, TopologyTestDriver \
+         (commit after every record); {records} records/pass, {warmup}-record warm-up, \
+         {passes} timed pass(es) per side and mode, median"
+    );
+    for (caching, rust, java) in &rows {
+        let m = mode(*caching);
+        match java {
+            Ok(java) => println!(
+                "window_sum: caching {m:<3}: rust {:>9.0} records/s (passes {}) | java \
+                 kafka-streams 4.4.0 {:>9.0} records/s (passes {}) | rust/java {:.2}x | peak \
+                 RSS rust {} java {}",
+                rust.rate,
+                rust.rates,
+                java.rate,
+                java.rates,
+                rust.rate / java.rate,
+                mib(rust.vm_hwm_kib),
+                mib(java.vm_hwm_kib),
+            ),
+            Err(_) => println!(
+                "window_sum: caching {m:<3}: rust {:>9.0} records/s (passes {}) | peak RSS {}",
+                rust.rate,
+                rust.rates,
+                mib(rust.vm_hwm_kib),
+            ),
+        }
+    }
+    match &classes {
+        Ok(_) => println!(
+            "window_sum: output checksum {expected} ({expected_records} records): rust = java = \
+             expected in both modes"
+        ),
+        Err(why) => {
+            println!(
+                "window_sum: output checksum {expected} ({expected_records} records): rust = \
+                 expected in both modes"
+            );
+            println!("window_sum: java peer NOT RUN: {why}");
+        }
+    }
 }

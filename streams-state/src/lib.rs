@@ -42,7 +42,7 @@ pub use logging::{ChangeLoggingKeyValueBytesStore, ChangeLoggingWindowBytesStore
 pub use memory::{InMemoryKeyValueStore, InMemoryWindowStore};
 pub use rocks::{
     DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_WRITE_BUFFER_MANAGER_BYTES, RocksDbConfigSetter,
-    RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore,
+    RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore, WindowReads,
 };
 pub use stores::{
     InMemoryKeyValueStoreSupplier, InMemoryWindowStoreSupplier, KeyValueBytesStoreSupplier,

@@ -16,7 +16,7 @@ use crate::caching::{CachingKeyValueStore, CachingWindowStore};
 use crate::logging::{ChangeLoggingKeyValueBytesStore, ChangeLoggingWindowBytesStore};
 use crate::memory::{InMemoryKeyValueStore, InMemoryWindowStore};
 use crate::rocks::{
-    RocksDbConfigSetter, RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore,
+    RocksDbConfigSetter, RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore, WindowReads,
 };
 use crate::typed::{TypedKeyValueStore, TypedWindowStore};
 
@@ -189,6 +189,7 @@ impl WindowSpec {
 #[derive(Clone)]
 pub struct RocksDbWindowStoreSupplier {
     spec: WindowSpec,
+    reads: WindowReads,
     resources: Option<Arc<RocksDbResources>>,
     setter: Option<Arc<dyn RocksDbConfigSetter>>,
 }
@@ -197,11 +198,21 @@ impl std::fmt::Debug for RocksDbWindowStoreSupplier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RocksDbWindowStoreSupplier")
             .field("spec", &self.spec)
+            .field("reads", &self.reads)
             .finish_non_exhaustive()
     }
 }
 
 impl RocksDbWindowStoreSupplier {
+    /// Makes stores whose reads cut expired windows as `reads` says: Kafka Streams'
+    /// time-ordered stores for [`WindowReads::TimeOrderedWindows`] and
+    /// [`WindowReads::TimeOrderedSessions`].
+    #[must_use]
+    pub fn with_reads(mut self, reads: WindowReads) -> Self {
+        self.reads = reads;
+        self
+    }
+
     /// Tunes each segment with `setter`.
     #[must_use]
     pub fn with_config_setter(mut self, setter: Arc<dyn RocksDbConfigSetter>) -> Self {
@@ -239,15 +250,18 @@ impl WindowBytesStoreSupplier for RocksDbWindowStoreSupplier {
             .resources
             .clone()
             .unwrap_or_else(RocksDbResources::shared);
-        Ok(Box::new(RocksDbWindowStore::open(
-            &s.name,
-            ctx.state_dir().join(&s.name),
-            s.retention,
-            s.window_size,
-            s.retain_duplicates,
-            resources,
-            self.setter.clone(),
-        )?))
+        Ok(Box::new(
+            RocksDbWindowStore::open(
+                &s.name,
+                ctx.state_dir().join(&s.name),
+                s.retention,
+                s.window_size,
+                s.retain_duplicates,
+                resources,
+                self.setter.clone(),
+            )?
+            .with_reads(self.reads),
+        ))
     }
 }
 
@@ -556,6 +570,7 @@ impl Stores {
     ) -> Result<RocksDbWindowStoreSupplier> {
         Ok(RocksDbWindowStoreSupplier {
             spec: WindowSpec::new(name.into(), retention, window_size, retain_duplicates)?,
+            reads: WindowReads::KeyOrdered,
             resources: None,
             setter: None,
         })

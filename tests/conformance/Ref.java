@@ -51,6 +51,7 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
@@ -325,6 +326,52 @@ public class Ref {
                                                 Serdes.Long()));
             });
 
+        // emit_on_close: stream(input).groupByKey()
+        //   .windowedBy(TimeWindows.ofSizeWithNoGrace(10 s))
+        //   .emitStrategy(EmitStrategy.onWindowClose()).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String, 10000), Long))
+        // One final count per window, looked for on every record (emit interval 0, see
+        // config()); the default RocksDB store is Kafka Streams' time-ordered window store.
+        add("emit_on_close", "tumbling windows 10s no grace, emit on window close, count",
+            List.of("input"), List.of(out("output", timeWindowed(10_000L), LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofSeconds(10)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.Long()));
+            });
+
+        // emit_on_close_sliding: stream(input).groupByKey()
+        //   .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(5 s, 2 s))
+        //   .emitStrategy(EmitStrategy.onWindowClose()).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String, 5000), Long))
+        add("emit_on_close_sliding", "sliding windows difference 5s grace 2s, emit on window close, count",
+            List.of("input"), List.of(out("output", timeWindowed(5_000L), LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 5_000L),
+                                                Serdes.Long()));
+            });
+
+        // emit_on_close_session: stream(input).groupByKey()
+        //   .windowedBy(SessionWindows.ofInactivityGapAndGrace(5 s, 2 s))
+        //   .emitStrategy(EmitStrategy.onWindowClose()).count().toStream()
+        //   .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String), Long))
+        // Only final sessions come out (no retractions); the default RocksDB store is Kafka
+        // Streams' time-ordered session store.
+        add("emit_on_close_session", "session windows gap 5s grace 2s, emit on window close, count",
+            List.of("input"), List.of(out("output", SESSION_WINDOWED, LONG)), b -> {
+                b.<String, String>stream("input").groupByKey()
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .count().toStream()
+                    .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
+                                                Serdes.Long()));
+            });
+
         // suppress: stream(input).groupByKey()
         //   .windowedBy(TimeWindows.ofSizeAndGrace(10 s, 1 s)).count(Materialized.with(String, Long))
         //       (the suppression buffer needs the key/value serdes; without them it would use
@@ -521,6 +568,9 @@ public class Ref {
         p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
         // Stream-stream left/outer joins look at held-back non-matches on every record.
         p.put("__emit.interval.ms.kstreams.outer.join.spurious.results.fix__", 0L);
+        // Emit-on-close windowed aggregations look for closed windows on every record. (Both
+        // are what TopologyTestDriver sets when absent; they are written out here.)
+        p.put("__emit.interval.ms.kstreams.windowed.aggregation__", 0L);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         return p;
     }

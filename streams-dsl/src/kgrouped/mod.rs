@@ -32,7 +32,7 @@ pub use time_windowed::TimeWindowedKStream;
 use streams_core::processor::Processor;
 use streams_core::state::StoreBuilder;
 use streams_core::{Error, Result, SerdeRef};
-use streams_state::Stores;
+use streams_state::{Stores, WindowReads};
 
 use crate::builder::Shared;
 use crate::ktable::{KTable, SendOldValues};
@@ -341,6 +341,8 @@ pub(crate) fn key_value_store<K: 'static, VA: 'static>(
 }
 
 /// A timestamped window store builder, as Kafka Streams' `WindowStoreMaterializer`.
+/// `reads` picks Kafka Streams' time-ordered RocksDB store for emit-on-close aggregations
+/// (the in-memory store has no such variant, in Kafka Streams either).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn window_store<K: 'static, VA: 'static>(
     name: &str,
@@ -351,6 +353,7 @@ pub(crate) fn window_store<K: 'static, VA: 'static>(
     retention_ms: i64,
     window_size_ms: i64,
     caching: bool,
+    reads: WindowReads,
 ) -> Result<Arc<dyn StoreBuilder>> {
     let key_serde = key_serde.ok_or_else(|| missing_serde(node, "key"))?;
     let value_serde = value_serde.ok_or_else(|| missing_serde(node, "value"))?;
@@ -372,7 +375,7 @@ pub(crate) fn window_store<K: 'static, VA: 'static>(
     }
     Ok(match materialized.store_type {
         StoreType::RocksDb => finish!(Stores::timestamped_window_store_builder(
-            Stores::persistent_window_store(name, retention, size, false)?,
+            Stores::persistent_window_store(name, retention, size, false)?.with_reads(reads),
             key_serde,
             value_serde
         )),

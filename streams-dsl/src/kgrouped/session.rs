@@ -4,8 +4,11 @@
 //! Sessions are kept in a timestamped window store indexed by session *end*: the sessions
 //! of one key never overlap, so no two share an end. Each entry's "timestamp" is the
 //! session's start. Retention (gap + grace by default) expires sessions by their end, as
-//! Kafka Streams' session store does: a session whose end is older than the store's
-//! observed time minus retention is no longer found.
+//! Kafka Streams' session store does: a session ending at or before the store's observed
+//! time (latest session end) minus retention is no longer found. Emit-on-close
+//! aggregations on RocksDB use Kafka Streams' time-ordered session store instead, whose
+//! scan for closed sessions skips only expired segments (see
+//! [`WindowReads::TimeOrderedSessions`]).
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -17,9 +20,8 @@ use streams_core::serde::Serdes;
 use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
 use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
-use streams_state::{FlushedWindowEntry, TimestampedWindowStore};
+use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
-use super::time_windowed::EMIT_INTERVAL_MS;
 use super::{
     AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
     retention, window_store,
@@ -33,7 +35,10 @@ use crate::windows::{EmitStrategy, SessionWindows};
 /// Every aggregation here follows Kafka Streams' `KStreamSessionWindowAggregate`: a record
 /// with a null key is dropped and counted (a null value is aggregated, as in Java). A
 /// record at `ts` merges with every session of its key ending at or after `ts - gap` and
-/// starting at or before `ts + gap`; if the merged session ends before
+/// starting at or before `ts + gap` that the store still holds: the store keeps sessions
+/// for its retention (gap + grace unless `Materialized` gives more) by their end, and no
+/// longer finds a session ending before `latest session end - retention + 1`, even when
+/// the record is within its gap. If the merged session ends before
 /// `observed stream time - grace - gap`, the record is dropped and counted. Otherwise each
 /// absorbed session is retracted with a tombstone (`Change { new: None, .. }`, timestamp =
 /// its end), then the merged session is forwarded with its end as timestamp. Keys are
@@ -61,6 +66,7 @@ pub(crate) struct KStreamSessionWindowAggregate<K, V, VA, F> {
     gap: i64,
     grace: i64,
     emit_on_close: bool,
+    emit_interval: i64,
     fold: Arc<F>,
     key_serde: Option<SerdeRef<K>>,
     send_old: bool,
@@ -151,7 +157,7 @@ where
         if now < self.next_emit {
             return Ok(());
         }
-        self.next_emit = now.saturating_add(EMIT_INTERVAL_MS);
+        self.next_emit = now.saturating_add(self.emit_interval);
         if self.last_emit_close != -1 && self.last_emit_close >= close_time {
             return Ok(());
         }
@@ -333,6 +339,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
             .inactivity_gap_ms()
             .saturating_add(windows.grace_ms());
         let emit_on_close = self.emit.is_on_window_close();
+        let emit_interval = self.emit.emit_interval_ms();
         let store = windows.validate().and_then(|()| {
             let retention = retention(&materialized, minimum, &names.processor)?;
             window_store(
@@ -344,6 +351,11 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
                 retention,
                 1,
                 materialized.caching && !emit_on_close,
+                if emit_on_close {
+                    WindowReads::TimeOrderedSessions
+                } else {
+                    WindowReads::KeyOrdered
+                },
             )
         });
         let store_name: Arc<str> = names.store.as_str().into();
@@ -363,6 +375,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
                     gap: windows.inactivity_gap_ms(),
                     grace: windows.grace_ms(),
                     emit_on_close,
+                    emit_interval,
                     fold: Arc::clone(&fold),
                     key_serde: null_key.clone(),
                     send_old: flag.enabled(),
@@ -385,8 +398,12 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
     ///
     /// # Examples
     ///
-    /// Two sessions bridged by a record merge: both are retracted, then the merged session
-    /// comes out.
+    /// A record within the gap of a session merges with it: the session is retracted, then
+    /// the merged session comes out. Only sessions the store still finds can merge: it
+    /// finds a session while its end is at least `latest session end - retention + 1`
+    /// (retention = gap + grace by default). Here, at 120 with a retention of 10 ms, the
+    /// session [100, 100] (end 100 < 120 - 10 + 1) is no longer found, so the record at 110
+    /// merges only with [120, 120]. Kafka Streams gives the same four records.
     ///
     /// ```
     /// use std::time::Duration;
@@ -412,9 +429,8 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
     /// assert_eq!(got, vec![
     ///     (100, 100, Some(1), 100),
     ///     (120, 120, Some(1), 120),
-    ///     (100, 100, None, 100),
     ///     (120, 120, None, 120),
-    ///     (100, 120, Some(3), 120),
+    ///     (110, 120, Some(2), 120),
     /// ]);
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```

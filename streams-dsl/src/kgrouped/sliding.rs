@@ -11,10 +11,9 @@ use streams_core::serde::Serdes;
 use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
 use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
-use streams_state::{FlushedWindowEntry, TimestampedWindowStore};
+use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::fold::no_merger;
-use super::time_windowed::EMIT_INTERVAL_MS;
 use super::{
     AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
     retention, window_store,
@@ -58,6 +57,7 @@ pub(crate) struct KStreamSlidingWindowAggregate<K, V, VA, F> {
     diff: i64,
     grace: i64,
     emit_on_close: bool,
+    emit_interval: i64,
     fold: Arc<F>,
     key_serde: Option<SerdeRef<K>>,
     value_serde: Option<SerdeRef<V>>,
@@ -356,7 +356,7 @@ where
         if now < self.next_emit {
             return Ok(());
         }
-        self.next_emit = now.saturating_add(EMIT_INTERVAL_MS);
+        self.next_emit = now.saturating_add(self.emit_interval);
         if self.last_emit_close != -1 && self.last_emit_close >= close_time {
             return Ok(());
         }
@@ -488,6 +488,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
         let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
         let minimum = diff.saturating_mul(2).saturating_add(windows.grace_ms());
         let emit_on_close = self.emit.is_on_window_close();
+        let emit_interval = self.emit.emit_interval_ms();
         let store = windows.validate().and_then(|()| {
             let retention = retention(&materialized, minimum, &names.processor)?;
             window_store(
@@ -499,6 +500,11 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
                 retention,
                 diff,
                 materialized.caching && !emit_on_close,
+                if emit_on_close {
+                    WindowReads::TimeOrderedWindows
+                } else {
+                    WindowReads::KeyOrdered
+                },
             )
         });
         let store_name: Arc<str> = names.store.as_str().into();
@@ -518,6 +524,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
                     diff,
                     grace: windows.grace_ms(),
                     emit_on_close,
+                    emit_interval,
                     fold: Arc::clone(&fold),
                     key_serde: null_key.clone(),
                     value_serde: null_value.clone(),

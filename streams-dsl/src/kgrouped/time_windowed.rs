@@ -11,7 +11,7 @@ use streams_core::serde::Serdes;
 use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
 use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
-use streams_state::{FlushedWindowEntry, TimestampedWindowStore};
+use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::fold::no_merger;
 use super::{
@@ -21,10 +21,6 @@ use super::{
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, TimeWindows};
-
-/// How often (wall-clock ms) an emit-on-close aggregation looks for closed windows, Kafka
-/// Streams' default `__emit.interval.ms.kstreams.windowed.aggregation__`.
-pub(crate) const EMIT_INTERVAL_MS: i64 = 1000;
 
 /// A grouped stream windowed by [`TimeWindows`], ready for an aggregation.
 ///
@@ -57,6 +53,7 @@ pub(crate) struct KStreamWindowAggregate<K, V, VA, F> {
     store_name: Arc<str>,
     windows: TimeWindows,
     emit_on_close: bool,
+    emit_interval: i64,
     fold: Arc<F>,
     key_serde: Option<SerdeRef<K>>,
     send_old: bool,
@@ -100,7 +97,7 @@ where
     }
 
     /// Emit-on-close: forwards the windows that closed since the last emission, at most
-    /// once per [`EMIT_INTERVAL_MS`] of wall-clock time, as Kafka Streams'
+    /// once per emit interval of wall-clock time, as Kafka Streams'
     /// `AbstractKStreamTimeWindowAggregateProcessor.maybeForwardFinalResult`.
     fn maybe_emit_final(
         &mut self,
@@ -112,7 +109,7 @@ where
         if now < self.next_emit {
             return Ok(());
         }
-        self.next_emit = now.saturating_add(EMIT_INTERVAL_MS);
+        self.next_emit = now.saturating_add(self.emit_interval);
         if self.last_emit_close != -1 && self.last_emit_close >= close_time {
             return Ok(());
         }
@@ -274,6 +271,8 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
         let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
         let minimum = windows.size_ms().saturating_add(windows.grace_ms());
+        let emit_on_close = self.emit.is_on_window_close();
+        let emit_interval = self.emit.emit_interval_ms();
         let store = windows.validate().and_then(|()| {
             let retention = retention(&materialized, minimum, &names.processor)?;
             window_store(
@@ -284,13 +283,17 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                 &names.processor,
                 retention,
                 windows.size_ms(),
-                materialized.caching && !self.emit.is_on_window_close(),
+                materialized.caching && !emit_on_close,
+                if emit_on_close {
+                    WindowReads::TimeOrderedWindows
+                } else {
+                    WindowReads::KeyOrdered
+                },
             )
         });
         let store_name: Arc<str> = names.store.as_str().into();
         let fold = Arc::new(fold);
         let null_key = g.key_serde.clone();
-        let emit_on_close = self.emit.is_on_window_close();
         g.builder
             .borrow_mut()
             .tables
@@ -304,6 +307,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                     store_name: Arc::clone(&store_name),
                     windows,
                     emit_on_close,
+                    emit_interval,
                     fold: Arc::clone(&fold),
                     key_serde: null_key.clone(),
                     send_old: flag.enabled(),

@@ -12,4 +12,4 @@ pub use config::{
 };
 pub(crate) use iter::RawIter;
 pub use kv::RocksDbKeyValueStore;
-pub use window::RocksDbWindowStore;
+pub use window::{RocksDbWindowStore, WindowReads};

@@ -22,6 +22,31 @@ struct Segment {
     path: PathBuf,
 }
 
+/// Which stored windows the reads of a [`RocksDbWindowStore`] treat as expired, after the
+/// Kafka Streams store it stands in for. Writes and segment expiry are the same for all
+/// three; only the cut of `fetch_at`, `fetch` and `fetch_all` differs.
+///
+/// Kafka Streams' DSL asks for a time-ordered RocksDB store when an aggregation emits on
+/// window close, and the time-ordered stores cut their reads differently (its in-memory
+/// stores have no time-ordered variant and always cut as [`KeyOrdered`](Self::KeyOrdered)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WindowReads {
+    /// `RocksDBWindowStore` and `RocksDBSessionStore`: every read skips windows starting
+    /// before `observed - retention + 1`. The default.
+    #[default]
+    KeyOrdered,
+    /// `RocksDBTimeOrderedWindowStore` (emit-on-close time and sliding windows): every read
+    /// skips windows starting before `observed - retention`, keeping one millisecond more,
+    /// so that a window whose end is exactly the close time is still found when it closes.
+    TimeOrderedWindows,
+    /// `RocksDBTimeOrderedSessionStore` (emit-on-close session windows, stored by session
+    /// end): reads of one key cut as [`KeyOrdered`](Self::KeyOrdered); `fetch_all` skips
+    /// only what expired segments took, so a closed session is still found after stream
+    /// time passed its end by more than the retention.
+    TimeOrderedSessions,
+}
+
 /// A persistent window store split into time segments, as Kafka Streams'
 /// `RocksDBWindowStore`.
 ///
@@ -41,7 +66,8 @@ struct Segment {
 ///
 /// The observed stream time is the largest window start put or restored. A put whose
 /// segment is older than the segment of `observed - retention` is dropped, and such
-/// segments are deleted; fetches skip entries older than `observed - retention + 1`.
+/// segments are deleted; fetches skip entries older than `observed - retention + 1`, or
+/// as [`with_reads`](Self::with_reads) sets.
 pub struct RocksDbWindowStore {
     name: String,
     dir: PathBuf,
@@ -49,6 +75,7 @@ pub struct RocksDbWindowStore {
     window_size: i64,
     segment_interval: i64,
     retain_duplicates: bool,
+    reads: WindowReads,
     seqnum: u32,
     observed: i64,
     segments: BTreeMap<i64, Segment>,
@@ -65,6 +92,7 @@ impl std::fmt::Debug for RocksDbWindowStore {
             .field("dir", &self.dir)
             .field("retention", &self.retention)
             .field("segment_interval", &self.segment_interval)
+            .field("reads", &self.reads)
             .field("segments", &self.segments.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -107,6 +135,7 @@ impl RocksDbWindowStore {
             retention: retention_ms,
             window_size: window_size_ms,
             retain_duplicates,
+            reads: WindowReads::KeyOrdered,
             seqnum: 0,
             observed: -1,
             segments: BTreeMap::new(),
@@ -117,6 +146,18 @@ impl RocksDbWindowStore {
         };
         store.open_existing()?;
         Ok(store)
+    }
+
+    /// Cuts reads as `reads` says (see [`WindowReads`]).
+    #[must_use]
+    pub fn with_reads(mut self, reads: WindowReads) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// How reads treat expired windows.
+    pub fn reads(&self) -> WindowReads {
+        self.reads
     }
 
     /// The segment interval in milliseconds.
@@ -176,8 +217,21 @@ impl RocksDbWindowStore {
         self.segment_id(self.observed - self.retention)
     }
 
-    fn min_live_time(&self) -> i64 {
-        (self.observed - self.retention + 1).max(0)
+    /// The earliest window start that `fetch_at` and `fetch` return.
+    fn min_key_read_time(&self) -> i64 {
+        let cut = match self.reads {
+            WindowReads::KeyOrdered | WindowReads::TimeOrderedSessions => 1,
+            WindowReads::TimeOrderedWindows => 0,
+        };
+        (self.observed - self.retention + cut).max(0)
+    }
+
+    /// The earliest window start that `fetch_all` returns.
+    fn min_all_read_time(&self) -> i64 {
+        match self.reads {
+            WindowReads::TimeOrderedSessions => 0,
+            WindowReads::KeyOrdered | WindowReads::TimeOrderedWindows => self.min_key_read_time(),
+        }
     }
 
     fn check_open(&self) -> Result<()> {
@@ -376,7 +430,7 @@ impl WindowBytesStore for RocksDbWindowStore {
 
     fn fetch_at(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
-        if window_start < self.min_live_time() {
+        if window_start < self.min_key_read_time() {
             return Ok(None);
         }
         let Some(segment) = self.segments.get(&self.segment_id(window_start)) else {
@@ -406,7 +460,7 @@ impl WindowBytesStore for RocksDbWindowStore {
 
     fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<WindowBytesIter<'_>> {
         self.check_open()?;
-        let from = time_from.max(self.min_live_time());
+        let from = time_from.max(self.min_key_read_time());
         if time_to < from {
             return Ok(Box::new(std::iter::empty()));
         }
@@ -437,7 +491,7 @@ impl WindowBytesStore for RocksDbWindowStore {
 
     fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<WindowBytesIter<'_>> {
         self.check_open()?;
-        let from = time_from.max(self.min_live_time());
+        let from = time_from.max(self.min_all_read_time());
         if time_to < from {
             return Ok(Box::new(std::iter::empty()));
         }

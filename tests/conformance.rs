@@ -273,7 +273,7 @@ fn join_windows() -> JoinWindows {
 /// The join cases' options: Ref.java's driver config looks at held-back non-matches on
 /// every record (`__emit.interval.ms.kstreams.outer.join.spurious.results.fix__` = 0).
 fn stream_joined() -> StreamJoined<S, S, S> {
-    StreamJoined::inherit().with_outer_join_emit_interval(std::time::Duration::ZERO)
+    StreamJoined::inherit()
 }
 
 fn stream_join_inner() -> Topology {
@@ -458,7 +458,7 @@ fn session() -> Topology {
 /// `__emit.interval.ms.kstreams.windowed.aggregation__` to 0: closed windows are looked for
 /// on every record.
 fn on_close() -> EmitStrategy {
-    EmitStrategy::on_window_close().with_emit_interval(Duration::ZERO)
+    EmitStrategy::on_window_close()
 }
 
 fn emit_on_close() -> Topology {

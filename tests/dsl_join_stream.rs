@@ -71,12 +71,25 @@ impl Fixture {
         joined: StreamJoined<S, S, S>,
         options: DriverOptions,
     ) -> Self {
-        let driver = TopologyTestDriver::with_options(
-            topology(kind, windows, joined),
-            StreamsConfig::new().set("application.id", "join-test"),
+        Self::with_config(
+            kind,
+            windows,
+            joined,
             options,
+            StreamsConfig::new().set("application.id", "join-test"),
         )
-        .expect("the driver starts");
+    }
+
+    fn with_config(
+        kind: Kind,
+        windows: JoinWindows,
+        joined: StreamJoined<S, S, S>,
+        options: DriverOptions,
+        config: StreamsConfig,
+    ) -> Self {
+        let driver =
+            TopologyTestDriver::with_options(topology(kind, windows, joined), config, options)
+                .expect("the driver starts");
         let left = driver.create_input_topic("left", nullable(), nullable());
         let right = driver.create_input_topic("right", nullable(), nullable());
         let out = driver.create_output_topic("out", nullable(), nullable());
@@ -88,9 +101,10 @@ impl Fixture {
         }
     }
 
-    /// Held-back records are looked at on every record.
+    /// Held-back records are looked at on every record (the driver's emit interval is 0,
+    /// as Java's).
     fn new(kind: Kind, windows: JoinWindows) -> Self {
-        let joined = StreamJoined::inherit().with_outer_join_emit_interval(Duration::ZERO);
+        let joined = StreamJoined::inherit();
         Self::with_options(kind, windows, joined, DriverOptions::new())
     }
 
@@ -297,12 +311,16 @@ fn a_record_older_than_the_retention_finds_no_partner() {
 
 #[test]
 fn the_emit_interval_bounds_how_often_held_back_records_are_looked_at() {
-    // The default interval is 1 s of wall-clock time, which the driver only moves on demand.
-    let f = Fixture::with_options(
+    // The production interval is 1 s of wall-clock time, which the driver only moves on
+    // demand (its own default is 0, as Java's driver).
+    let f = Fixture::with_config(
         Kind::Left,
         five_and_two(),
         StreamJoined::inherit(),
         DriverOptions::new(),
+        StreamsConfig::new()
+            .set("application.id", "join-test")
+            .set(OUTER_JOIN_EMIT_INTERVAL, "1000"),
     );
     f.l(Some("a"), Some("a@0"), 0); // the first look (nothing held yet) starts the interval
     f.l(Some("b"), Some("b@10"), 10_000); // a@0's window closed, but the interval has not passed
@@ -316,7 +334,7 @@ fn the_emit_interval_bounds_how_often_held_back_records_are_looked_at() {
 
 #[test]
 fn each_task_has_its_own_stream_time_in_multi_partition_mode() {
-    let joined = StreamJoined::inherit().with_outer_join_emit_interval(Duration::ZERO);
+    let joined = StreamJoined::inherit();
     let f = Fixture::with_options(
         Kind::Left,
         five_and_two(),
@@ -348,7 +366,6 @@ fn each_task_has_its_own_stream_time_in_multi_partition_mode() {
 #[test]
 fn in_memory_stores_give_the_same_results() {
     let joined = StreamJoined::inherit()
-        .with_outer_join_emit_interval(Duration::ZERO)
         .with_store_type(StoreType::InMemory)
         .with_logging_disabled();
     let f = Fixture::with_options(Kind::Outer, five_and_two(), joined, DriverOptions::new());
@@ -441,7 +458,7 @@ fn a_key_changing_left_stream_is_repartitioned_and_co_partitioned() {
             &r,
             |x: &String, y: Option<&String>| format!("{x}+{}", y.map_or("-", String::as_str)),
             five_and_two(),
-            joined_strings().with_outer_join_emit_interval(Duration::ZERO),
+            joined_strings(),
         )
         .to("out", Produced::with(Serdes::string(), Serdes::string()));
     let topology = b.build().expect("builds");

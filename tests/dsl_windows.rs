@@ -408,14 +408,16 @@ fn materialized(store: StoreType) -> Materialized<String, i64> {
     Materialized::with(Serdes::string(), Serdes::i64()).with_store_type(store)
 }
 
-fn tumbling_on_close(emit: EmitStrategy, store: StoreType) -> TopologyTestDriver {
+/// An emit-on-close tumbling count, with `interval_ms` between two looks for closed windows
+/// ("1000" is the production default; the driver's own default is 0, as Java's).
+fn tumbling_on_close(store: StoreType, interval_ms: &str) -> TopologyTestDriver {
     let b = StreamsBuilder::new();
     b.stream("in", Consumed::with(Serdes::string(), Serdes::i64()))
         .group_by_key()
         .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_millis(
             100,
         )))
-        .emit_strategy(emit)
+        .emit_strategy(EmitStrategy::on_window_close())
         .count_with(materialized(store))
         .to_stream()
         .to(
@@ -425,7 +427,11 @@ fn tumbling_on_close(emit: EmitStrategy, store: StoreType) -> TopologyTestDriver
                 Serdes::option(Serdes::i64()),
             ),
         );
-    TopologyTestDriver::new(b.build().unwrap(), config()).unwrap()
+    TopologyTestDriver::new(
+        b.build().unwrap(),
+        config().set(WINDOWED_AGGREGATION_EMIT_INTERVAL, interval_ms),
+    )
+    .unwrap()
 }
 
 /// Java Kafka Streams 4.4 emits `(a, [0, 100)) = 2 @20` here. Its RocksDB time-ordered
@@ -433,7 +439,7 @@ fn tumbling_on_close(emit: EmitStrategy, store: StoreType) -> TopologyTestDriver
 /// start 100 made the store's observed time 100 = window start + retention.
 #[test]
 fn emit_on_window_close_forwards_only_final_results() {
-    let driver = tumbling_on_close(EmitStrategy::on_window_close(), StoreType::RocksDb);
+    let driver = tumbling_on_close(StoreType::RocksDb, "1000");
     let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
     let out = windowed_out(&driver, 100);
     input.pipe_record(TestRecord::new(k("a"), 1, 10)).unwrap();
@@ -460,7 +466,7 @@ fn emit_on_window_close_forwards_only_final_results() {
 /// closed since the previous one.
 #[test]
 fn emit_on_window_close_waits_for_the_emit_interval() {
-    let driver = tumbling_on_close(EmitStrategy::on_window_close(), StoreType::RocksDb);
+    let driver = tumbling_on_close(StoreType::RocksDb, "1000");
     let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
     let out = windowed_out(&driver, 100);
     // The first record looks (nothing is closed), the next look is 1 s of wall clock later.
@@ -483,8 +489,7 @@ fn emit_on_window_close_waits_for_the_emit_interval() {
 /// looks; the outputs are Java Kafka Streams 4.4's for the same input.
 #[test]
 fn emit_on_window_close_with_a_zero_interval_looks_on_every_record() {
-    let emit = EmitStrategy::on_window_close().with_emit_interval(Duration::ZERO);
-    let driver = tumbling_on_close(emit, StoreType::RocksDb);
+    let driver = tumbling_on_close(StoreType::RocksDb, "0");
     let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
     let out = windowed_out(&driver, 100);
     let mut got = Vec::new();
@@ -521,7 +526,7 @@ fn emit_on_window_close_with_a_zero_interval_looks_on_every_record() {
 /// is already unreadable when it closes and nothing is emitted (Java: the same).
 #[test]
 fn emit_on_window_close_with_an_in_memory_store_misses_windows_at_the_retention_edge() {
-    let driver = tumbling_on_close(EmitStrategy::on_window_close(), StoreType::InMemory);
+    let driver = tumbling_on_close(StoreType::InMemory, "1000");
     let input = driver.create_input_topic("in", Serdes::string(), Serdes::i64());
     let out = windowed_out(&driver, 100);
     input.pipe_record(TestRecord::new(k("a"), 1, 10)).unwrap();
@@ -548,7 +553,7 @@ fn emit_on_window_close_of_hopping_windows_with_grace() {
                 )
                 .advance_by(Duration::from_millis(50)),
             )
-            .emit_strategy(EmitStrategy::on_window_close().with_emit_interval(Duration::ZERO))
+            .emit_strategy(EmitStrategy::on_window_close())
             .count_with(materialized(store))
             .to_stream()
             .to(
@@ -603,7 +608,12 @@ fn session_count_on_close(store: StoreType) -> TopologyTestDriver {
                 Serdes::option(Serdes::i64()),
             ),
         );
-    TopologyTestDriver::new(b.build().unwrap(), config()).unwrap()
+    // The production interval, which the wall-clock moves below step through.
+    TopologyTestDriver::new(
+        b.build().unwrap(),
+        config().set(WINDOWED_AGGREGATION_EMIT_INTERVAL, "1000"),
+    )
+    .unwrap()
 }
 
 /// Emit-on-close sessions come out once closed (end < stream time - gap - grace), time-
@@ -654,7 +664,7 @@ fn emit_on_window_close_of_sliding_windows() {
             .windowed_by(SlidingWindows::of_time_difference_with_no_grace(
                 Duration::from_millis(10),
             ))
-            .emit_strategy(EmitStrategy::on_window_close().with_emit_interval(Duration::ZERO))
+            .emit_strategy(EmitStrategy::on_window_close())
             .count_with(materialized(store))
             .to_stream()
             .to(

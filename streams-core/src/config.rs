@@ -77,7 +77,22 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("max.task.idle.ms", Some("0")),
     ("buffered.records.per.partition", Some("1000")),
     ("session.timeout.ms", Some("45000")),
+    (OUTER_JOIN_EMIT_INTERVAL, Some("1000")),
+    (WINDOWED_AGGREGATION_EMIT_INTERVAL, Some("1000")),
 ];
+
+/// How often, in wall-clock milliseconds, a stream-stream left or outer join looks for
+/// held-back non-matches to emit (Kafka Streams' internal
+/// `__emit.interval.ms.kstreams.outer.join.spurious.results.fix__`; 1000, and 0 in the
+/// test driver, as in Kafka's).
+pub const OUTER_JOIN_EMIT_INTERVAL: &str =
+    "__emit.interval.ms.kstreams.outer.join.spurious.results.fix__";
+
+/// How often, in wall-clock milliseconds, an emit-on-window-close aggregation looks for
+/// closed windows (Kafka Streams' internal `__emit.interval.ms.kstreams.windowed.aggregation__`;
+/// 1000, and 0 in the test driver, as in Kafka's).
+pub const WINDOWED_AGGREGATION_EMIT_INTERVAL: &str =
+    "__emit.interval.ms.kstreams.windowed.aggregation__";
 
 /// Kafka Streams configuration.
 ///
@@ -119,6 +134,11 @@ impl StreamsConfig {
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
         self.values.insert(key.into(), value.into());
         self
+    }
+
+    /// Whether `key` was set, rather than left to its default.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.values.contains_key(key)
     }
 
     /// The raw value of a key, or its default.
@@ -273,6 +293,35 @@ impl StreamsConfig {
                 reason: format!("'{v}' is not one of at_least_once, exactly_once_v2"),
             }),
         }
+    }
+
+    /// [`OUTER_JOIN_EMIT_INTERVAL`] in milliseconds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a negative or non-numeric value.
+    pub fn outer_join_emit_interval_ms(&self) -> Result<i64> {
+        self.non_negative(OUTER_JOIN_EMIT_INTERVAL)
+    }
+
+    /// [`WINDOWED_AGGREGATION_EMIT_INTERVAL`] in milliseconds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a negative or non-numeric value.
+    pub fn windowed_aggregation_emit_interval_ms(&self) -> Result<i64> {
+        self.non_negative(WINDOWED_AGGREGATION_EMIT_INTERVAL)
+    }
+
+    fn non_negative(&self, key: &str) -> Result<i64> {
+        let ms = self.i64_value(key)?.unwrap_or(0);
+        if ms < 0 {
+            return Err(Error::Config {
+                key: key.into(),
+                reason: "must not be negative".into(),
+            });
+        }
+        Ok(ms)
     }
 
     /// `commit.interval.ms`: 30 s under at-least-once, 100 ms under exactly-once, unless set.

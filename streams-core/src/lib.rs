@@ -20,7 +20,10 @@ pub mod task_id;
 pub mod topology;
 pub mod window;
 
-pub use config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
+pub use config::{
+    ErrorHandling, OUTER_JOIN_EMIT_INTERVAL, ProcessingGuarantee, StreamsConfig,
+    WINDOWED_AGGREGATION_EMIT_INTERVAL,
+};
 pub use error::{BoxError, Error, Result};
 pub use options::{Consumed, Named, OffsetReset, Produced, StreamPartitioner};
 pub use record::{Header, Headers, Record, RecordMetadata};

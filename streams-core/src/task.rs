@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::config::ErrorHandling;
+use crate::config::{ErrorHandling, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::processor::{PunctuationQueue, PunctuationType, PunctuatorId};
 use crate::record::{Headers, Record, RecordMetadata};
@@ -97,6 +97,7 @@ pub(crate) struct TaskContext {
     pub(crate) record_timestamp: Rc<Cell<i64>>,
     pub(crate) commit_requested: bool,
     pub(crate) metrics: TaskMetrics,
+    pub(crate) config: Arc<StreamsConfig>,
     handlers: TaskHandlers,
     collector: Rc<RefCell<dyn RecordCollector>>,
     stores: HashMap<String, Rc<dyn Any>>,
@@ -357,6 +358,8 @@ pub(crate) struct TaskSpec {
     pub(crate) cache_max_bytes: usize,
     /// Under exactly-once, checkpoints are not trusted after a crash.
     pub(crate) exactly_once: bool,
+    /// The application's configuration, for processors that read it.
+    pub(crate) config: Arc<StreamsConfig>,
 }
 
 /// One instance of one or more sub-topologies over one partition of their inputs.
@@ -469,6 +472,7 @@ impl Task {
             record_timestamp,
             commit_requested: false,
             metrics: TaskMetrics::default(),
+            config: Arc::clone(&spec.config),
             handlers: spec.handlers,
             processing_input: (spec.handlers.processing == ErrorHandling::DeadLetter)
                 .then(CapturedInput::default),

@@ -41,7 +41,9 @@ pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned, StreamJoine
 pub use ktable::{BufferConfig, Change, KTable, Suppressed};
 pub use materialized::{Grouped, Joined, Materialized, StoreType};
 pub use streams_core::partitioner;
-pub use streams_core::{Error, Result};
+pub use streams_core::{
+    Error, OUTER_JOIN_EMIT_INTERVAL, Result, WINDOWED_AGGREGATION_EMIT_INTERVAL,
+};
 pub use windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
 
 /// State stores: the traits processors and tests use and the store implementations.
@@ -84,8 +86,8 @@ pub mod prelude {
     pub use streams_core::serde::Serdes;
     pub use streams_core::window::{Window, Windowed};
     pub use streams_core::{
-        Consumed, Error, ErrorHandling, Headers, Named, OffsetReset, ProcessingGuarantee, Produced,
-        Record, RecordMetadata, Result, Serde, SerdeRef, StreamPartitioner, StreamsConfig, TaskId,
-        Topology,
+        Consumed, Error, ErrorHandling, Headers, Named, OUTER_JOIN_EMIT_INTERVAL, OffsetReset,
+        ProcessingGuarantee, Produced, Record, RecordMetadata, Result, Serde, SerdeRef,
+        StreamPartitioner, StreamsConfig, TaskId, Topology, WINDOWED_AGGREGATION_EMIT_INTERVAL,
     };
 }

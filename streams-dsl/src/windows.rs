@@ -231,18 +231,11 @@ impl SessionWindows {
 ///
 /// assert_eq!(EmitStrategy::default(), EmitStrategy::on_window_update());
 /// assert_ne!(EmitStrategy::on_window_close(), EmitStrategy::on_window_update());
-/// let every_record = EmitStrategy::on_window_close().with_emit_interval(Duration::ZERO);
-/// assert_eq!(every_record.emit_interval_ms(), 0);
-/// assert_eq!(EmitStrategy::on_window_close().emit_interval_ms(), 1_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmitStrategy {
     on_close: bool,
-    interval_ms: i64,
 }
-
-/// Kafka Streams' default `__emit.interval.ms.kstreams.windowed.aggregation__`.
-const DEFAULT_EMIT_INTERVAL_MS: i64 = 1_000;
 
 impl Default for EmitStrategy {
     fn default() -> Self {
@@ -254,17 +247,16 @@ impl EmitStrategy {
     /// Every update of a window is forwarded (merged per key by the cache when caching is
     /// on). The default.
     pub fn on_window_update() -> Self {
-        EmitStrategy {
-            on_close: false,
-            interval_ms: DEFAULT_EMIT_INTERVAL_MS,
-        }
+        EmitStrategy { on_close: false }
     }
 
     /// Only a window's final result is forwarded, once stream time passes its end plus
     /// grace, with the timestamp of its last record. As in Kafka Streams, the closed
-    /// windows are looked for when a record arrives, at most once per
-    /// [emit interval](Self::with_emit_interval) of wall-clock time; windows that closed
-    /// since the last look all come out then, in window order.
+    /// windows are looked for when a record arrives, at most once per emit interval of
+    /// wall-clock time (the setting
+    /// [`WINDOWED_AGGREGATION_EMIT_INTERVAL`](crate::WINDOWED_AGGREGATION_EMIT_INTERVAL):
+    /// 1 s, and 0 in the test driver, as in Kafka Streams); windows that closed since the
+    /// last look all come out then, in window order.
     ///
     /// Which closed windows can still be found depends on the store, as in Kafka Streams.
     /// With the default RocksDB store the aggregation uses Kafka Streams' time-ordered
@@ -276,33 +268,12 @@ impl EmitStrategy {
     /// that reach the cut exactly when they close (tumbling windows without grace, every
     /// session) are never emitted unless `Materialized` gives a longer retention.
     pub fn on_window_close() -> Self {
-        EmitStrategy {
-            on_close: true,
-            interval_ms: DEFAULT_EMIT_INTERVAL_MS,
-        }
-    }
-
-    /// The wall-clock time between two looks for closed windows: 1 s by default, Kafka
-    /// Streams' internal setting `__emit.interval.ms.kstreams.windowed.aggregation__`.
-    ///
-    /// Java's `TopologyTestDriver` sets that internal setting to 0 unless the test
-    /// configures it, so under Java's driver closed windows are looked for on every record.
-    /// This crate's driver does not change it: a test that wants Java's driver behaviour
-    /// sets [`Duration::ZERO`] here, or moves the wall clock.
-    #[must_use]
-    pub fn with_emit_interval(mut self, interval: Duration) -> Self {
-        self.interval_ms = millis(interval);
-        self
+        EmitStrategy { on_close: true }
     }
 
     /// Whether only final results are forwarded.
     pub fn is_on_window_close(&self) -> bool {
         self.on_close
-    }
-
-    /// The wall-clock milliseconds between two looks for closed windows.
-    pub fn emit_interval_ms(&self) -> i64 {
-        self.interval_ms
     }
 }
 

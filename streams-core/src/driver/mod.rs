@@ -20,7 +20,7 @@ use std::time::Duration;
 
 pub use topics::{TestInputTopic, TestOutputTopic, TestRecord};
 
-use crate::config::StreamsConfig;
+use crate::config::{OUTER_JOIN_EMIT_INTERVAL, StreamsConfig, WINDOWED_AGGREGATION_EMIT_INTERVAL};
 use crate::error::{Error, Result};
 use crate::partitioner::default_partition;
 use crate::record::Headers;
@@ -232,6 +232,13 @@ impl TopologyTestDriver {
         if config.get("application.id").is_none() {
             config.insert("application.id", "topology-test-driver");
         }
+        // Kafka's driver turns the wall-clock throttling of held-back join results and of
+        // emit-on-close windows off, so that every record shows its effect at once.
+        for key in [OUTER_JOIN_EMIT_INTERVAL, WINDOWED_AGGREGATION_EMIT_INTERVAL] {
+            if !config.is_set(key) {
+                config.insert(key, "0");
+            }
+        }
         config.validate()?;
         let application_id: Arc<str> = config.application_id()?.into();
         let handlers = TaskHandlers {
@@ -268,6 +275,7 @@ impl TopologyTestDriver {
         };
         let app_dir = state.as_ref().map(|(d, _)| d.app_dir().to_path_buf());
         let cache_max_bytes = usize::try_from(config.cache_max_bytes()?).unwrap_or(usize::MAX);
+        let shared_config = Arc::new(config.clone());
         let mut tasks = BTreeMap::new();
         let make = |id: TaskId, subs: Vec<usize>| -> Result<Task> {
             let collector: Rc<RefCell<dyn RecordCollector>> = collector.clone();
@@ -284,6 +292,7 @@ impl TopologyTestDriver {
                     state_dir: app_dir.clone(),
                     cache_max_bytes,
                     exactly_once: false,
+                    config: Arc::clone(&shared_config),
                 },
             )
         };

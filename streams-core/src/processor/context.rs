@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::punctuation::{PunctuationType, PunctuatorId};
+use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::record::{Record, RecordMetadata};
 use crate::task::TaskContext;
@@ -103,6 +104,11 @@ impl<K, V> ProcessorContext<'_, K, V> {
     /// The current wall-clock time in milliseconds (the mocked clock in the test driver).
     pub fn wall_clock_time(&self) -> i64 {
         self.task.wall_clock
+    }
+
+    /// The application's configuration (Kafka Streams' `appConfigs`).
+    pub fn app_config(&self) -> &StreamsConfig {
+        &self.task.config
     }
 
     /// The id of the task running this node.

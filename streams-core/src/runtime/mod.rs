@@ -533,6 +533,7 @@ impl KafkaStreams {
                 plan: Arc::clone(&plan),
                 buffered_per_partition: buffered,
                 shared: Arc::clone(&self.shared),
+                config: Arc::new(self.config.clone()),
             };
             match thread::spawn(setup) {
                 Ok(handle) => self.threads.push(handle),

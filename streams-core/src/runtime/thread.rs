@@ -19,7 +19,7 @@ use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::config::{ErrorHandling, ProcessingGuarantee};
+use crate::config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::options::OffsetReset;
 use crate::record::Headers;
@@ -68,6 +68,7 @@ pub(crate) struct ThreadSetup {
     pub(crate) plan: Arc<TopicPlan>,
     pub(crate) buffered_per_partition: usize,
     pub(crate) shared: Arc<Shared>,
+    pub(crate) config: Arc<StreamsConfig>,
 }
 
 /// Starts a stream thread.
@@ -297,6 +298,7 @@ struct ThreadSetupShared {
     plan: Arc<TopicPlan>,
     buffered_per_partition: usize,
     shared: Arc<Shared>,
+    config: Arc<StreamsConfig>,
 }
 
 fn run_loop(setup: ThreadSetup) -> Result<()> {
@@ -323,6 +325,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
             plan: Arc::clone(&setup.plan),
             buffered_per_partition: setup.buffered_per_partition.max(1),
             shared: Arc::clone(&shared),
+            config: Arc::clone(&setup.config),
         },
         collector,
         reader,
@@ -523,6 +526,7 @@ impl TaskManager {
                     state_dir: Some(self.setup.app_dir.clone()),
                     cache_max_bytes: per_task_cache,
                     exactly_once: self.setup.guarantee == ProcessingGuarantee::ExactlyOnceV2,
+                    config: Arc::clone(&self.setup.config),
                 },
             )?;
             let span = tracing::info_span!("restore", task = %id);

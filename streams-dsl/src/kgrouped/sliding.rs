@@ -397,6 +397,7 @@ where
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
         self.store = Some(ctx.state_store::<TimestampedWindowStore<K, VA>>(&self.store_name)?);
+        self.emit_interval = ctx.app_config().windowed_aggregation_emit_interval_ms()?;
         Ok(())
     }
 
@@ -488,7 +489,6 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
         let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
         let minimum = diff.saturating_mul(2).saturating_add(windows.grace_ms());
         let emit_on_close = self.emit.is_on_window_close();
-        let emit_interval = self.emit.emit_interval_ms();
         let store = windows.validate().and_then(|()| {
             let retention = retention(&materialized, minimum, &names.processor)?;
             window_store(
@@ -524,7 +524,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
                     diff,
                     grace: windows.grace_ms(),
                     emit_on_close,
-                    emit_interval,
+                    emit_interval: 0,
                     fold: Arc::clone(&fold),
                     key_serde: null_key.clone(),
                     value_serde: null_value.clone(),

@@ -31,10 +31,6 @@ use super::repartition::{NullKeys, add_repartition_with};
 use crate::join_windows::JoinWindows;
 use crate::materialized::StoreType;
 
-/// The default wall-clock interval between two looks at the held-back non-matches, as Kafka
-/// Streams' internal `__emit.interval.ms.kstreams.outer.join.spurious.results.fix__`.
-const DEFAULT_EMIT_INTERVAL_MS: i64 = 1_000;
-
 /// Serdes, names and store options of a stream-stream join, as Kafka Streams' `StreamJoined`.
 ///
 /// Serdes not given are taken from the streams: the key serde from the left stream (or the
@@ -75,7 +71,6 @@ pub struct StreamJoined<K, V, VO> {
     logging: bool,
     logging_config: BTreeMap<String, String>,
     store_type: StoreType,
-    emit_interval_ms: i64,
 }
 
 impl<K, V, VO> Default for StreamJoined<K, V, VO> {
@@ -89,7 +84,6 @@ impl<K, V, VO> Default for StreamJoined<K, V, VO> {
             logging: true,
             logging_config: BTreeMap::new(),
             store_type: StoreType::default(),
-            emit_interval_ms: DEFAULT_EMIT_INTERVAL_MS,
         }
     }
 }
@@ -101,7 +95,6 @@ impl<K, V, VO> std::fmt::Debug for StreamJoined<K, V, VO> {
             .field("store_name", &self.store_name)
             .field("logging", &self.logging)
             .field("store_type", &self.store_type)
-            .field("emit_interval_ms", &self.emit_interval_ms)
             .finish_non_exhaustive()
     }
 }
@@ -186,19 +179,6 @@ impl<K, V, VO> StreamJoined<K, V, VO> {
         self
     }
 
-    /// The wall-clock time between two looks at the non-matches a left or outer join holds
-    /// back: 1 s by default, as Kafka Streams' internal setting
-    /// `__emit.interval.ms.kstreams.outer.join.spurious.results.fix__`. A look that finds
-    /// closed windows emits all of them; the interval only bounds how often the shared store
-    /// is scanned. Under the test driver the wall clock only moves when the test moves it,
-    /// so a test that wants every closed window emitted as soon as stream time allows sets
-    /// [`Duration::ZERO`].
-    #[must_use]
-    pub fn with_outer_join_emit_interval(mut self, interval: Duration) -> Self {
-        self.emit_interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-        self
-    }
-
     /// The name, if one was given.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
@@ -267,7 +247,6 @@ struct JoinSpec<K, VThis, VOther, V1, V2, VR> {
     windows_before: i64,
     windows_after: i64,
     grace: i64,
-    emit_interval: i64,
     key_serde: SerdeRef<K>,
     this_serde: SerdeRef<VThis>,
     left_serde: SerdeRef<V1>,
@@ -288,6 +267,8 @@ struct JoinProcessor<K, VThis, VOther, V1, V2, VR> {
     outer: Option<Rc<RefCell<OuterStore>>>,
     tracker: Arc<TimeTracker>,
     task: Option<TaskId>,
+    /// [`OUTER_JOIN_EMIT_INTERVAL`](streams_core::OUTER_JOIN_EMIT_INTERVAL), read at init.
+    emit_interval: i64,
     /// The topic handed to serdes for the shared store: its changelog topic.
     outer_topic: String,
     key_buf: Vec<u8>,
@@ -312,6 +293,7 @@ where
             outer: None,
             tracker: Arc::new(TimeTracker::default()),
             task: None,
+            emit_interval: 0,
             outer_topic: String::new(),
             key_buf: Vec::new(),
             value_buf: Vec::new(),
@@ -375,7 +357,7 @@ where
         if now < tracker.next_time_to_emit() {
             return Ok(());
         }
-        tracker.set_next_time_to_emit(now.wrapping_add(spec.emit_interval));
+        tracker.set_next_time_to_emit(now.wrapping_add(self.emit_interval));
         tracker.set_min_time(i64::MAX);
 
         let store_name = spec.outer_store.as_deref().unwrap_or_default();
@@ -480,6 +462,7 @@ where
         let task = ctx.task_id();
         self.tracker = self.spec.trackers.get(task);
         self.task = Some(task);
+        self.emit_interval = ctx.app_config().outer_join_emit_interval_ms()?;
         Ok(())
     }
 
@@ -720,7 +703,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// closed when it arrived gives `(v, None)` at once. A left record with a null key
     /// (and a value) gives `joiner(v, None)` at once; one with a null value is dropped.
     /// Held-back records are looked at when a record advances stream time, at most once
-    /// per [`StreamJoined::with_outer_join_emit_interval`] of wall-clock time.
+    /// per emit interval of wall-clock time (the setting
+    /// [`OUTER_JOIN_EMIT_INTERVAL`](crate::OUTER_JOIN_EMIT_INTERVAL): 1 s, and 0 in the test
+    /// driver, as in Kafka Streams).
     ///
     /// # Examples
     ///
@@ -736,7 +721,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///         &views,
     ///         |c, v| format!("{c}/{}", v.map_or("-", String::as_str)),
     ///         JoinWindows::of_time_difference_and_grace(Duration::from_secs(5), Duration::from_secs(2)),
-    ///         StreamJoined::inherit().with_outer_join_emit_interval(Duration::ZERO),
+    ///         StreamJoined::inherit(),
     ///     )
     ///     .to("out", Produced::with(Serdes::string(), Serdes::string()));
     /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
@@ -800,7 +785,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///     &b,
     ///     |l, r| format!("{}+{}", l.map_or("-", String::as_str), r.map_or("-", String::as_str)),
     ///     JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(1)),
-    ///     StreamJoined::inherit().with_outer_join_emit_interval(Duration::ZERO),
+    ///     StreamJoined::inherit(),
     /// )
     /// .to("out", Produced::with(Serdes::string(), Serdes::string()));
     /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
@@ -1005,7 +990,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             windows_before: windows.before_ms(),
             windows_after: windows.after_ms(),
             grace: windows.grace_ms(),
-            emit_interval: joined.emit_interval_ms,
             key_serde: key_serde.clone(),
             this_serde: value_serde.clone(),
             left_serde: value_serde.clone(),
@@ -1026,7 +1010,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             windows_before: windows.before_ms(),
             windows_after: windows.after_ms(),
             grace: windows.grace_ms(),
-            emit_interval: joined.emit_interval_ms,
             key_serde: key_serde.clone(),
             this_serde: other_value_serde.clone(),
             left_serde: value_serde.clone(),

@@ -132,8 +132,4 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
             build: table_join_outer,
         },
     );
-    // Listed in PENDING with the difference: not run until it is explained.
-    for pending in ["table_join_inner", "table_join_left", "table_join_outer"] {
-        m.remove(pending);
-    }
 }

@@ -314,3 +314,40 @@ fn joining_a_repartition_needing_stream_is_reported_at_build() {
     let err = b.build().unwrap_err().to_string();
     assert!(err.contains("changed the key"), "{err}");
 }
+
+#[test]
+fn a_zero_cache_strips_caching_so_deleting_an_absent_key_still_flows_through_a_join() -> Result<()>
+{
+    // Kafka Streams removes every caching layer when `statestore.cache.max.bytes` is 0. A
+    // table source without a cache forwards the delete of an absent key as a change from
+    // nothing to nothing, and an inner join whose other side has the key forwards it as a
+    // tombstone. A caching layer drops such a delete (nothing to write, nothing to forward).
+    // Checked against Kafka Streams 4.4's TopologyTestDriver for both settings.
+    fn run(cache: &str) -> Result<Vec<(S, i64)>> {
+        let b = StreamsBuilder::new();
+        let l = b.table("l", Consumed::with(Serdes::string(), Serdes::string()));
+        let r = b.table("r", Consumed::with(Serdes::string(), Serdes::string()));
+        l.join(&r, |a, b| format!("{a}/{b}")).to_stream().to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+        let config = StreamsConfig::new().set("statestore.cache.max.bytes", cache);
+        let driver = TopologyTestDriver::new(b.build()?, config)?;
+        let li = str_topic_in(&driver, "l");
+        let ri = str_topic_in(&driver, "r");
+        let out =
+            driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
+        li.pipe_input_at("k".into(), s("a"), 10)?;
+        ri.pipe_input_at("k".into(), None, 20)?;
+        ri.pipe_input_at("k".into(), s("b"), 30)?;
+        ri.pipe_input_at("k".into(), s("b"), 40)?;
+        Ok(out
+            .read_records_to_list()?
+            .into_iter()
+            .map(|r| (r.value, r.timestamp))
+            .collect())
+    }
+    assert_eq!(run("0")?, vec![(None, 20), (s("a/b"), 30), (s("a/b"), 40)]);
+    assert_eq!(run("10485760")?, vec![(s("a/b"), 30), (s("a/b"), 40)]);
+    Ok(())
+}

@@ -72,20 +72,7 @@ struct Case {
 }
 
 /// Cases with goldens whose operators this build does not have yet, with the reason.
-const PENDING: &[(&str, &str)] = &[
-    (
-        "table_join_inner",
-        "differs: the Rust table-table join emits one record fewer than Java per input script; not yet explained",
-    ),
-    (
-        "table_join_left",
-        "differs: the Rust table-table join emits one record fewer than Java per input script; not yet explained",
-    ),
-    (
-        "table_join_outer",
-        "differs: the Rust table-table join emits one record fewer than Java per input script; not yet explained",
-    ),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 fn strings() -> Consumed<S, S> {
     Consumed::with(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use streams_dsl::prelude::*;
 
-use super::{Case, Render, S, build, jlen, produced, strings, upper};
+use super::{Case, Render, S, build, counts, jlen, produced, s, strings, upper};
 
 /// `Ref.pair`: both sides with `<none>` for a missing one.
 fn pair(a: Option<&S>, b: Option<&S>) -> S {
@@ -104,6 +104,83 @@ fn table_join_outer() -> Topology {
     build(|b| out_table(table(b, "input").outer_join(&table(b, "input2"), pair)))
 }
 
+/// The first character of `v` (Java's `v.substring(0, 1)`: the inputs are BMP only), `None`
+/// for an empty value.
+fn first_char(v: &str) -> S {
+    v.chars().next().map(String::from)
+}
+
+fn table_group_by_count() -> Topology {
+    build(|b| {
+        table(b, "input")
+            .group_by_with(
+                |_k: &S, v: S| (first_char(v.as_deref().unwrap_or_default()), v),
+                Grouped::with(s(), s()),
+            )
+            .count()
+            .to_stream()
+            .to("output", counts());
+    })
+}
+
+fn table_group_by_aggregate() -> Topology {
+    build(|b| {
+        b.stream("input", strings())
+            .to_table()
+            .group_by_with(
+                |k: &S, v: S| {
+                    let key = k
+                        .as_deref()
+                        .and_then(|k| k.chars().last())
+                        .map(String::from);
+                    (key, jlen(v.as_deref().unwrap_or_default()) as i64)
+                },
+                Grouped::with(s(), Serdes::i64()),
+            )
+            .aggregate_with(
+                || 0i64,
+                |_k: &S, v: i64, agg: i64| agg + v,
+                |_k: &S, v: i64, agg: i64| agg - v,
+                Materialized::with(s(), Serdes::i64()),
+            )
+            .to_stream()
+            .to("output", counts());
+    })
+}
+
+fn table_group_by_reduce() -> Topology {
+    type L = Option<i64>;
+    build(|b| {
+        table(b, "input")
+            .group_by_with(
+                |_k: &S, v: S| {
+                    let v = v.unwrap_or_default();
+                    (first_char(&v), Some(jlen(&v) as i64))
+                },
+                Grouped::with(s(), Serdes::option(Serdes::i64())),
+            )
+            .reduce(
+                |agg: L, v: L| Some(agg.unwrap_or(0) + v.unwrap_or(0)),
+                |agg: L, v: L| Some(agg.unwrap_or(0) - v.unwrap_or(0)).filter(|r| *r != 0),
+            )
+            .to_stream()
+            .to(
+                "output",
+                Produced::with(s(), Serdes::option(Serdes::option(Serdes::i64()))),
+            );
+    })
+}
+
+fn to_table() -> Topology {
+    build(|b| {
+        out_table(
+            b.stream("input", strings())
+                .select_key(|k: &S, _v: &S| k.as_deref().map(upper))
+                .to_table_with(Materialized::with(s(), s())),
+        );
+    })
+}
+
 pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
     const STR: Render = Render::Str;
     const ONE: &[(&str, Render, Render)] = &[("output", STR, STR)];
@@ -129,6 +206,31 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
             inputs: &["input", "input2"],
             outputs: ONE,
             build: stream_table_left_join,
+        },
+    );
+    for (name, build) in [
+        (
+            "table_group_by_count",
+            table_group_by_count as fn() -> Topology,
+        ),
+        ("table_group_by_aggregate", table_group_by_aggregate),
+        ("table_group_by_reduce", table_group_by_reduce),
+    ] {
+        m.insert(
+            name,
+            Case {
+                inputs: &["input"],
+                outputs: &[("output", STR, Render::Long)],
+                build,
+            },
+        );
+    }
+    m.insert(
+        "to_table",
+        Case {
+            inputs: &["input"],
+            outputs: ONE,
+            build: to_table,
         },
     );
     m.insert(
@@ -163,8 +265,4 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
             build: table_join_outer,
         },
     );
-    // Listed in PENDING with the difference: not run until it is explained.
-    for pending in ["table_join_inner", "table_join_left", "table_join_outer"] {
-        m.remove(pending);
-    }
 }

@@ -35,7 +35,8 @@ mod windows;
 pub use builder::StreamsBuilder;
 pub use join_windows::JoinWindows;
 pub use kgrouped::{
-    KGroupedStream, SessionWindowedKStream, SlidingWindowedKStream, TimeWindowedKStream, Windows,
+    KGroupedStream, KGroupedTable, SessionWindowedKStream, SlidingWindowedKStream,
+    TimeWindowedKStream, Windows,
 };
 pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned, StreamJoined};
 pub use ktable::{BufferConfig, Change, KTable, Suppressed};
@@ -69,8 +70,8 @@ pub mod prelude {
         StoreType, StreamsBuilder,
     };
     pub use crate::{
-        BufferConfig, EmitStrategy, KGroupedStream, SessionWindows, SlidingWindows, Suppressed,
-        TimeWindows,
+        BufferConfig, EmitStrategy, KGroupedStream, KGroupedTable, SessionWindows, SlidingWindows,
+        Suppressed, TimeWindows,
     };
     pub use crate::{JoinWindows, Repartitioned, StreamJoined};
     pub use streams_core::driver::{

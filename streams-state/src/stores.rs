@@ -323,7 +323,10 @@ impl Default for StoreOptions {
 macro_rules! option_setters {
     () => {
         /// Caches writes until commit or eviction (see
-        /// [`CachingKeyValueStore`](crate::CachingKeyValueStore)).
+        /// [`CachingKeyValueStore`](crate::CachingKeyValueStore)). As in Kafka Streams, the
+        /// layer is left out when the configured cache size
+        /// (`statestore.cache.max.bytes`) is 0
+        /// ([`StoreContext::caching_allowed`](streams_core::state::StoreContext::caching_allowed)).
         #[must_use]
         pub fn with_caching_enabled(mut self) -> Self {
             self.options.caching = true;
@@ -398,7 +401,7 @@ impl<K: 'static, V: 'static> KeyValueStoreBuilder<K, V> {
                 self.timestamped,
             ));
         }
-        if self.options.caching {
+        if self.options.caching && ctx.caching_allowed() {
             store = Box::new(CachingKeyValueStore::new(store, ctx));
         }
         Ok(TypedKeyValueStore::new(
@@ -468,7 +471,7 @@ impl<K: 'static, V: 'static> WindowStoreBuilder<K, V> {
                 self.timestamped,
             ));
         }
-        if self.options.caching {
+        if self.options.caching && ctx.caching_allowed() {
             if self.supplier.retain_duplicates() {
                 tracing::warn!(store = %self.supplier.name(), "caching is disabled for a window store that retains duplicates");
             } else {

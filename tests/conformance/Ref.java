@@ -52,6 +52,7 @@ import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
+import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
@@ -460,6 +461,77 @@ public class Ref {
                 KTable<String, String> l = b.table("input");
                 KTable<String, String> r = b.table("input2");
                 l.outerJoin(r, Ref::pair).toStream().to("output");
+            });
+
+        // ---------------------------------------------------------------------- table aggregations
+        // KTable.groupBy sends each update through a repartition topic as its old value (for the
+        // subtractor) and its new value (for the adder): one record with both when the old and the
+        // new selected key are equal, else the old key's record first, then the new key's. A
+        // selected pair with a null key or a null value is not sent. A deleted row sends only its
+        // old value.
+
+        // table_group_by_count: table(input)
+        //   .groupBy((k, v) -> KeyValue.pair(v.isEmpty() ? null : v.substring(0, 1), v))
+        //        group key: first character of the value; null (dropped) for an empty value
+        //   .count().toStream().to("output", Produced.with(String, Long))
+        // The mapper never sees a null value (a delete only subtracts the old row).
+        add("table_group_by_count", "table groupBy first character of the value, count",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>table("input")
+                    .groupBy((k, v) -> KeyValue.pair(v.isEmpty() ? null : v.substring(0, 1), v))
+                    .count().toStream()
+                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // table_group_by_aggregate: stream(input).toTable()
+        //   .groupBy((k, v) -> KeyValue.pair(k.isEmpty() ? null : k.substring(k.length() - 1),
+        //                                    (long) v.length()),
+        //            Grouped.with(String, Long))
+        //        group key: last character of the key (so an update keeps its group key and
+        //        goes through the repartition topic as one record); null for an empty key
+        //   .aggregate(() -> 0L, (k, v, agg) -> agg + v, (k, v, agg) -> agg - v,
+        //              Materialized.with(String, Long))
+        //   .toStream().to("output", Produced.with(String, Long))
+        // toTable drops null keys and turns null values into deletes; groupBy makes its store.
+        add("table_group_by_aggregate", "stream toTable, groupBy last character of the key, aggregate with adder and subtractor",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>stream("input").toTable()
+                    .groupBy((k, v) -> KeyValue.pair(k.isEmpty() ? null : k.substring(k.length() - 1),
+                                                     (long) v.length()),
+                             Grouped.with(Serdes.String(), Serdes.Long()))
+                    .aggregate(() -> 0L, (k, v, agg) -> agg + v, (k, v, agg) -> agg - v,
+                               Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream()
+                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // table_group_by_reduce: table(input)
+        //   .groupBy((k, v) -> KeyValue.pair(v.isEmpty() ? null : v.substring(0, 1), (long) v.length()),
+        //            Grouped.with(String, Long))
+        //   .reduce((agg, v) -> agg + v, (agg, v) -> agg - v == 0 ? null : agg - v)
+        //        the subtractor returns null when the sum reaches 0: the row is deleted
+        //   .toStream().to("output", Produced.with(String, Long))   a delete is a null value
+        add("table_group_by_reduce", "table groupBy first character of the value, reduce whose subtractor deletes at 0",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>table("input")
+                    .groupBy((k, v) -> KeyValue.pair(v.isEmpty() ? null : v.substring(0, 1), (long) v.length()),
+                             Grouped.with(Serdes.String(), Serdes.Long()))
+                    .reduce((agg, v) -> agg + v, (agg, v) -> agg - v == 0 ? null : agg - v)
+                    .toStream()
+                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // to_table: stream(input)
+        //   .selectKey((k, v) -> k == null ? null : k.toUpperCase(Locale.ROOT))
+        //   .toTable().toStream().to("output")
+        // selectKey makes toTable repartition through a generated topic (null keys are dropped
+        // before it); the table has no store, so a null value is forwarded as a delete even for
+        // an absent key.
+        add("to_table", "stream selectKey, toTable (repartition), toStream",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                b.<String, String>stream("input")
+                    .selectKey((k, v) -> k == null ? null : k.toUpperCase(Locale.ROOT))
+                    .toTable().toStream().to("output");
             });
 
         // ---------------------------------------------------------------------- stream-stream joins

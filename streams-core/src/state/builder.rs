@@ -92,6 +92,7 @@ pub struct StoreContext {
     changelog: Rc<RefCell<dyn ChangelogWriter>>,
     timestamp: Rc<Cell<i64>>,
     cache_bytes: usize,
+    caching: bool,
 }
 
 impl fmt::Debug for StoreContext {
@@ -103,6 +104,7 @@ impl fmt::Debug for StoreContext {
             .field("state_dir", &self.state_dir)
             .field("timestamp", &self.timestamp.get())
             .field("cache_bytes", &self.cache_bytes)
+            .field("caching", &self.caching)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +127,7 @@ impl StoreContext {
             changelog,
             timestamp: Rc::new(Cell::new(0)),
             cache_bytes: 10 * 1024 * 1024,
+            caching: true,
         }
     }
 
@@ -148,6 +151,22 @@ impl StoreContext {
     pub fn with_cache_bytes(mut self, cache_bytes: usize) -> Self {
         self.cache_bytes = cache_bytes;
         self
+    }
+
+    /// The same context with caching layers allowed or not. Kafka Streams strips every
+    /// store's caching layer when `statestore.cache.max.bytes` is 0
+    /// (`InternalTopologyBuilder.rewriteTopology`), so that stores configured with caching
+    /// behave exactly as stores without it; the state manager turns caching off here then.
+    #[must_use]
+    pub fn with_caching(mut self, caching: bool) -> Self {
+        self.caching = caching;
+        self
+    }
+
+    /// Whether builders may add a caching layer: `false` when the configured cache size is
+    /// 0, whatever the store's own setting.
+    pub fn caching_allowed(&self) -> bool {
+        self.caching
     }
 
     /// The application id.

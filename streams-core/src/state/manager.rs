@@ -165,6 +165,7 @@ impl StateManager {
     /// A manager for `task_id`, whose state lives in `task_dir`
     /// (`<state.dir>/<application.id>/<taskId>`, see [`StateDirectory::task_dir`]). Stores
     /// log to `changelog` on `partition`; `cache_bytes` is split evenly between the stores.
+    /// With `cache_bytes` 0 no store gets a caching layer, as in Kafka Streams.
     pub fn new(
         task_id: TaskId,
         application_id: impl Into<String>,
@@ -178,7 +179,8 @@ impl StateManager {
         let per_store = cache_bytes / builders.len().max(1);
         let ctx = StoreContext::new(application_id, task_id, task_dir.clone(), changelog)
             .with_partition(partition)
-            .with_cache_bytes(per_store);
+            .with_cache_bytes(per_store)
+            .with_caching(cache_bytes > 0);
         StateManager {
             task_id,
             checkpoint: OffsetCheckpoint::in_dir(&task_dir),

@@ -1,6 +1,6 @@
 //! Grouped streams and their aggregations: [`KGroupedStream`] (count, reduce, aggregate),
 //! and its windowed forms [`TimeWindowedKStream`], [`SlidingWindowedKStream`] and
-//! [`SessionWindowedKStream`].
+//! [`SessionWindowedKStream`]; regrouped tables: [`KGroupedTable`].
 //!
 //! Every aggregation keeps its results in a state store (timestamped key-value, window or
 //! session store), forwards its updates as a [`KTable`](crate::KTable), and follows Kafka
@@ -17,6 +17,7 @@ mod aggregate;
 mod fold;
 mod session;
 mod sliding;
+mod table;
 mod time_windowed;
 
 use std::cell::RefCell;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 pub use session::SessionWindowedKStream;
 pub use sliding::SlidingWindowedKStream;
+pub use table::KGroupedTable;
 pub use time_windowed::TimeWindowedKStream;
 
 use streams_core::processor::Processor;

@@ -12,6 +12,7 @@ use crate::kstream::KStream;
 
 mod filter;
 mod getter;
+mod group_by;
 mod join;
 mod map_values;
 mod source;
@@ -19,6 +20,7 @@ mod store;
 mod suppress;
 
 pub(crate) use getter::{GetterRef, MappedGetterSupplier, ValueGetter};
+pub(crate) use group_by::ChangedSerde;
 pub use suppress::{BufferConfig, Suppressed};
 
 /// An update of one table row: the value after it and the value before it, `None` where the

@@ -1,27 +1,65 @@
-//! `StreamsBuilder::table`: a topic read as a table.
+//! `StreamsBuilder::table` and `KStream::to_table`: a topic or a stream read as a table.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::state::StoreBuilder;
-use streams_core::{Consumed, Error, Record, Result};
+use streams_core::{Consumed, Error, Record, Result, SerdeRef};
 
 use super::store::{TableStore, timestamped_kv_builder};
 use super::{Change, KTable};
 use crate::builder::{BuilderState, StreamsBuilder};
+use crate::kgrouped::is_null;
+use crate::kstream::KStream;
 use crate::materialized::Materialized;
+
+/// How a table source reads an input record as a key and a value, either of which may be
+/// Kafka's null.
+trait TableInput<KI, VI, K, V>: 'static {
+    fn split(&self, key: KI, value: VI) -> (Option<K>, Option<V>);
+}
+
+/// A topic read with nullable serdes: `None` is null.
+struct FromTopic;
+
+impl<K: 'static, V: 'static> TableInput<Option<K>, Option<V>, K, V> for FromTopic {
+    fn split(&self, key: Option<K>, value: Option<V>) -> (Option<K>, Option<V>) {
+        (key, value)
+    }
+}
+
+/// A stream's records: null where the stream's serdes say so
+/// ([`is_null`](streams_core::Serde::is_null)).
+struct FromStream<K, V> {
+    key_serde: Option<SerdeRef<K>>,
+    value_serde: Option<SerdeRef<V>>,
+}
+
+impl<K: 'static, V: 'static> TableInput<K, V, K, V> for FromStream<K, V> {
+    fn split(&self, key: K, value: V) -> (Option<K>, Option<V>) {
+        let key = (!is_null(self.key_serde.as_ref(), &key)).then_some(key);
+        let value = (!is_null(self.value_serde.as_ref(), &value)).then_some(value);
+        (key, value)
+    }
+}
 
 /// Kafka Streams' `KTableSource`: keeps the latest value per key and forwards each update
 /// with the value it replaced.
-struct KTableSource<K, V> {
+struct KTableSource<K, V, I> {
     /// `None` while no operator needs the table's values: updates are then forwarded
     /// without a store and without old values, as Kafka Streams does.
     store: Option<TableStore<K, V>>,
+    input: I,
 }
 
-impl<K: Clone + 'static, V: Clone + 'static> Processor<Option<K>, Option<V>, K, Change<V>>
-    for KTableSource<K, V>
+impl<K, V, KI, VI, I> Processor<KI, VI, K, Change<V>> for KTableSource<K, V, I>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    KI: 'static,
+    VI: 'static,
+    I: TableInput<KI, VI, K, V>,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
         match &mut self.store {
@@ -32,10 +70,11 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<Option<K>, Option<V>, K, 
 
     fn process(
         &mut self,
-        record: Record<Option<K>, Option<V>>,
+        record: Record<KI, VI>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        let Some(key) = record.key else {
+        let (key, value) = self.input.split(record.key, record.value);
+        let Some(key) = key else {
             tracing::warn!(
                 node = ctx.node_name(),
                 "skipping table record with a null key"
@@ -46,7 +85,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<Option<K>, Option<V>, K, 
         let Some(store) = &mut self.store else {
             return ctx.forward(Record {
                 key,
-                value: Change::new(record.value, None),
+                value: Change::new(value, None),
                 timestamp: record.timestamp,
                 headers: record.headers,
             });
@@ -62,7 +101,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor<Option<K>, Option<V>, K, 
                 "out-of-order table update; applied anyway, as the latest offset wins"
             );
         }
-        let change = Change::new(record.value, old.map(|o| o.value));
+        let change = Change::new(value, old.map(|o| o.value));
         store.put_and_forward(key, change, record.timestamp, record.headers, ctx)
     }
 
@@ -149,7 +188,7 @@ impl StreamsBuilder {
             return KTable::new(state.clone(), table_source, key_serde, value_serde, None);
         };
         let lazy = Arc::new(LazyStore {
-            builder: timestamped_kv_builder(&store, &materialized, ks, vs),
+            builder: Some(timestamped_kv_builder(&store, &materialized, ks, vs)),
             processor: table_source.clone(),
             added: AtomicBool::new(false),
         });
@@ -166,6 +205,7 @@ impl StreamsBuilder {
                             .added
                             .load(Ordering::Relaxed)
                             .then(|| TableStore::<K, V>::new(store_name.clone())),
+                        input: FromTopic,
                     },
                     &[source.as_str()],
                 )
@@ -188,10 +228,141 @@ impl StreamsBuilder {
     }
 }
 
+impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
+    /// The stream read as a table, as Kafka Streams' `KStream.toTable()`: each record is
+    /// the latest value of its key.
+    ///
+    /// A record whose value is null (by the stream's value serde,
+    /// [`is_null`](streams_core::Serde::is_null)) deletes its key; a record whose key is null
+    /// is dropped and counted (Kafka Streams' `KTableSource`). When an upstream operator may
+    /// have changed the key, the records first go through the repartition topic
+    /// `<application.id>-KSTREAM-TOTABLE-<n>-repartition` (records with a null key are
+    /// dropped before it). As for [`StreamsBuilder::table`], the table gets a store
+    /// (`KSTREAM-TOTABLE-STATE-STORE-<n>`) only when something needs its values; name it
+    /// with [`to_table_with`](Self::to_table_with) to always keep and query it. Without a
+    /// store a null value is forwarded as a delete even for a key the table never had.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("status", Consumed::with(Serdes::string(), Serdes::option(Serdes::string())))
+    ///     .to_table()
+    ///     .to_stream()
+    ///     .to("latest", Produced::inherit());
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
+    /// let input = driver.create_input_topic("status", Serdes::string(), Serdes::option(Serdes::string()));
+    /// let out = driver.create_output_topic("latest", Serdes::string(), Serdes::option(Serdes::option(Serdes::string())));
+    /// input.pipe_input("job-1".to_string(), Some("running".to_string()))?;
+    /// input.pipe_input("job-1".to_string(), None)?; // a null value deletes the key
+    /// assert_eq!(
+    ///     out.read_key_values_to_list()?,
+    ///     vec![("job-1".to_string(), Some(Some("running".to_string()))), ("job-1".to_string(), None)]
+    /// );
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn to_table(&self) -> KTable<K, V> {
+        self.to_table_with(Materialized::default())
+    }
+
+    /// [`to_table`](Self::to_table) with the store set up by `materialized`; a named store is
+    /// always kept (and queryable), and its serdes default to the stream's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let table = builder
+    ///     .stream("status", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .to_table_with(Materialized::as_("status-store"));
+    /// assert_eq!(table.queryable_store_name(), Some("status-store"));
+    /// assert!(builder.build()?.describe().to_string().contains("Processor: KSTREAM-TOTABLE-0000000001 (stores: [status-store])"));
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn to_table_with(&self, materialized: Materialized<K, V>) -> KTable<K, V> {
+        let mut st = self.builder.borrow_mut();
+        let name = st.name_or_generate(self.next_name.as_deref(), "KSTREAM-TOTABLE-");
+        let store = match &materialized.name {
+            Some(n) => n.clone(),
+            None => st.new_name("KSTREAM-TOTABLE-STATE-STORE-"),
+        };
+        drop(st);
+        let key_serde = materialized
+            .key_serde
+            .clone()
+            .or_else(|| self.key_serde.clone());
+        let value_serde = materialized
+            .value_serde
+            .clone()
+            .or_else(|| self.value_serde.clone());
+        let parent = if self.repartition_required {
+            crate::kstream::group_by::repartition_for_grouping(
+                &self.builder,
+                &self.node,
+                &name,
+                key_serde.clone(),
+                value_serde.clone(),
+            )
+        } else {
+            self.node.clone()
+        };
+        let builder = match (key_serde.clone(), value_serde.clone()) {
+            (Some(ks), Some(vs)) => Some(timestamped_kv_builder(&store, &materialized, ks, vs)),
+            _ => None,
+        };
+        let lazy = Arc::new(LazyStore {
+            builder,
+            processor: name.clone(),
+            added: AtomicBool::new(false),
+        });
+        let flag = Arc::clone(&lazy);
+        let store_name = store.clone();
+        let input = (key_serde.clone(), value_serde.clone());
+        let mut st = self.builder.borrow_mut();
+        let r = st
+            .topology
+            .add_processor::<K, V, K, Change<V>, _, _>(
+                &name,
+                move || KTableSource {
+                    store: flag
+                        .added
+                        .load(Ordering::Relaxed)
+                        .then(|| TableStore::<K, V>::new(store_name.clone())),
+                    input: FromStream {
+                        key_serde: input.0.clone(),
+                        value_serde: input.1.clone(),
+                    },
+                },
+                &[parent.as_str()],
+            )
+            .map(|_| ());
+        st.record(r);
+        if materialized.name.is_some() {
+            lazy.materialize(&mut st);
+        }
+        drop(st);
+        let mut table = KTable::new(
+            self.builder.clone(),
+            name,
+            key_serde,
+            value_serde,
+            Some(store),
+        );
+        table.lazy_store = Some(lazy);
+        table
+    }
+}
+
 /// A table source's store, added to the topology the first time something needs the table's
 /// values; until then the source forwards updates without keeping them.
 pub(crate) struct LazyStore {
-    builder: Arc<dyn StoreBuilder>,
+    /// `None` when the serdes are unknown: materializing then fails the build.
+    builder: Option<Arc<dyn StoreBuilder>>,
     processor: String,
     added: AtomicBool,
 }
@@ -201,9 +372,17 @@ impl LazyStore {
         if self.added.swap(true, Ordering::Relaxed) {
             return;
         }
+        let Some(builder) = &self.builder else {
+            st.fail(Error::Topology(format!(
+                "the table of '{}' needs a store, which needs a key serde and a value serde: \
+                 give them with Materialized::with(...)",
+                self.processor
+            )));
+            return;
+        };
         let r = st
             .topology
-            .add_state_store(Arc::clone(&self.builder), &[self.processor.as_str()])
+            .add_state_store(Arc::clone(builder), &[self.processor.as_str()])
             .map(|_| ());
         st.record(r);
     }

@@ -203,8 +203,30 @@ impl StreamsConfig {
         self.processing_handling()?;
         self.production_handling()?;
         self.i64_value("replication.factor")?;
-        self.i64_value("max.task.idle.ms")?;
-        self.i64_value("num.standby.replicas")?;
+        // A task processes whatever its partitions have buffered; it never waits for an
+        // empty partition, which is Kafka Streams' -1 and close to its default 0.
+        if let Some(ms) = self.i64_value("max.task.idle.ms")?
+            && ms > 0
+        {
+            return Err(Error::Config {
+                key: "max.task.idle.ms".into(),
+                reason: format!(
+                    "{ms} is not supported: tasks never wait for empty partitions (0 or -1)"
+                ),
+            });
+        }
+        if let Some(n) = self.i64_value("num.standby.replicas")?
+            && n != 0
+        {
+            return Err(Error::Config {
+                key: "num.standby.replicas".into(),
+                reason: format!(
+                    "{n} is not supported: there are no standby tasks; state moves through the changelog"
+                ),
+            });
+        }
+        self.outer_join_emit_interval_ms()?;
+        self.windowed_aggregation_emit_interval_ms()?;
         self.i64_value("poll.ms")?;
         self.i64_value("session.timeout.ms")?;
         self.i64_value("buffered.records.per.partition")?;
@@ -487,6 +509,24 @@ mod tests {
         assert!(
             StreamsConfig::new().validate().is_err(),
             "application.id is required"
+        );
+        // Settings this runtime cannot honour are refused rather than ignored.
+        for (key, value) in [
+            ("num.standby.replicas", "1"),
+            ("max.task.idle.ms", "100"),
+            (OUTER_JOIN_EMIT_INTERVAL, "-1"),
+        ] {
+            let err = base.clone().set(key, value).validate().err();
+            assert!(
+                err.as_ref().is_some_and(|e| e.to_string().contains(key)),
+                "{key}={value}: {err:?}"
+            );
+        }
+        assert!(
+            base.clone()
+                .set("max.task.idle.ms", "-1")
+                .validate()
+                .is_ok()
         );
         assert!(
             base.clone()

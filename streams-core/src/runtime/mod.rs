@@ -533,6 +533,7 @@ impl KafkaStreams {
                 plan: Arc::clone(&plan),
                 buffered_per_partition: buffered,
                 shared: Arc::clone(&self.shared),
+                globals: Arc::new(crate::state::GlobalStores::empty()),
             };
             match thread::spawn(setup) {
                 Ok(handle) => self.threads.push(handle),

@@ -27,6 +27,7 @@ use crate::runtime::metrics::{ThreadMetrics, add_task_metrics};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::topics::TopicPlan;
 use crate::runtime::{Shared, ThreadState, kafka_error};
+use crate::state::GlobalStores;
 use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskSpec, error_chain};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
@@ -64,6 +65,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) plan: Arc<TopicPlan>,
     pub(crate) buffered_per_partition: usize,
     pub(crate) shared: Arc<Shared>,
+    /// The global stores, which every task reads.
+    pub(crate) globals: Arc<GlobalStores>,
 }
 
 /// Starts a stream thread.
@@ -232,6 +235,7 @@ struct ThreadSetupShared {
     plan: Arc<TopicPlan>,
     buffered_per_partition: usize,
     shared: Arc<Shared>,
+    globals: Arc<GlobalStores>,
 }
 
 fn run_loop(setup: ThreadSetup) -> Result<()> {
@@ -258,6 +262,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
             plan: Arc::clone(&setup.plan),
             buffered_per_partition: setup.buffered_per_partition.max(1),
             shared: Arc::clone(&shared),
+            globals: Arc::clone(&setup.globals),
         },
         collector,
         reader,
@@ -457,6 +462,7 @@ impl TaskManager {
                     state_dir: Some(self.setup.app_dir.clone()),
                     cache_max_bytes: per_task_cache,
                     exactly_once: self.setup.guarantee == ProcessingGuarantee::ExactlyOnceV2,
+                    global_views: self.setup.globals.read_only_views(),
                 },
             )?;
             let span = tracing::info_span!("restore", task = %id);

@@ -549,3 +549,26 @@ fn a_global_table_of_another_builder_is_an_error() {
     let err = b.build().err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("another StreamsBuilder"), "{err}");
 }
+
+#[test]
+fn the_global_store_keeps_record_timestamps_and_ignores_the_extractor() -> Result<()> {
+    // Kafka Streams 4.4's global state update task stamps records with the timestamp they
+    // were written with: with an extractor returning 42, the store still holds 7.
+    let b = StreamsBuilder::new();
+    b.global_table_with(
+        "g",
+        Consumed::with(Serdes::string(), Serdes::string())
+            .with_timestamp_extractor(|_k: &String, _v: &String, _ts: i64| 42),
+        Materialized::as_("gs"),
+    );
+    let driver = TopologyTestDriver::new(b.build()?, StreamsConfig::new())?;
+    driver
+        .create_input_topic("g", Serdes::string(), Serdes::string())
+        .pipe_input_at("a".into(), "1".into(), 7)?;
+    let store = driver.state_store::<TimestampedKeyValueStore<String, String>>("gs")?;
+    assert_eq!(
+        store.borrow().get(&"a".into())?,
+        Some(ValueAndTimestamp::new("1".into(), 7))
+    );
+    Ok(())
+}

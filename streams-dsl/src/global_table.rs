@@ -131,7 +131,9 @@ impl StreamsBuilder {
     /// sub-topology of its own (`Sub-topology: N for global store (will not generate
     /// tasks)`) with a source `KSTREAM-SOURCE-<index>` and a processor
     /// `KTABLE-SOURCE-<index>`; a name in `consumed` names them `<name>-source` and
-    /// `<name>`. The test driver applies a record piped into `topic` to the store at once;
+    /// `<name>`. Records keep the timestamp they were written with (`consumed`'s timestamp
+    /// extractor is not used) and the topic is always read from the beginning, as in Kafka
+    /// Streams. The test driver applies a record piped into `topic` to the store at once;
     /// the Kafka runtime reads the topic up to its end before any task starts, then keeps
     /// reading it.
     ///

@@ -246,6 +246,16 @@ impl Topology {
         topics: &[&str],
         consumed: Consumed<K, V>,
     ) -> Result<&mut Self> {
+        self.add_source_node(name, topics, consumed, false)
+    }
+
+    fn add_source_node<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        consumed: Consumed<K, V>,
+        raw_timestamps: bool,
+    ) -> Result<&mut Self> {
         self.check_new_name(name)?;
         if topics.is_empty() {
             return Err(Error::Topology(format!("source '{name}' has no topics")));
@@ -273,6 +283,7 @@ impl Topology {
             key_serde,
             value_serde,
             extractor: consumed.extractor,
+            raw_timestamps,
         };
         self.push(NodeDef {
             name: name.into(),
@@ -486,7 +497,9 @@ impl Topology {
     /// arrive. Every processor of every task can read the store by name with
     /// [`ProcessorContext::state_store`](crate::processor::ProcessorContext::state_store)
     /// without being connected to it; only the global processor may write it. The topic is
-    /// the store's changelog, so the builder must have logging disabled.
+    /// the store's changelog, so the builder must have logging disabled. As in Kafka
+    /// Streams, the global processor sees each record with the timestamp it was written
+    /// with: `consumed`'s timestamp extractor is not used.
     ///
     /// # Errors
     ///
@@ -525,7 +538,7 @@ impl Topology {
                 "the source and the processor of global store '{store}' are both named '{source_name}'"
             )));
         }
-        self.add_source(source_name, &[topic], consumed)?;
+        self.add_source_node(source_name, &[topic], consumed, true)?;
         self.add_processor(processor_name, supplier, &[source_name])?;
         let source = self.by_name[source_name];
         let processor = self.by_name[processor_name];

@@ -104,6 +104,11 @@ fn the_global_table_is_complete_before_tasks_start_and_a_restart_resumes() {
         20,
         "start-up bootstrapped every product before returning"
     );
+    assert_eq!(
+        checkpointed(dir.path(), &app, &products_topic),
+        20,
+        "the bootstrapped store was flushed and checkpointed before start-up returned"
+    );
     assert!(
         streams.wait_for_state(State::Running, TIMEOUT),
         "not running: {:?}",
@@ -231,4 +236,29 @@ fn a_missing_global_topic_fails_start_up_naming_it() {
     assert!(err.contains("global table topic(s)"), "{err}");
     assert!(err.contains(&missing), "{err}");
     assert_eq!(streams.state(), State::Created);
+}
+
+#[test]
+fn a_topology_of_only_a_global_table_runs_the_global_thread_alone() {
+    let cluster = Cluster::mock();
+    let topic = unique("only-global");
+    cluster.create_topic(&topic, 2);
+    produce_pairs(&cluster, &topic, &products(0..5));
+    let b = StreamsBuilder::new();
+    b.global_table(&topic, Consumed::with(Serdes::string(), Serdes::string()));
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("only-global-app");
+    let mut streams =
+        KafkaStreams::new(b.build().unwrap(), cluster.streams_config(&app, dir.path())).unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(
+        streams.wait_for_state(State::Running, TIMEOUT),
+        "not running: {:?}",
+        streams.error()
+    );
+    assert_eq!(streams.metrics().records_restored, 5);
+    assert!(streams.metrics().tasks.is_empty(), "no stream task");
+    streams.close().unwrap();
+    assert_eq!(streams.state(), State::NotRunning);
+    assert_eq!(checkpointed(dir.path(), &app, &topic), 5);
 }

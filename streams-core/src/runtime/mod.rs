@@ -514,7 +514,13 @@ impl KafkaStreams {
 
         let state_dir = StateDirectory::open(self.config.state_dir(), &application_id)?;
         self.process_id = process_id(state_dir.app_dir())?;
-        let threads = self.config.num_stream_threads()?;
+        // A topology of global stores only has no task to run, so no stream thread, as in
+        // Kafka Streams.
+        let threads = if plan.subscribed.is_empty() && !plan.global.is_empty() {
+            0
+        } else {
+            self.config.num_stream_threads()?
+        };
         let cache_bytes = usize::try_from(self.config.cache_max_bytes()?).unwrap_or(usize::MAX);
         let poll_ms = self
             .config
@@ -569,7 +575,7 @@ impl KafkaStreams {
                 poll_timeout: Duration::from_millis(poll_ms),
                 handlers,
                 production: handlers.production,
-                cache_bytes: cache_bytes / threads,
+                cache_bytes: cache_bytes / threads.max(1),
                 app_dir: state_dir.app_dir().to_path_buf(),
                 plan: Arc::clone(&plan),
                 buffered_per_partition: buffered,

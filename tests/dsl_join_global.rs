@@ -572,3 +572,64 @@ fn the_global_store_keeps_record_timestamps_and_ignores_the_extractor() -> Resul
     );
     Ok(())
 }
+
+#[test]
+fn describe_interleaves_global_stores_by_id_as_kafka_streams_does() -> Result<()> {
+    // Kafka Streams 4.4's describe() of the same topology.
+    let b = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let produced = || Produced::with(Serdes::string(), Serdes::string());
+    b.stream("a", strings()).to("x", produced());
+    b.global_table("g", strings());
+    b.stream("b", strings())
+        .map_values(|v: String| v)
+        .to("y", produced());
+    let topology = b.build()?;
+    let java = "Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [a])
+      --> KSTREAM-SINK-0000000001
+    Sink: KSTREAM-SINK-0000000001 (topic: x)
+      <-- KSTREAM-SOURCE-0000000000
+
+  Sub-topology: 1 for global store (will not generate tasks)
+    Source: KSTREAM-SOURCE-0000000003 (topics: [g])
+      --> KTABLE-SOURCE-0000000004
+    Processor: KTABLE-SOURCE-0000000004 (stores: [g-STATE-STORE-0000000002])
+      --> none
+      <-- KSTREAM-SOURCE-0000000003
+  Sub-topology: 2
+    Source: KSTREAM-SOURCE-0000000005 (topics: [b])
+      --> KSTREAM-MAPVALUES-0000000006
+    Processor: KSTREAM-MAPVALUES-0000000006 (stores: [])
+      --> KSTREAM-SINK-0000000007
+      <-- KSTREAM-SOURCE-0000000005
+    Sink: KSTREAM-SINK-0000000007 (topic: y)
+      <-- KSTREAM-MAPVALUES-0000000006
+
+";
+    assert_eq!(topology.describe().to_string(), java);
+    let d = topology.describe();
+    assert_eq!(
+        d.subtopologies.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![0, 2]
+    );
+    assert_eq!(d.global_stores.len(), 1);
+    assert_eq!(d.global_stores[0].id, 1);
+    // Tasks are numbered by the same ids: the stream sub-topologies are 0 and 2.
+    let driver = TopologyTestDriver::with_options(
+        topology,
+        StreamsConfig::new(),
+        DriverOptions::new().partitions(2),
+    )?;
+    assert_eq!(
+        driver.task_ids(),
+        vec![
+            TaskId::new(0, 0),
+            TaskId::new(0, 1),
+            TaskId::new(2, 0),
+            TaskId::new(2, 1)
+        ]
+    );
+    Ok(())
+}

@@ -25,6 +25,9 @@ type StatefulCase = (&'static str, Render, Render, fn() -> Topology);
 #[path = "conformance_tables.rs"]
 mod tables;
 
+#[path = "conformance_global.rs"]
+mod global;
+
 /// How a case's output bytes are rendered as JSON, as `Ref.java` renders them.
 #[derive(Clone, Copy)]
 enum Render {
@@ -512,6 +515,7 @@ fn cases() -> BTreeMap<&'static str, Case> {
     const STR: Render = Render::Str;
     let mut m = BTreeMap::new();
     tables::register(&mut m);
+    global::register(&mut m);
     m.insert(
         "filter_map",
         Case {

@@ -177,6 +177,7 @@ impl StreamsConfig {
                 "admin.",
                 "main.consumer.",
                 "restore.consumer.",
+                "global.consumer.",
             ]
             .iter()
             .any(|p| key.starts_with(p));

@@ -101,6 +101,8 @@ pub(crate) struct TaskContext {
     handlers: TaskHandlers,
     collector: Rc<RefCell<dyn RecordCollector>>,
     stores: HashMap<String, Rc<dyn Any>>,
+    /// Views of the global stores, readable by every node without a connection.
+    global_stores: HashMap<String, Rc<dyn Any>>,
     node_stores: Vec<Vec<String>>,
     node_names: Vec<Arc<str>>,
     stream_punctuation: PunctuationQueue,
@@ -179,6 +181,9 @@ impl TaskContext {
     }
 
     pub(crate) fn store_for(&self, node: usize, name: &str) -> Result<Rc<dyn Any>> {
+        if let Some(global) = self.global_stores.get(name) {
+            return Ok(Rc::clone(global));
+        }
         let connected = self
             .node_stores
             .get(node)
@@ -360,6 +365,9 @@ pub(crate) struct TaskSpec {
     pub(crate) exactly_once: bool,
     /// The application's configuration, for processors that read it.
     pub(crate) config: Arc<StreamsConfig>,
+    /// Views of the global stores: read-only for stream tasks, writable for the global
+    /// task that keeps them up to date.
+    pub(crate) global_views: HashMap<String, Rc<dyn Any>>,
 }
 
 /// One instance of one or more sub-topologies over one partition of their inputs.
@@ -478,6 +486,7 @@ impl Task {
                 .then(CapturedInput::default),
             collector: spec.collector,
             stores: HashMap::new(),
+            global_stores: spec.global_views,
             node_stores: topology.nodes.iter().map(|d| d.stores.clone()).collect(),
             node_names: topology.nodes.iter().map(|d| Arc::clone(&d.name)).collect(),
             stream_punctuation: PunctuationQueue::default(),
@@ -530,9 +539,14 @@ impl Task {
         Ok(summary)
     }
 
-    /// A store of this task, for the test driver and interactive queries.
+    /// A store of this task (or its view of a global store), for the test driver and
+    /// interactive queries.
     pub(crate) fn store(&self, name: &str) -> Option<Rc<dyn Any>> {
-        self.ctx.stores.get(name).cloned()
+        self.ctx
+            .stores
+            .get(name)
+            .or_else(|| self.ctx.global_stores.get(name))
+            .cloned()
     }
 
     /// The changelog partitions of this task's logged stores.
@@ -559,6 +573,43 @@ impl Task {
     pub(crate) fn add_record(&mut self, topic: &str, raw: RawRecord<'_>) -> Result<()> {
         let Some(&q) = self.queue_by_topic.get(topic) else {
             return Err(Error::UnknownTopic(topic.to_owned()));
+        };
+        let q = &self.queues[q];
+        q.source.borrow_mut().enqueue(q.local, raw, &mut self.ctx)?;
+        Ok(())
+    }
+
+    /// Deserializes and queues one record of any partition of a source topic: what the
+    /// global task, which reads every partition of its topics, does. The partition's queue
+    /// is made on its first record.
+    pub(crate) fn add_record_of_partition(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        raw: RawRecord<'_>,
+    ) -> Result<()> {
+        let q = match self
+            .queues
+            .iter()
+            .position(|q| &*q.topic == topic && q.partition == partition)
+        {
+            Some(q) => q,
+            None => {
+                let Some(&any) = self.queue_by_topic.get(topic) else {
+                    return Err(Error::UnknownTopic(topic.to_owned()));
+                };
+                let source = Rc::clone(&self.queues[any].source);
+                let full = Arc::clone(&self.queues[any].topic);
+                let local = source.borrow_mut().add_queue(Arc::clone(&full), partition);
+                self.queues.push(QueueRef {
+                    topic: full,
+                    partition,
+                    source,
+                    local,
+                    next_offset: None,
+                });
+                self.queues.len() - 1
+            }
         };
         let q = &self.queues[q];
         q.source.borrow_mut().enqueue(q.local, raw, &mut self.ctx)?;

@@ -25,6 +25,7 @@
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 mod builder;
+mod global_table;
 mod join_windows;
 mod kgrouped;
 mod kstream;
@@ -33,6 +34,7 @@ mod materialized;
 mod windows;
 
 pub use builder::StreamsBuilder;
+pub use global_table::GlobalKTable;
 pub use join_windows::JoinWindows;
 pub use kgrouped::{
     KGroupedStream, KGroupedTable, SessionWindowedKStream, SlidingWindowedKStream,
@@ -61,6 +63,7 @@ pub mod state {
 
 /// Everything a typical application or test needs, in one `use`.
 pub mod prelude {
+    pub use crate::GlobalKTable;
     pub use crate::state::{
         KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, Stores,
         TimestampedKeyValueStore, TimestampedWindowStore, ValueAndTimestamp, WindowStore,

@@ -66,6 +66,16 @@ pub enum StateError {
         reason: String,
     },
 
+    /// A write through a stream task's view of a global store: only the global processor
+    /// writes global stores.
+    #[error(
+        "store '{store}' is a global store and read-only here; only its global processor writes it"
+    )]
+    ReadOnly {
+        /// The store.
+        store: String,
+    },
+
     /// A changelog record does not have the layout the store expects.
     #[error("malformed changelog record at offset {offset} for store '{store}': {reason}")]
     MalformedRecord {
@@ -85,6 +95,7 @@ impl StateError {
             | StateError::Corrupted { store, .. }
             | StateError::Io { store, .. }
             | StateError::Closed { store }
+            | StateError::ReadOnly { store }
             | StateError::InvalidArgument { store, .. }
             | StateError::MalformedRecord { store, .. } => store,
         }

@@ -29,6 +29,7 @@
 
 mod caching;
 mod error;
+mod global;
 mod logging;
 mod memory;
 mod rocks;
@@ -38,6 +39,7 @@ pub mod window_key;
 
 pub use caching::{CachingKeyValueStore, CachingWindowStore};
 pub use error::StateError;
+pub use global::SharedKeyValueBytesStore;
 pub use logging::{ChangeLoggingKeyValueBytesStore, ChangeLoggingWindowBytesStore};
 pub use memory::{InMemoryKeyValueStore, InMemoryWindowStore};
 pub use rocks::{

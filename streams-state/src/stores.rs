@@ -2,17 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use streams_core::serde::SerdeRef;
 use streams_core::state::{
-    BuiltStore, KeyValueBytesStore, StoreBuilder, StoreContext, ValueAndTimestamp,
+    BuiltStore, GlobalStore, KeyValueBytesStore, StoreBuilder, StoreContext, ValueAndTimestamp,
     ValueAndTimestampSerde, WindowBytesStore, key_value_changelog_config, window_changelog_config,
 };
 use streams_core::{Error, Result};
 
 use crate::caching::{CachingKeyValueStore, CachingWindowStore};
+use crate::global::{GlobalKeyValueStore, SharedKeyValueBytesStore};
 use crate::logging::{ChangeLoggingKeyValueBytesStore, ChangeLoggingWindowBytesStore};
 use crate::memory::{InMemoryKeyValueStore, InMemoryWindowStore};
 use crate::rocks::{
@@ -35,6 +37,22 @@ pub trait KeyValueBytesStoreSupplier: Send + Sync {
     ///
     /// Whatever opening the store reports.
     fn get(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueBytesStore>>;
+
+    /// Makes a store every thread of the instance can share, for a global store whose
+    /// directory is `dir` (`<state.dir>/<application.id>/global`). The default reports that
+    /// this supplier's stores cannot be shared; the RocksDB and in-memory suppliers can.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the stores cannot be shared, or whatever opening reports.
+    fn get_shared(&self, dir: &Path) -> Result<SharedKeyValueBytesStore> {
+        let _ = dir;
+        Err(Error::Store {
+            store: self.name().to_owned(),
+            reason: "this store supplier cannot make global stores".into(),
+            source: None,
+        })
+    }
 }
 
 /// Makes the innermost window bytes store of each task, as Kafka Streams'
@@ -105,17 +123,23 @@ impl KeyValueBytesStoreSupplier for RocksDbKeyValueStoreSupplier {
     }
 
     fn get(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueBytesStore>> {
-        let path = ctx.state_dir().join("rocksdb").join(&self.name);
+        Ok(Box::new(self.open_in(ctx.state_dir())?))
+    }
+
+    /// A global store lives at `<state.dir>/<application.id>/global/rocksdb/<name>`.
+    fn get_shared(&self, dir: &Path) -> Result<SharedKeyValueBytesStore> {
+        Ok(Box::new(self.open_in(dir)?))
+    }
+}
+
+impl RocksDbKeyValueStoreSupplier {
+    fn open_in(&self, dir: &Path) -> Result<RocksDbKeyValueStore> {
+        let path = dir.join("rocksdb").join(&self.name);
         let resources = self
             .resources
             .clone()
             .unwrap_or_else(RocksDbResources::shared);
-        Ok(Box::new(RocksDbKeyValueStore::open(
-            &self.name,
-            path,
-            resources,
-            self.setter.clone(),
-        )?))
+        RocksDbKeyValueStore::open(&self.name, path, resources, self.setter.clone())
     }
 }
 
@@ -135,6 +159,10 @@ impl KeyValueBytesStoreSupplier for InMemoryKeyValueStoreSupplier {
     }
 
     fn get(&self, _ctx: &StoreContext) -> Result<Box<dyn KeyValueBytesStore>> {
+        Ok(Box::new(InMemoryKeyValueStore::new(&self.name)))
+    }
+
+    fn get_shared(&self, _dir: &Path) -> Result<SharedKeyValueBytesStore> {
         Ok(Box::new(InMemoryKeyValueStore::new(&self.name)))
     }
 }
@@ -428,6 +456,21 @@ impl<K: 'static, V: 'static> StoreBuilder for KeyValueStoreBuilder<K, V> {
     }
     fn build(&self, ctx: &StoreContext) -> Result<BuiltStore> {
         Ok(BuiltStore::new(self.build_store(ctx)?))
+    }
+
+    /// The bytes store from the supplier's
+    /// [`get_shared`](KeyValueBytesStoreSupplier::get_shared), without caching or logging
+    /// layers, typed with the serdes (which are handed `topic`). Every task sees it as a
+    /// read-only [`TypedKeyValueStore`]`<K, V>`; the global processor as a writable one.
+    fn build_global(&self, dir: &Path, topic: &str) -> Result<Arc<dyn GlobalStore>> {
+        let bytes = self.supplier.get_shared(dir)?;
+        Ok(Arc::new(GlobalKeyValueStore::new(
+            self.supplier.name(),
+            topic,
+            bytes,
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+        )))
     }
 }
 

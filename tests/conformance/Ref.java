@@ -52,6 +52,7 @@ import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
@@ -534,6 +535,36 @@ public class Ref {
                     .toTable().toStream().to("output");
             });
 
+        // ---------------------------------------------------------------------- global tables
+        // globalTable(input2): every record of "input2" updates the global store as soon as it
+        // is piped (before any later record); a null key is dropped, a null value deletes.
+        // Stream records of "input" look it up by globalKey(k, v):
+        //   k == null                              -> "k01" (the random inputs' input2 has it)
+        //   k.endsWith("3") || k.startsWith("d")   -> null  (no match: inner drops, left emits)
+        //   otherwise                              -> k
+        // A stream record with a null value is dropped by both joins; only stream records emit;
+        // the output has the stream record's key (null included) and timestamp.
+
+        // global_join_inner: stream(input).join(globalTable(input2), globalKey,
+        //   (v, g) -> v + "+" + g).to("output")
+        add("global_join_inner", "KStream-GlobalKTable inner join with a key mapper",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                GlobalKTable<String, String> g = b.globalTable("input2");
+                b.<String, String>stream("input")
+                    .join(g, Ref::globalKey, (v, gv) -> v + "+" + gv)
+                    .to("output");
+            });
+
+        // global_join_left: stream(input).leftJoin(globalTable(input2), globalKey,
+        //   (v, g) -> v + "+" + (g == null ? "<none>" : g)).to("output")
+        add("global_join_left", "KStream-GlobalKTable left join with a key mapper",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                GlobalKTable<String, String> g = b.globalTable("input2");
+                b.<String, String>stream("input")
+                    .leftJoin(g, Ref::globalKey, (v, gv) -> v + "+" + (gv == null ? "<none>" : gv))
+                    .to("output");
+            });
+
         // ---------------------------------------------------------------------- stream-stream joins
         // Left stream "input", right stream "input2", JoinWindows.ofTimeDifferenceAndGrace(5 s, 2 s):
         // a left record at t1 joins right records in [t1 - 5 s, t1 + 5 s]; the output timestamp
@@ -570,6 +601,14 @@ public class Ref {
                 KStream<String, String> r = b.stream("input2");
                 l.outerJoin(r, Ref::joinValue, joinWindows()).to("output");
             });
+    }
+
+    /** The global-table joins' key mapper (see the global_join cases). */
+    static String globalKey(String k, String v) {
+        if (k == null) {
+            return "k01";
+        }
+        return k.endsWith("3") || k.startsWith("d") ? null : k;
     }
 
     /** The windows of the stream-stream join cases. */

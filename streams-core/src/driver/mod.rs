@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::partitioner::default_partition;
 use crate::record::Headers;
 use crate::serde::SerdeRef;
-use crate::state::{InMemoryChangelog, StateDirectory};
+use crate::state::{GlobalStores, InMemoryChangelog, StateDirectory};
 use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskMetrics, TaskSpec};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
@@ -151,6 +151,10 @@ pub(crate) struct DriverInner {
     tasks: BTreeMap<TaskId, Task>,
     /// Full input topic name → sub-topology id.
     inputs: HashMap<String, u32>,
+    /// The topics of the global stores, and the task that keeps the stores up to date.
+    global_inputs: HashSet<String>,
+    global_task: Option<Task>,
+    globals: GlobalStores,
     collector: Rc<RefCell<Collector>>,
     outputs: HashMap<String, VecDeque<ProducedRecord>>,
     produced_topics: HashSet<String>,
@@ -276,8 +280,20 @@ impl TopologyTestDriver {
         let app_dir = state.as_ref().map(|(d, _)| d.app_dir().to_path_buf());
         let cache_max_bytes = usize::try_from(config.cache_max_bytes()?).unwrap_or(usize::MAX);
         let shared_config = Arc::new(config.clone());
+        let global_ids = topology.global_subtopology_ids();
+        let globals = match &app_dir {
+            Some(dir) if !global_ids.is_empty() => {
+                GlobalStores::open(&dir.join("global"), &topology.global_store_builders())?
+            }
+            _ => GlobalStores::empty(),
+        };
+        let global_inputs: HashSet<String> = topology
+            .global_topics()
+            .iter()
+            .map(|t| topology.resolve_topic(&application_id, t))
+            .collect();
         let mut tasks = BTreeMap::new();
-        let make = |id: TaskId, subs: Vec<usize>| -> Result<Task> {
+        let make = |id: TaskId, subs: Vec<usize>, global_views| -> Result<Task> {
             let collector: Rc<RefCell<dyn RecordCollector>> = collector.clone();
             Task::new(
                 &topology,
@@ -293,12 +309,16 @@ impl TopologyTestDriver {
                     cache_max_bytes,
                     exactly_once: false,
                     config: Arc::clone(&shared_config),
+                    global_views,
                 },
             )
         };
         if single {
             let id = TaskId::new(0, 0);
-            tasks.insert(id, make(id, (0..by_sub.len()).collect())?);
+            let subs = (0..by_sub.len())
+                .filter(|s| !global_ids.contains(s))
+                .collect();
+            tasks.insert(id, make(id, subs, globals.read_only_views())?);
         } else {
             for (sub, topics) in by_sub.iter().enumerate() {
                 if topics.is_empty() {
@@ -306,12 +326,25 @@ impl TopologyTestDriver {
                 }
                 for p in 0..options.partitions {
                     let id = TaskId::new(sub as u32, p);
-                    tasks.insert(id, make(id, vec![sub])?);
+                    tasks.insert(id, make(id, vec![sub], globals.read_only_views())?);
                 }
             }
         }
+        // One task updates the global stores, as Kafka's global state update task does;
+        // every other task reads them.
+        let mut global_task = match global_ids.first() {
+            Some(&first) => Some(make(
+                TaskId::new(first as u32, 0),
+                global_ids.clone(),
+                globals.writable_views(),
+            )?),
+            None => None,
+        };
         // A driver starts from empty changelogs, as Kafka's does.
         let mut empty = InMemoryChangelog::new();
+        if let Some(task) = &mut global_task {
+            task.init_state(&mut empty)?;
+        }
         for task in tasks.values_mut() {
             task.init_state(&mut empty)?;
         }
@@ -321,6 +354,9 @@ impl TopologyTestDriver {
             partitions: options.partitions,
             tasks,
             inputs,
+            global_inputs,
+            global_task,
+            globals,
             collector,
             outputs: HashMap::new(),
             produced_topics: HashSet::new(),
@@ -456,11 +492,11 @@ impl TopologyTestDriver {
         self.inner.borrow().application_id.to_string()
     }
 
-    /// Closes every task: processors' `close`, then the stores.
+    /// Closes every task: processors' `close`, then the stores, then the global stores.
     ///
     /// # Errors
     ///
-    /// The first error a task returns while closing.
+    /// The first error a task or store returns while closing.
     pub fn close(self) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
         let mut first = None;
@@ -469,20 +505,41 @@ impl TopologyTestDriver {
                 first.get_or_insert(e);
             }
         }
+        if let Some(task) = &mut inner.global_task
+            && let Err(e) = task.close(true)
+        {
+            first.get_or_insert(e);
+        }
+        if let Err(e) = inner.globals.close() {
+            first.get_or_insert(e);
+        }
         first.map_or(Ok(()), Err)
     }
 
     /// A state store of task `0_0`, for assertions: for example
-    /// `driver.state_store::<KeyValueStore<String, i64>>("counts")`.
+    /// `driver.state_store::<KeyValueStore<String, i64>>("counts")`. A global store is
+    /// returned as the global processor sees it: writable, shared by every task.
     ///
     /// # Errors
     ///
     /// [`Error::StoreNotAvailable`] when there is no such store or it has another type.
     pub fn state_store<S: 'static>(&self, name: &str) -> Result<Rc<RefCell<S>>> {
-        self.state_store_of(TaskId::new(0, 0), name)
+        let global = self
+            .inner
+            .borrow()
+            .globals
+            .get(name)
+            .map(|g| g.writable_view());
+        match global {
+            Some(any) => any
+                .downcast::<RefCell<S>>()
+                .map_err(|_| Error::StoreNotAvailable(name.to_owned())),
+            None => self.state_store_of(TaskId::new(0, 0), name),
+        }
     }
 
-    /// A state store of the given task (in multi-partition mode each task has its own).
+    /// A state store of the given task (in multi-partition mode each task has its own); for
+    /// a global store, the task's read-only view of it.
     ///
     /// # Errors
     ///
@@ -502,13 +559,16 @@ impl TopologyTestDriver {
 impl DriverInner {
     /// Full topic name of an input: internal topics may be named without the application prefix.
     fn full_input_name<'a>(&self, topic: &'a str) -> Option<std::borrow::Cow<'a, str>> {
-        if self.inputs.contains_key(topic) {
+        if self.is_input(topic) {
             return Some(std::borrow::Cow::Borrowed(topic));
         }
         let full = self.topology.resolve_topic(&self.application_id, topic);
-        self.inputs
-            .contains_key(&full)
+        self.is_input(&full)
             .then_some(std::borrow::Cow::Owned(full))
+    }
+
+    fn is_input(&self, topic: &str) -> bool {
+        self.inputs.contains_key(topic) || self.global_inputs.contains(topic)
     }
 
     fn partition_for(&mut self, topic: &str, key: Option<&[u8]>, partition: Option<i32>) -> i32 {
@@ -520,6 +580,16 @@ impl DriverInner {
     }
 
     fn enqueue(&mut self, topic: &str, partition: i32, raw: RawRecord<'_>) -> Result<()> {
+        if self.global_inputs.contains(topic) {
+            // As Kafka's driver: a record of a global topic updates the global stores at
+            // once, before anything else is processed.
+            let task = self.global_task.as_mut().ok_or_else(|| {
+                Error::IllegalState(format!("no global task for global topic {topic}"))
+            })?;
+            task.add_record_of_partition(topic, partition, raw)?;
+            while task.process_one()? {}
+            return task.flush_caches();
+        }
         let Some(&sub) = self.inputs.get(topic) else {
             return Err(Error::UnknownTopic(topic.to_owned()));
         };
@@ -558,6 +628,7 @@ impl DriverInner {
             headers,
         };
         self.enqueue(&topic, partition, raw)?;
+        self.capture_outputs()?;
         self.run_until_idle()
     }
 
@@ -617,7 +688,7 @@ impl DriverInner {
             if let Some(log) = &mut self.log {
                 log.push(rec.clone());
             }
-            if self.inputs.contains_key(&rec.topic) {
+            if self.is_input(&rec.topic) {
                 let offset = self.bump_offset(&rec.topic, rec.partition);
                 let raw = RawRecord {
                     key: rec.key.as_deref(),

@@ -151,14 +151,16 @@ impl<K, V> ProcessorContext<'_, K, V> {
         self.task.cancel(id);
     }
 
-    /// The state store of the given name and type, which must be connected to this node.
+    /// The state store of the given name and type, which must be connected to this node,
+    /// or be a global store: every node reads global stores without a connection (through
+    /// a read-only view; only the global store's own processor writes it).
     ///
     /// Look stores up once, in `init`, and keep the handle.
     ///
     /// # Errors
     ///
-    /// [`Error::StoreNotAvailable`] when the node is not connected to such a store, or the
-    /// store has another type.
+    /// [`Error::StoreNotAvailable`] when the node is not connected to such a store, there
+    /// is no such global store, or the store has another type.
     pub fn state_store<S: 'static>(&self, name: &str) -> Result<Rc<RefCell<S>>> {
         let any: Rc<dyn Any> = self.task.store_for(self.node, name)?;
         any.downcast::<RefCell<S>>()

@@ -22,13 +22,16 @@ const OWNED_PRODUCER_KEYS: &[&str] = &["transactional.id"];
 ///   keeps partition `p` of every co-partitioned topic on one member), `session.timeout.ms`
 ///   from the config, and `isolation.level=read_committed` under exactly-once.
 /// - **Restore consumer:** no group; reads changelogs by manual assignment.
+/// - **Global consumer:** no group; reads every partition of the global stores' topics by
+///   manual assignment (`isolation.level=read_committed` under exactly-once, as the other
+///   consumers).
 /// - **Producer:** idempotent, `acks=all`, lz4, `linger.ms=10`, Java-compatible murmur2 for
 ///   keyed records the sinks did not place; under exactly-once a `transactional.id` per
 ///   thread and `transaction.timeout.ms=10000`, as Kafka Streams sets.
 /// - **Admin:** creates internal topics.
 ///
-/// Keys prefixed `consumer.` apply to both consumers, `main.consumer.` and
-/// `restore.consumer.` to one of them, `producer.` to the producer and `admin.` to the
+/// Keys prefixed `consumer.` apply to every consumer, `main.consumer.`,
+/// `restore.consumer.` and `global.consumer.` to one of them, `producer.` to the producer and `admin.` to the
 /// admin client; they are applied last and override the defaults above.
 ///
 /// # Examples
@@ -53,6 +56,8 @@ pub struct KafkaClientConfigs {
     pub main_consumer: ClientConfig,
     /// The consumer that reads changelogs to restore stores.
     pub restore_consumer: ClientConfig,
+    /// The consumer of the global thread, which keeps the global stores up to date.
+    pub global_consumer: ClientConfig,
     /// The producer of outputs, repartition and changelog records.
     pub producer: ClientConfig,
     /// The admin client that creates internal topics.
@@ -110,12 +115,16 @@ impl KafkaClientConfigs {
             .set("partition.assignment.strategy", "range")
             .set("session.timeout.ms", session_ms.to_string())
             .set("heartbeat.interval.ms", heartbeat_ms.to_string());
+        let mut global_consumer = consumer.clone();
         let mut restore_consumer = consumer;
-        // librdkafka needs a group id even for manual assignment; this group never joins
-        // or commits.
+        // librdkafka needs a group id even for manual assignment; these groups never join
+        // or commit.
         restore_consumer
             .set("client.id", format!("{client_id}-restore"))
             .set("group.id", format!("{application_id}-restore-consumer"));
+        global_consumer
+            .set("client.id", format!("{client_id}-global-consumer"))
+            .set("group.id", format!("{application_id}-global-consumer"));
 
         let mut producer = base.clone();
         producer
@@ -142,6 +151,12 @@ impl KafkaClientConfigs {
             &["consumer.", "restore.consumer."],
             OWNED_CONSUMER_KEYS,
         )?;
+        apply_overrides(
+            config,
+            &mut global_consumer,
+            &["consumer.", "global.consumer."],
+            OWNED_CONSUMER_KEYS,
+        )?;
         apply_overrides(config, &mut producer, &["producer."], OWNED_PRODUCER_KEYS)?;
         apply_overrides(config, &mut admin, &["admin."], &[])?;
 
@@ -149,6 +164,7 @@ impl KafkaClientConfigs {
             for (cfg, prefix) in [
                 (&main_consumer, "consumer."),
                 (&restore_consumer, "consumer."),
+                (&global_consumer, "consumer."),
             ] {
                 if cfg.get("isolation.level") != Some("read_committed") {
                     return Err(Error::Config {
@@ -168,6 +184,7 @@ impl KafkaClientConfigs {
         for (cfg, prefixes) in [
             (&main_consumer, &["main.consumer.", "consumer."][..]),
             (&restore_consumer, &["restore.consumer.", "consumer."][..]),
+            (&global_consumer, &["global.consumer.", "consumer."][..]),
             (&producer, &["producer."][..]),
             (&admin, &["admin."][..]),
         ] {
@@ -177,6 +194,7 @@ impl KafkaClientConfigs {
         Ok(KafkaClientConfigs {
             main_consumer,
             restore_consumer,
+            global_consumer,
             producer,
             admin,
             guarantee,

@@ -21,7 +21,8 @@ pub struct StreamsMetrics {
     pub records_dead_lettered: u64,
     /// Punctuations run.
     pub punctuations: u64,
-    /// Records applied to stores while restoring them from changelogs.
+    /// Records applied to stores while restoring them from changelogs, and to global stores
+    /// while bootstrapping them from their topics at start-up.
     pub records_restored: u64,
     /// Commits done.
     pub commits: u64,

@@ -7,6 +7,18 @@
 //! their changelogs, then loops: poll a batch, hand records to tasks, process them in
 //! timestamp order, run punctuators, and commit every `commit.interval.ms`.
 //!
+//! # Global stores
+//!
+//! A topology with global stores (global tables) also gets a global thread: one consumer
+//! without a group, assigned every partition of the global stores' topics.
+//! [`KafkaStreams::start`] opens the stores in `<state.dir>/<application.id>/global`, has the global thread read
+//! the topics up to their end offsets, and only then starts the stream threads, so no task
+//! processes a record before the global stores are complete (as Kafka Streams'
+//! `GlobalStreamThread`). The global thread then keeps applying records as they arrive,
+//! flushing the stores and writing `global/.checkpoint` every `commit.interval.ms`; a
+//! restart resumes persistent stores from there. Every task reads the stores concurrently
+//! through read-only views.
+//!
 //! # Commit
 //!
 //! - **at_least_once:** caches and stores are flushed, the producer is flushed and every
@@ -45,6 +57,7 @@
 
 mod clients;
 mod collector;
+mod global;
 mod metrics;
 mod restore;
 mod retry;
@@ -70,7 +83,7 @@ pub use topics::{AdminTopicCreator, TopicCreator, TopicRole, TopicSpec};
 
 use crate::config::{ErrorHandling, StreamsConfig};
 use crate::error::{Error, Result};
-use crate::state::StateDirectory;
+use crate::state::{GlobalStores, StateDirectory};
 use crate::task::TaskHandlers;
 use crate::topology::Topology;
 use collector::LogContext;
@@ -321,6 +334,10 @@ pub struct KafkaStreams {
     clients: KafkaClientConfigs,
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    /// The global thread, when the topology has global stores.
+    global_thread: Option<JoinHandle<()>>,
+    /// The global stores, closed once every thread has finished.
+    globals: Option<Arc<GlobalStores>>,
     state_dir: Option<StateDirectory>,
     process_id: String,
 }
@@ -353,6 +370,8 @@ impl KafkaStreams {
             clients,
             shared: Arc::new(Shared::new()),
             threads: Vec::new(),
+            global_thread: None,
+            globals: None,
             state_dir: None,
             process_id: String::new(),
         })
@@ -432,10 +451,11 @@ impl KafkaStreams {
     /// # Errors
     ///
     /// [`Error::IllegalState`] when already started; [`Error::Topology`] when a source topic
-    /// is missing or co-partitioned topics differ in partition count (naming the topics
-    /// and their counts); [`Error::StateDir`] when the state directory is locked by another
-    /// instance; [`Error::Kafka`] when the cluster cannot be reached within a minute or a
-    /// topic cannot be created.
+    /// or a global table's topic is missing, or co-partitioned topics differ in partition
+    /// count (naming the topics and their counts); the error that stopped the bootstrap of
+    /// the global stores (this call waits until they are complete); [`Error::StateDir`]
+    /// when the state directory is locked by another instance; [`Error::Kafka`] when the
+    /// cluster cannot be reached within a minute or a topic cannot be created.
     pub fn start_with(&mut self, creator: &dyn TopicCreator) -> Result<()> {
         if self.state() != State::Created {
             return Err(Error::IllegalState(format!(
@@ -494,7 +514,13 @@ impl KafkaStreams {
 
         let state_dir = StateDirectory::open(self.config.state_dir(), &application_id)?;
         self.process_id = process_id(state_dir.app_dir())?;
-        let threads = self.config.num_stream_threads()?;
+        // A topology of global stores only has no task to run, so no stream thread, as in
+        // Kafka Streams.
+        let threads = if plan.subscribed.is_empty() && !plan.global.is_empty() {
+            0
+        } else {
+            self.config.num_stream_threads()?
+        };
         let cache_bytes = usize::try_from(self.config.cache_max_bytes()?).unwrap_or(usize::MAX);
         let poll_ms = self
             .config
@@ -506,14 +532,36 @@ impl KafkaStreams {
             .get("buffered.records.per.partition")
             .and_then(|v| v.trim().parse::<usize>().ok())
             .unwrap_or(1000);
+        // The global thread, if any, takes the slot after the stream threads.
+        let slots = threads + usize::from(!plan.global.is_empty());
         {
             let mut s = self.shared.lock();
-            s.threads = vec![ThreadState::Starting; threads];
-            s.metrics = vec![ThreadMetrics::default(); threads];
+            s.threads = vec![ThreadState::Starting; slots];
+            s.metrics = vec![ThreadMetrics::default(); slots];
         }
         self.shared.set_state(State::Rebalancing);
-        let plan = Arc::new(plan);
         let app: Arc<str> = application_id.as_str().into();
+        let globals = if plan.global.is_empty() {
+            Arc::new(GlobalStores::empty())
+        } else {
+            let (stores, handle) = global::start(global::GlobalSetup {
+                index: threads,
+                topology: Arc::clone(&self.topology),
+                application_id: Arc::clone(&app),
+                consumer: self.clients.global_consumer.clone(),
+                dir: state_dir.app_dir().join("global"),
+                partitions: plan.global.clone(),
+                commit_interval: self.config.commit_interval()?,
+                poll_timeout: Duration::from_millis(poll_ms),
+                handlers,
+                shared: Arc::clone(&self.shared),
+                config: Arc::new(self.config.clone()),
+            })?;
+            self.global_thread = Some(handle);
+            stores
+        };
+        self.globals = Some(Arc::clone(&globals));
+        let plan = Arc::new(plan);
         for index in 0..threads {
             let (consumer, restore, producer) = self.clients.for_thread(&self.process_id, index);
             let setup = thread::ThreadSetup {
@@ -528,12 +576,13 @@ impl KafkaStreams {
                 poll_timeout: Duration::from_millis(poll_ms),
                 handlers,
                 production: handlers.production,
-                cache_bytes: cache_bytes / threads,
+                cache_bytes: cache_bytes / threads.max(1),
                 app_dir: state_dir.app_dir().to_path_buf(),
                 plan: Arc::clone(&plan),
                 buffered_per_partition: buffered,
                 shared: Arc::clone(&self.shared),
                 config: Arc::new(self.config.clone()),
+                globals: Arc::clone(&globals),
             };
             match thread::spawn(setup) {
                 Ok(handle) => self.threads.push(handle),
@@ -593,7 +642,10 @@ impl KafkaStreams {
         }
         let deadline = Instant::now().checked_add(timeout);
         let mut finished = true;
-        for handle in std::mem::take(&mut self.threads) {
+        // Stream threads first: they read the global stores until they have closed.
+        let mut handles = std::mem::take(&mut self.threads);
+        handles.extend(self.global_thread.take());
+        for handle in handles {
             while !handle.is_finished() {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     break;
@@ -617,6 +669,11 @@ impl KafkaStreams {
             }
         }
         if finished {
+            if let Some(globals) = self.globals.take()
+                && let Err(e) = globals.close()
+            {
+                tracing::warn!(error = %e, "closing the global stores");
+            }
             self.state_dir = None;
             let state = self.state();
             if state == State::PendingShutdown {
@@ -675,7 +732,7 @@ impl KafkaStreams {
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if !self.threads.is_empty()
+        if (!self.threads.is_empty() || self.global_thread.is_some())
             && let Err(e) = self.close()
         {
             tracing::warn!(error = %e, "closing on drop");

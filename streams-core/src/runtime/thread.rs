@@ -28,6 +28,7 @@ use crate::runtime::metrics::{ThreadMetrics, add_task_metrics};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::topics::TopicPlan;
 use crate::runtime::{Shared, ThreadState, kafka_error};
+use crate::state::GlobalStores;
 use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskSpec, error_chain};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
@@ -69,6 +70,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) buffered_per_partition: usize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) config: Arc<StreamsConfig>,
+    /// The global stores, which every task reads.
+    pub(crate) globals: Arc<GlobalStores>,
 }
 
 /// Starts a stream thread.
@@ -299,6 +302,7 @@ struct ThreadSetupShared {
     buffered_per_partition: usize,
     shared: Arc<Shared>,
     config: Arc<StreamsConfig>,
+    globals: Arc<GlobalStores>,
 }
 
 fn run_loop(setup: ThreadSetup) -> Result<()> {
@@ -326,6 +330,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
             buffered_per_partition: setup.buffered_per_partition.max(1),
             shared: Arc::clone(&shared),
             config: Arc::clone(&setup.config),
+            globals: Arc::clone(&setup.globals),
         },
         collector,
         reader,
@@ -527,6 +532,7 @@ impl TaskManager {
                     cache_max_bytes: per_task_cache,
                     exactly_once: self.setup.guarantee == ProcessingGuarantee::ExactlyOnceV2,
                     config: Arc::clone(&self.setup.config),
+                    global_views: self.setup.globals.read_only_views(),
                 },
             )?;
             let span = tracing::info_span!("restore", task = %id);

@@ -203,6 +203,8 @@ pub(crate) struct TopicPlan {
     pub(crate) subscribed: Vec<String>,
     /// The sub-topology of each subscribed topic.
     pub(crate) topic_subtopology: HashMap<String, u32>,
+    /// The topics of the global stores, with their partition counts.
+    pub(crate) global: BTreeMap<String, i32>,
 }
 
 /// Works out partition counts and internal topics, as Kafka Streams'
@@ -249,6 +251,24 @@ pub(crate) fn plan_topics(
         return Err(Error::Topology(format!(
             "source topic(s) {} do not exist; create them before starting the application",
             missing.join(", ")
+        )));
+    }
+    let mut global = BTreeMap::new();
+    let mut missing_global = Vec::new();
+    for t in topology.global_topics() {
+        let full = resolve(&t);
+        match existing.get(&full) {
+            Some(&n) => {
+                global.insert(full, n);
+            }
+            None => missing_global.push(full),
+        }
+    }
+    if !missing_global.is_empty() {
+        missing_global.sort();
+        return Err(Error::Topology(format!(
+            "global table topic(s) {} do not exist; create them before starting the application",
+            missing_global.join(", ")
         )));
     }
     for (name, fixed) in &internal {
@@ -439,6 +459,7 @@ pub(crate) fn plan_topics(
             )));
         }
     }
+    plan.global = global;
     plan.partitions = counts;
     for spec in &plan.to_create {
         let n = existing.get(&spec.name).copied().unwrap_or(spec.partitions);

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::error::Result;
+use crate::state::global::GlobalStore;
 use crate::state::store::StateStore;
 use crate::task_id::TaskId;
 
@@ -311,4 +313,24 @@ pub trait StoreBuilder: Send + Sync {
     /// [`Error::Store`](crate::Error::Store) when it cannot be opened,
     /// [`Error::StoreCorrupted`](crate::Error::StoreCorrupted) when its files are damaged.
     fn build(&self, ctx: &StoreContext) -> Result<BuiltStore>;
+
+    /// Opens the store as a global store in `dir` (`<state.dir>/<application.id>/global`),
+    /// fed from `topic`, whose name the store hands its serdes. Global stores have neither a
+    /// changelog (the topic is one) nor a cache.
+    ///
+    /// The default reports that this kind of store cannot be global; key-value store
+    /// builders support it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when this kind of store cannot be global or
+    /// cannot be opened.
+    fn build_global(&self, dir: &Path, topic: &str) -> Result<Arc<dyn GlobalStore>> {
+        let _ = (dir, topic);
+        Err(crate::Error::Store {
+            store: self.name().to_owned(),
+            reason: "this kind of store cannot be a global store; use a key-value store".into(),
+            source: None,
+        })
+    }
 }

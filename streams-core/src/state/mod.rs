@@ -28,6 +28,7 @@ mod builder;
 mod changelog;
 mod checkpoint;
 mod directory;
+mod global;
 mod manager;
 mod store;
 mod typed;
@@ -40,6 +41,8 @@ pub use builder::{
 pub use changelog::{ChangelogReader, InMemoryChangelog, OwnedChangelogRecord};
 pub use checkpoint::{CHECKPOINT_FILE_NAME, OffsetCheckpoint};
 pub use directory::StateDirectory;
+pub use global::GlobalStore;
+pub(crate) use global::GlobalStores;
 pub use manager::{RestoreSummary, StateManager, StateRestoreListener, StoreRestoreSummary};
 pub use store::{
     CacheFlushEntry, ChangelogRecord, KeyValueBytesIter, KeyValueBytesStore, StateStore,

@@ -53,11 +53,25 @@ pub struct SubtopologyDescription {
     pub nodes: Vec<NodeDescription>,
 }
 
+/// The sub-topology of a global store: its source and the processor that updates it. It
+/// creates no tasks; its id comes from the same sequence as the other sub-topologies'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalStoreDescription {
+    /// The sub-topology id.
+    pub id: u32,
+    /// The source node reading the store's topic.
+    pub source: NodeDescription,
+    /// The processor that updates the store.
+    pub processor: NodeDescription,
+}
+
 /// The description of a whole topology. `to_string()` gives Kafka Streams' text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopologyDescription {
-    /// The sub-topologies, by id.
+    /// The sub-topologies that create tasks, by id.
     pub subtopologies: Vec<SubtopologyDescription>,
+    /// The sub-topologies of global stores, by id.
+    pub global_stores: Vec<GlobalStoreDescription>,
 }
 
 /// Java's `String.hashCode`, over UTF-16 code units.
@@ -143,13 +157,41 @@ impl fmt::Display for SubtopologyDescription {
     }
 }
 
+impl fmt::Display for GlobalStoreDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Sub-topology: {} for global store (will not generate tasks)",
+            self.id
+        )?;
+        writeln!(f, "    {}", self.source)?;
+        writeln!(f, "    {}", self.processor)
+    }
+}
+
 impl fmt::Display for TopologyDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Kafka Streams prints sub-topologies and global stores interleaved by id.
         f.write_str("Topologies:\n ")?;
-        for s in &self.subtopologies {
-            write!(f, "  {s}")?;
+        let mut subs = self.subtopologies.iter().peekable();
+        let mut globals = self.global_stores.iter().peekable();
+        loop {
+            match (subs.peek(), globals.peek()) {
+                (Some(s), Some(g)) if g.id < s.id => {
+                    write!(f, "  {g}")?;
+                    globals.next();
+                }
+                (Some(s), _) => {
+                    write!(f, "  {s}")?;
+                    subs.next();
+                }
+                (None, Some(g)) => {
+                    write!(f, "  {g}")?;
+                    globals.next();
+                }
+                (None, None) => return Ok(()),
+            }
         }
-        Ok(())
     }
 }
 
@@ -348,7 +390,34 @@ pub(super) fn describe(t: &Topology) -> TopologyDescription {
     use std::cell::RefCell;
 
     let mut subtopologies = Vec::new();
+    let mut global_stores = Vec::new();
     for (id, group) in t.subtopologies().into_iter().enumerate() {
+        if let Some(g) = t.global_stores.iter().find(|g| group.contains(&g.source)) {
+            let source = &t.nodes[g.source];
+            let processor = &t.nodes[g.processor];
+            let topics = match &source.kind {
+                NodeKind::Source { topics } => java_hash_set_order(topics),
+                _ => Vec::new(),
+            };
+            global_stores.push(GlobalStoreDescription {
+                id: id as u32,
+                source: NodeDescription {
+                    name: source.name.to_string(),
+                    kind: NodeDescriptionKind::Source { topics },
+                    predecessors: Vec::new(),
+                    successors: vec![processor.name.to_string()],
+                },
+                processor: NodeDescription {
+                    name: processor.name.to_string(),
+                    kind: NodeDescriptionKind::Processor {
+                        stores: java_hash_set_order(&processor.stores),
+                    },
+                    predecessors: vec![source.name.to_string()],
+                    successors: Vec::new(),
+                },
+            });
+            continue;
+        }
         // Kafka's `describeSubtopology`: visit the nodes in `HashMap` order; for each, link it
         // to its predecessors and add its sub-tree size to all of theirs. The sets use the
         // sizes of the moment, so this replays the same steps.
@@ -437,7 +506,10 @@ pub(super) fn describe(t: &Topology) -> TopologyDescription {
             nodes,
         });
     }
-    TopologyDescription { subtopologies }
+    TopologyDescription {
+        subtopologies,
+        global_stores,
+    }
 }
 
 #[cfg(test)]

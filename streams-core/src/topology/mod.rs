@@ -14,7 +14,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 pub use describe::{
-    NodeDescription, NodeDescriptionKind, SubtopologyDescription, TopologyDescription,
+    GlobalStoreDescription, NodeDescription, NodeDescriptionKind, SubtopologyDescription,
+    TopologyDescription,
 };
 pub(crate) use nodes::{NodeLifecycle, SourceInput};
 
@@ -160,6 +161,16 @@ pub struct Topology {
     stores: BTreeMap<String, Arc<dyn StoreBuilder>>,
     /// Source topics given their own offset reset policy.
     offset_resets: BTreeMap<String, OffsetReset>,
+    pub(crate) global_stores: Vec<GlobalStoreDef>,
+}
+
+/// A global store: its source node, the processor that updates it, and its topic.
+#[derive(Debug, Clone)]
+pub(crate) struct GlobalStoreDef {
+    pub(crate) source: usize,
+    pub(crate) processor: usize,
+    pub(crate) store: String,
+    pub(crate) topic: String,
 }
 
 impl std::fmt::Debug for Topology {
@@ -243,6 +254,16 @@ impl Topology {
         topics: &[&str],
         consumed: Consumed<K, V>,
     ) -> Result<&mut Self> {
+        self.add_source_node(name, topics, consumed, false)
+    }
+
+    fn add_source_node<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        consumed: Consumed<K, V>,
+        raw_timestamps: bool,
+    ) -> Result<&mut Self> {
         self.check_new_name(name)?;
         if topics.is_empty() {
             return Err(Error::Topology(format!("source '{name}' has no topics")));
@@ -275,6 +296,7 @@ impl Topology {
             key_serde,
             value_serde,
             extractor: consumed.extractor,
+            raw_timestamps,
         };
         self.push(NodeDef {
             name: name.into(),
@@ -435,6 +457,13 @@ impl Topology {
             )));
         }
         for s in stores {
+            if self.global_stores.iter().any(|g| g.store == *s) {
+                return Err(Error::Topology(format!(
+                    "global store '{s}' cannot be connected to processor '{processor}': every processor reads global stores without being connected to them"
+                )));
+            }
+        }
+        for s in stores {
             if !self.nodes[i].stores.iter().any(|x| x == s) {
                 self.nodes[i].stores.push((*s).to_owned());
             }
@@ -471,6 +500,109 @@ impl Topology {
         Ok(self)
     }
 
+    /// Adds a global store, as Kafka Streams' `Topology.addGlobalStore`: a source node
+    /// named `source_name` reading every partition of `topic`, and a processor named
+    /// `processor_name` (made by `supplier`) that keeps the store up to date from it.
+    ///
+    /// The pair forms a sub-topology of its own that creates no tasks: one instance of the
+    /// store per application instance is filled by the global thread (by the test driver,
+    /// as each record is piped), before any task processes a record and then as records
+    /// arrive. Every processor of every task can read the store by name with
+    /// [`ProcessorContext::state_store`](crate::processor::ProcessorContext::state_store)
+    /// without being connected to it; only the global processor may write it. The topic is
+    /// the store's changelog, so the builder must have logging disabled. As in Kafka
+    /// Streams, the global processor sees each record with the timestamp it was written
+    /// with: `consumed`'s timestamp extractor is not used.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] for an invalid or duplicate node or store name, a store with
+    /// logging enabled, or a topic another source already reads.
+    pub fn add_global_store<K, V, P, F>(
+        &mut self,
+        builder: Arc<dyn StoreBuilder>,
+        source_name: &str,
+        consumed: Consumed<K, V>,
+        topic: &str,
+        processor_name: &str,
+        supplier: F,
+    ) -> Result<&mut Self>
+    where
+        K: Clone + 'static,
+        V: Clone + 'static,
+        P: Processor<K, V, (), ()>,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        let store = builder.name().to_owned();
+        Named::validate(&store).map_err(|e| Error::Topology(format!("store {e}")))?;
+        if builder.logging_enabled() {
+            return Err(Error::Topology(format!(
+                "global store '{store}' must have logging disabled: its source topic '{topic}' is its changelog"
+            )));
+        }
+        if self.stores.contains_key(&store) {
+            return Err(Error::Topology(format!(
+                "a store named '{store}' already exists"
+            )));
+        }
+        self.check_new_name(processor_name)?;
+        if source_name == processor_name {
+            return Err(Error::Topology(format!(
+                "the source and the processor of global store '{store}' are both named '{source_name}'"
+            )));
+        }
+        self.add_source_node(source_name, &[topic], consumed, true)?;
+        self.add_processor(processor_name, supplier, &[source_name])?;
+        let source = self.by_name[source_name];
+        let processor = self.by_name[processor_name];
+        self.nodes[processor].stores.push(store.clone());
+        self.stores.insert(store.clone(), builder);
+        self.store_names.insert(store.clone());
+        self.global_stores.push(GlobalStoreDef {
+            source,
+            processor,
+            store,
+            topic: topic.to_owned(),
+        });
+        Ok(self)
+    }
+
+    /// The topics global stores are read from.
+    pub fn global_topics(&self) -> Vec<String> {
+        self.global_stores.iter().map(|g| g.topic.clone()).collect()
+    }
+
+    /// The names of the global stores.
+    pub fn global_store_names(&self) -> Vec<String> {
+        self.global_stores.iter().map(|g| g.store.clone()).collect()
+    }
+
+    /// The builders of the global stores, each with its source topic.
+    pub(crate) fn global_store_builders(&self) -> Vec<(Arc<dyn StoreBuilder>, String)> {
+        self.global_stores
+            .iter()
+            .filter_map(|g| Some((self.stores.get(&g.store)?.clone(), g.topic.clone())))
+            .collect()
+    }
+
+    /// Whether a sub-topology (an index into [`subtopologies`](Self::subtopologies)) is
+    /// the one of a global store.
+    pub(crate) fn is_global_group(&self, group: &[usize]) -> bool {
+        group
+            .iter()
+            .any(|&i| self.global_stores.iter().any(|g| g.source == i))
+    }
+
+    /// The ids of the sub-topologies of global stores.
+    pub(crate) fn global_subtopology_ids(&self) -> Vec<usize> {
+        self.subtopologies()
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| self.is_global_group(g))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// The builder of a store, by name.
     pub fn store_builder(&self, name: &str) -> Option<&Arc<dyn StoreBuilder>> {
         self.stores.get(name)
@@ -480,7 +612,13 @@ impl Topology {
     pub(crate) fn store_builders_of(&self, nodes: &[usize]) -> Result<Vec<Arc<dyn StoreBuilder>>> {
         let mut names = BTreeSet::new();
         for &i in nodes {
-            names.extend(self.nodes[i].stores.iter().cloned());
+            names.extend(
+                self.nodes[i]
+                    .stores
+                    .iter()
+                    .filter(|s| !self.global_stores.iter().any(|g| &g.store == *s))
+                    .cloned(),
+            );
         }
         names
             .into_iter()
@@ -631,11 +769,16 @@ impl Topology {
         groups
     }
 
-    /// The source topics of each sub-topology, by sub-topology id (unprefixed names).
+    /// The source topics of each sub-topology, by sub-topology id (unprefixed names). The
+    /// sub-topologies of global stores have none here: they create no tasks, and their
+    /// topics are [`global_topics`](Self::global_topics).
     pub fn source_topics_by_subtopology(&self) -> Vec<Vec<String>> {
         self.subtopologies()
             .iter()
             .map(|g| {
+                if self.is_global_group(g) {
+                    return Vec::new();
+                }
                 g.iter()
                     .flat_map(|&i| match &self.nodes[i].kind {
                         NodeKind::Source { topics } => topics.clone(),
@@ -646,7 +789,7 @@ impl Topology {
             .collect()
     }
 
-    /// All source topics (unprefixed names).
+    /// All source topics of the sub-topologies that create tasks (unprefixed names).
     pub fn source_topics(&self) -> Vec<String> {
         self.source_topics_by_subtopology()
             .into_iter()

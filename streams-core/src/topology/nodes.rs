@@ -83,6 +83,10 @@ pub(super) struct SourceFactory<K, V> {
     pub(super) key_serde: SerdeRef<K>,
     pub(super) value_serde: SerdeRef<V>,
     pub(super) extractor: Option<Arc<dyn TimestampExtractor<K, V>>>,
+    /// A global store's source: records keep the timestamp they were written with, as
+    /// Kafka Streams' global state update task keeps them (no extractor, negative
+    /// timestamps not dropped).
+    pub(super) raw_timestamps: bool,
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V> {
@@ -92,6 +96,7 @@ impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V>
             key_serde: Arc::clone(&self.key_serde),
             value_serde: Arc::clone(&self.value_serde),
             extractor: self.extractor.clone(),
+            raw_timestamps: self.raw_timestamps,
             children: typed_children::<K, V>(&ctx)?,
             queues: Vec::new(),
         }));
@@ -120,6 +125,7 @@ struct SourceNode<K, V> {
     key_serde: SerdeRef<K>,
     value_serde: SerdeRef<V>,
     extractor: Option<Arc<dyn TimestampExtractor<K, V>>>,
+    raw_timestamps: bool,
     children: Vec<Child<K, V>>,
     queues: Vec<PartitionQueue<K, V>>,
 }
@@ -156,22 +162,29 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceInput for SourceNode<K, V> {
                 return Ok(false);
             }
         };
-        let extracted = match &self.extractor {
-            Some(x) => x.extract(&key, &value, raw.timestamp, q.partition_time),
-            None => FailOnInvalidTimestamp.extract(&key, &value, raw.timestamp, q.partition_time),
+        let timestamp = if self.raw_timestamps {
+            raw.timestamp
+        } else {
+            let extracted = match &self.extractor {
+                Some(x) => x.extract(&key, &value, raw.timestamp, q.partition_time),
+                None => {
+                    FailOnInvalidTimestamp.extract(&key, &value, raw.timestamp, q.partition_time)
+                }
+            };
+            let timestamp = extracted.map_err(|msg| Error::Processing {
+                node: self.name.to_string(),
+                source: format!(
+                    "timestamp extraction failed for {}-{} offset {}: {msg}",
+                    q.topic, q.partition, raw.offset
+                )
+                .into(),
+            })?;
+            if timestamp < 0 {
+                task.metrics.dropped += 1;
+                return Ok(false);
+            }
+            timestamp
         };
-        let timestamp = extracted.map_err(|msg| Error::Processing {
-            node: self.name.to_string(),
-            source: format!(
-                "timestamp extraction failed for {}-{} offset {}: {msg}",
-                q.topic, q.partition, raw.offset
-            )
-            .into(),
-        })?;
-        if timestamp < 0 {
-            task.metrics.dropped += 1;
-            return Ok(false);
-        }
         q.records.push_back(Queued {
             record: Record {
                 key,

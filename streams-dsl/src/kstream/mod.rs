@@ -8,6 +8,7 @@ mod branch;
 mod filter;
 mod flat_map;
 pub(crate) mod group_by;
+mod join_global;
 mod join_stream;
 mod join_stream_outer;
 mod join_table;

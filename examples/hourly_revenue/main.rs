@@ -289,14 +289,26 @@ fn run(args: &Args) -> BoxResult<()> {
         dead.len()
     );
     match dead.first() {
-        Some(d) => println!(
-            ", the first (partition {}, offset {}) because: {}",
-            d.partition,
-            d.offset,
-            d.headers
-                .get("dead-letter-reason")
-                .map_or("?", String::as_str)
-        ),
+        Some(d) => {
+            let mut value: String = d
+                .value
+                .as_deref()
+                .unwrap_or("null")
+                .chars()
+                .take(60)
+                .collect();
+            if d.value.as_ref().is_some_and(|v| v.chars().count() > 60) {
+                value.push('…');
+            }
+            println!(
+                "; the first, on partition {}:\n  key {}, value {value}\n  reason: {}",
+                d.partition,
+                d.key.as_deref().unwrap_or("null"),
+                d.headers
+                    .get("dead-letter-reason")
+                    .map_or("?", String::as_str)
+            );
+        }
         None => println!(),
     }
     println!(

@@ -472,3 +472,86 @@ fn a_source_with_its_own_offset_reset_starts_from_the_end() {
     assert_eq!(values, vec!["a1", "a2", "b-new"]);
     streams.close().unwrap();
 }
+
+/// The group's committed offsets of `topic`, per partition (-1 when none).
+fn committed_offsets(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    (0..partitions)
+        .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o,
+            _ => -1,
+        })
+        .collect()
+}
+
+/// Kafka Streams commits the consumer position past records skipped on arrival
+/// (KAFKA-6502): a partition holding only dead-lettered records, and one ending in them, are
+/// both committed to their end.
+#[test]
+fn partitions_ending_in_dead_lettered_records_are_committed_to_their_end() {
+    let cluster = Cluster::mock();
+    let bootstrap = cluster.bootstrap();
+    let input = unique("skip-in");
+    let output = unique("skip-out");
+    cluster.create_topic(&input, 2);
+    cluster.create_topic(&output, 2);
+    // Keys placed on partition 0 and partition 1 by the Java partitioner.
+    let key_on = |p: i32| {
+        (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| streams_core::partitioner::default_partition(k.as_bytes(), 2) == p)
+            .unwrap()
+    };
+    let (k0, k1) = (key_on(0).into_bytes(), key_on(1).into_bytes());
+    let long = |v: i64| v.to_be_bytes().to_vec();
+    let records: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        // Partition 0: nothing but malformed values.
+        (k0.clone(), b"bad".to_vec()),
+        (k0.clone(), b"worse".to_vec()),
+        // Partition 1: good records, then malformed ones at the end.
+        (k1.clone(), long(1)),
+        (k1.clone(), long(2)),
+        (k1.clone(), b"bad".to_vec()),
+        (k1.clone(), vec![1, 2, 3]),
+    ];
+    support::produce_bytes(&bootstrap, &input, &records, 1_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("skip-app");
+    let config = cluster
+        .streams_config(&app, dir.path())
+        .set("default.deserialization.exception.handler", "dead-letter");
+    let mut streams =
+        KafkaStreams::new(support::long_values_topology(&input, &output), config).unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    let mut committed = Vec::new();
+    let done = wait_until(TIMEOUT, || {
+        committed = committed_offsets(&bootstrap, &app, &input, 2);
+        committed == [2, 4]
+    });
+    assert!(done, "committed offsets {committed:?}, expected [2, 4]");
+    assert!(
+        wait_until(TIMEOUT, || {
+            let m = streams.metrics();
+            m.records_dead_lettered == 4 && m.records_processed == 2
+        }),
+        "{:?}",
+        streams.metrics()
+    );
+    streams.close().unwrap();
+}

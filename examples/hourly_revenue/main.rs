@@ -4,13 +4,18 @@
 //! Without arguments it starts an in-process Kafka cluster (librdkafka's mock cluster),
 //! generates a realistic stream of orders, runs the pipeline and prints the revenue per hour.
 //! `--orders FILE.jsonl` replays a file instead; `--bootstrap-servers` uses a real cluster.
+//! Orders that cannot be read go to `orders.placed.dead-letter` with headers saying why
+//! (`--dead-letters FILE.jsonl` writes them out). `RUST_LOG=info` (or `debug`, or
+//! `streams_core=debug,...`) logs what the library does to stderr.
 
+mod log;
 mod model;
 mod report;
 mod sample;
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -20,20 +25,25 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use streams_dsl::partitioner::default_partition;
 use streams_dsl::prelude::*;
 
-use model::{CUSTOMERS, ENRICHED, HOURLY, HourlyRevenue, ORDERS, ORDERS_DLQ};
+use model::{CUSTOMERS, DEAD_LETTER_SUFFIX, DeadLetter, ENRICHED, HOURLY, HourlyRevenue, ORDERS};
 
 type BoxResult<T> = std::result::Result<T, Box<dyn Error>>;
 
 const APP_ID: &str = "hourly-revenue";
 /// The mock cluster keeps about 5 MiB per partition; unconsumed input is kept well below it.
 const MAX_UNCONSUMED_BYTES: usize = 2 * 1024 * 1024;
+/// How long the application's committed offsets may stand still, while input is waiting,
+/// before the run fails instead of waiting for ever.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a real cluster may take to answer a metadata or admin request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Revenue per customer and hour, computed with a Kafka Streams-style topology.
 #[derive(Parser, Debug)]
@@ -52,10 +62,14 @@ struct Args {
     /// Write the final value of every window here, one JSON object per line.
     #[arg(long, value_name = "FILE.jsonl")]
     output: Option<PathBuf>,
+    /// Write every dead-lettered order here, with its headers, one JSON object per line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    dead_letters: Option<PathBuf>,
     /// Draw an hourly revenue chart of the top customers here.
     #[arg(long, value_name = "FILE.svg")]
     chart: Option<PathBuf>,
-    /// Use this Kafka cluster instead of the embedded one.
+    /// Use this Kafka cluster instead of the embedded one (the run's topics get names of
+    /// their own).
     #[arg(long, value_name = "HOST:PORT")]
     bootstrap_servers: Option<String>,
     /// Records of the generated sample stream.
@@ -65,6 +79,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    log::init();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -88,7 +103,10 @@ struct Line {
 fn run(args: &Args) -> BoxResult<()> {
     let mock;
     let (bootstrap, embedded) = match &args.bootstrap_servers {
-        Some(b) => (b.clone(), None),
+        Some(b) => {
+            probe(b)?;
+            (b.clone(), None)
+        }
         None => {
             mock = MockCluster::new(1)?;
             let b = mock.bootstrap_servers();
@@ -96,19 +114,28 @@ fn run(args: &Args) -> BoxResult<()> {
         }
     };
     let n = args.partitions;
-    let run_id = std::process::id();
-    // A real cluster keeps topics between runs: give this run's topics their own names.
+    // A real cluster keeps topics and committed offsets between runs: give this run's topics
+    // and application id names of their own.
     let suffix = if embedded.is_some() {
         String::new()
     } else {
-        format!(".{run_id}")
+        format!(".{}", run_id())
     };
     let orders_topic = format!("{ORDERS}{suffix}");
-    let topics = [ORDERS, CUSTOMERS, HOURLY, ENRICHED, ORDERS_DLQ];
-    let names: Vec<String> = topics.iter().map(|t| format!("{t}{suffix}")).collect();
+    let customers_topic = format!("{CUSTOMERS}{suffix}");
+    let hourly_topic = format!("{HOURLY}{suffix}");
+    let enriched_topic = format!("{ENRICHED}{suffix}");
+    // Created by the runtime, named after the source topic as Kafka Streams names them.
+    let dead_letter_topic = format!("{orders_topic}{DEAD_LETTER_SUFFIX}");
+    let names = [
+        &orders_topic,
+        &customers_topic,
+        &hourly_topic,
+        &enriched_topic,
+    ];
     match embedded {
         Some(m) => {
-            for t in &names {
+            for t in names {
                 m.create_topic(t, n, 1)?;
             }
         }
@@ -116,7 +143,8 @@ fn run(args: &Args) -> BoxResult<()> {
     }
 
     let (orders, customers) = match &args.orders {
-        Some(path) => sample::read_orders(path)?,
+        Some(path) => sample::read_orders(path)
+            .map_err(|e| format!("reading orders from {}: {e}", path.display()))?,
         None => sample::generate(args.sample_size),
     };
     println!(
@@ -147,9 +175,11 @@ fn run(args: &Args) -> BoxResult<()> {
         None => streams.start()?,
     }
 
+    // Idempotent, so that retries cannot reorder a partition's records: the results depend
+    // on the order of each partition.
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
-        .set("acks", "all")
+        .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .create()?;
     let monitor: BaseConsumer = ClientConfig::new()
@@ -157,35 +187,60 @@ fn run(args: &Args) -> BoxResult<()> {
         .set("group.id", &app_id)
         .set("enable.auto.commit", "false")
         .create()?;
+    let started = Instant::now();
+    let show_progress = std::io::stderr().is_terminal();
+    let watch = Watch {
+        streams: &streams,
+        monitor: &monitor,
+        n,
+    };
 
-    // Customers first, timestamped before any order: a task takes the record with the
-    // smallest timestamp next, so every order finds its customer.
-    let customers_topic = format!("{CUSTOMERS}{suffix}");
+    // The customers table is loaded before the first order is produced, so every order
+    // finds its customer.
+    let mut customer_offsets = vec![0i64; n as usize];
     for c in &customers {
         let key = c.customer_id.clone();
         let value = serde_json::to_vec(c)?;
         let p = default_partition(key.as_bytes(), n);
         send(&producer, &customers_topic, p, Some(&key), &value, Some(0))?;
+        customer_offsets[p as usize] += 1;
     }
+    producer.flush(Duration::from_secs(30))?;
+    watch.until_committed(
+        &customers_topic,
+        &customer_offsets,
+        0,
+        "loading the customers",
+        |_| {},
+    )?;
 
-    let started = Instant::now();
     let avg = orders.iter().map(|l| l.bytes.len() + 64).sum::<usize>() / orders.len().max(1);
     let max_unconsumed = (MAX_UNCONSUMED_BYTES / avg.max(1)) as i64;
     let mut produced = vec![0i64; n as usize];
+    let mut done = vec![0i64; n as usize];
     let mut last_progress = Instant::now();
+    let report = |done: &[i64], produced: &[i64]| {
+        if show_progress {
+            progress(&streams, produced, done, started);
+        }
+    };
     for (i, line) in orders.iter().enumerate() {
         let p = match &line.key {
             Some(k) => default_partition(k.as_bytes(), n),
             // A line without a customer id still goes somewhere: spread such lines evenly.
             None => (i as i32) % n,
         };
-        // Throttle on lag so that the embedded cluster never drops unconsumed input.
-        while produced[p as usize] - committed(&monitor, &orders_topic, n)?[p as usize]
-            > max_unconsumed
-        {
-            producer.flush(Duration::from_secs(5))?;
-            progress(&streams, &produced, &monitor, &orders_topic, n, started)?;
-            std::thread::sleep(Duration::from_millis(50));
+        // Throttle on lag so that the embedded cluster never drops unconsumed input: when a
+        // partition is too far ahead, wait until the application has caught up halfway.
+        if produced[p as usize] - done[p as usize] > max_unconsumed {
+            producer.flush(Duration::from_secs(30))?;
+            done = watch.until_committed(
+                &orders_topic,
+                &produced,
+                max_unconsumed / 2,
+                "processing the orders",
+                |d| report(d, &produced),
+            )?;
         }
         send(
             &producer,
@@ -197,35 +252,22 @@ fn run(args: &Args) -> BoxResult<()> {
         )?;
         produced[p as usize] += 1;
         if last_progress.elapsed() > Duration::from_secs(1) {
-            progress(&streams, &produced, &monitor, &orders_topic, n, started)?;
+            report(&done, &produced);
             last_progress = Instant::now();
         }
     }
     producer.flush(Duration::from_secs(30))?;
 
-    // Wait until every input offset is processed and committed.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let done = committed(&monitor, &orders_topic, n)?;
-        if done == produced {
-            break;
-        }
-        if let Some(e) = streams.error() {
-            return Err(format!("the application failed: {e}").into());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "input not fully processed in time: committed {done:?}, produced {produced:?}"
-            )
-            .into());
-        }
-        progress(&streams, &produced, &monitor, &orders_topic, n, started)?;
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // Every input offset processed and committed.
+    watch.until_committed(&orders_topic, &produced, 0, "processing the orders", |d| {
+        report(d, &produced)
+    })?;
     let elapsed = started.elapsed();
-    eprintln!();
-    let metrics = streams.metrics();
+    if show_progress {
+        eprintln!();
+    }
     streams.close()?;
+    let metrics = streams.metrics();
 
     let total: i64 = produced.iter().sum();
     println!(
@@ -239,11 +281,38 @@ fn run(args: &Args) -> BoxResult<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let windows = read_final_windows(&bootstrap, &format!("{HOURLY}{suffix}"), n)?;
-    let dead = count_records(&bootstrap, &format!("{ORDERS_DLQ}{suffix}"), n)?;
-    let enriched = count_records(&bootstrap, &format!("{ENRICHED}{suffix}"), n)?;
+    let windows = read_final_windows(&bootstrap, &hourly_topic, n)?;
+    let dead = read_dead_letters(&bootstrap, &dead_letter_topic, n)?;
+    let enriched = count_records(&bootstrap, &enriched_topic, n)?;
+    print!(
+        "dead-lettered {} malformed orders to {dead_letter_topic}",
+        dead.len()
+    );
+    match dead.first() {
+        Some(d) => {
+            let mut value: String = d
+                .value
+                .as_deref()
+                .unwrap_or("null")
+                .chars()
+                .take(60)
+                .collect();
+            if d.value.as_ref().is_some_and(|v| v.chars().count() > 60) {
+                value.push('…');
+            }
+            println!(
+                "; the first, on partition {}:\n  key {}, value {value}\n  reason: {}",
+                d.partition,
+                d.key.as_deref().unwrap_or("null"),
+                d.headers
+                    .get("dead-letter-reason")
+                    .map_or("?", String::as_str)
+            );
+        }
+        None => println!(),
+    }
     println!(
-        "dead-lettered {dead} malformed orders to {ORDERS_DLQ}; {enriched} orders enriched; {} late records dropped",
+        "{enriched} orders enriched with their customer; {} late records dropped",
         metrics.records_dropped
     );
     report::print_table(&windows);
@@ -251,11 +320,88 @@ fn run(args: &Args) -> BoxResult<()> {
         report::write_output(path, &windows)?;
         println!("wrote {} windows to {}", windows.len(), path.display());
     }
+    if let Some(path) = &args.dead_letters {
+        report::write_dead_letters(path, &dead)?;
+        println!("wrote {} dead letters to {}", dead.len(), path.display());
+    }
     if let Some(path) = &args.chart {
         report::write_chart(path, &windows)?;
         println!("wrote chart to {}", path.display());
     }
     Ok(())
+}
+
+/// A name for this run, different from every earlier run's: process id and start time.
+fn run_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{}-{millis}", std::process::id())
+}
+
+/// Fails with a clear message, within [`CONNECT_TIMEOUT`], when no broker answers at
+/// `bootstrap` (librdkafka would otherwise retry for ever).
+fn probe(bootstrap: &str) -> BoxResult<()> {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("socket.connection.setup.timeout.ms", "5000")
+        .create()
+        .map_err(|e| format!("invalid --bootstrap-servers '{bootstrap}': {e}"))?;
+    client
+        .fetch_metadata(None, CONNECT_TIMEOUT)
+        .map_err(|e| {
+            format!(
+                "no Kafka broker answers at {bootstrap} within {} s ({e}); check --bootstrap-servers, or leave it out to use the embedded cluster",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        })?;
+    Ok(())
+}
+
+/// Waits on the application's committed offsets.
+struct Watch<'a> {
+    streams: &'a KafkaStreams,
+    monitor: &'a BaseConsumer,
+    n: i32,
+}
+
+impl Watch<'_> {
+    /// Polls the committed offsets of `topic` until every partition is within `slack` of
+    /// `target`, and returns them. Fails when the application stops with an error, or when
+    /// the committed offsets do not move for [`STALL_TIMEOUT`].
+    fn until_committed(
+        &self,
+        topic: &str,
+        target: &[i64],
+        slack: i64,
+        what: &str,
+        mut tick: impl FnMut(&[i64]),
+    ) -> BoxResult<Vec<i64>> {
+        let mut last = committed(self.monitor, topic, self.n)?;
+        let mut moved = Instant::now();
+        loop {
+            if target.iter().zip(&last).all(|(t, c)| t - c <= slack) {
+                return Ok(last);
+            }
+            if let Some(e) = self.streams.error() {
+                return Err(format!("the application failed while {what}: {e}").into());
+            }
+            if moved.elapsed() > STALL_TIMEOUT {
+                return Err(format!(
+                    "no progress for {} s while {what}: committed offsets of {topic} {last:?}, produced {target:?}",
+                    STALL_TIMEOUT.as_secs()
+                )
+                .into());
+            }
+            tick(&last);
+            std::thread::sleep(Duration::from_millis(100));
+            let now = committed(self.monitor, topic, self.n)?;
+            if now != last {
+                moved = Instant::now();
+                last = now;
+            }
+        }
+    }
 }
 
 fn send(
@@ -307,25 +453,16 @@ fn committed(monitor: &BaseConsumer, topic: &str, n: i32) -> BoxResult<Vec<i64>>
         .collect())
 }
 
-fn progress(
-    streams: &KafkaStreams,
-    produced: &[i64],
-    monitor: &BaseConsumer,
-    topic: &str,
-    n: i32,
-    started: Instant,
-) -> BoxResult<()> {
-    let done = committed(monitor, topic, n)?;
-    let lag: i64 = produced.iter().zip(&done).map(|(p, d)| p - d).sum();
+fn progress(streams: &KafkaStreams, produced: &[i64], done: &[i64], started: Instant) {
+    let lag: i64 = produced.iter().zip(done).map(|(p, d)| p - d).sum();
     let processed = streams.metrics().records_processed;
     eprint!(
         "\r  processed {processed:>8} records  {:>9.0} records/s  lag {lag:>7}   ",
         processed as f64 / started.elapsed().as_secs_f64().max(1e-9)
     );
-    Ok(())
 }
 
-fn create_real_topics(bootstrap: &str, names: &[String], n: i32) -> BoxResult<()> {
+fn create_real_topics(bootstrap: &str, names: &[&String], n: i32) -> BoxResult<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
@@ -336,15 +473,36 @@ fn create_real_topics(bootstrap: &str, names: &[String], n: i32) -> BoxResult<()
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let results = rt.block_on(admin.create_topics(&topics, &AdminOptions::new()))?;
+    let options = AdminOptions::new().request_timeout(Some(CONNECT_TIMEOUT));
+    let results = rt.block_on(admin.create_topics(&topics, &options))?;
     for r in results {
-        if let Err((topic, code)) = r
-            && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
-        {
+        if let Err((topic, code)) = r {
             return Err(format!("creating topic {topic}: {code}").into());
         }
     }
-    Ok(())
+    // The application checks its source topics as soon as it starts: wait until the
+    // cluster's metadata shows every new topic with all its partitions.
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metadata = client.fetch_metadata(None, CONNECT_TIMEOUT)?;
+        let visible = names.iter().all(|name| {
+            metadata.topics().iter().any(|t| {
+                t.name() == name.as_str()
+                    && t.error().is_none()
+                    && t.partitions().len() == n as usize
+            })
+        });
+        if visible {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the new topics {names:?} did not appear within 30 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Reads a topic from the beginning to its current end, partition by partition.
@@ -352,7 +510,7 @@ fn read_topic(
     bootstrap: &str,
     topic: &str,
     n: i32,
-    mut f: impl FnMut(Option<&[u8]>, Option<&[u8]>) -> BoxResult<()>,
+    mut f: impl FnMut(&BorrowedMessage<'_>) -> BoxResult<()>,
 ) -> BoxResult<()> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -366,7 +524,9 @@ fn read_topic(
     let mut ends = HashMap::new();
     let mut tpl = TopicPartitionList::new();
     for p in 0..n {
-        let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        let (_, high) = consumer
+            .fetch_watermarks(topic, p, CONNECT_TIMEOUT)
+            .map_err(|e| format!("reading the end offsets of {topic}: {e}"))?;
         if high > 0 {
             ends.insert(p, high);
             tpl.add_partition_offset(topic, p, Offset::Beginning)?;
@@ -385,7 +545,7 @@ fn read_topic(
             continue;
         };
         let msg = msg?;
-        f(msg.key(), msg.payload())?;
+        f(&msg)?;
         if ends
             .get(&msg.partition())
             .is_some_and(|end| msg.offset() + 1 >= *end)
@@ -398,7 +558,7 @@ fn read_topic(
 
 fn count_records(bootstrap: &str, topic: &str, n: i32) -> BoxResult<usize> {
     let mut count = 0;
-    read_topic(bootstrap, topic, n, |_, _| {
+    read_topic(bootstrap, topic, n, |_| {
         count += 1;
         Ok(())
     })?;
@@ -408,12 +568,38 @@ fn count_records(bootstrap: &str, topic: &str, n: i32) -> BoxResult<usize> {
 /// The last value written for each (customer, window): its final value.
 fn read_final_windows(bootstrap: &str, topic: &str, n: i32) -> BoxResult<Vec<HourlyRevenue>> {
     let mut last: BTreeMap<(String, i64), HourlyRevenue> = BTreeMap::new();
-    read_topic(bootstrap, topic, n, |_, value| {
-        if let Some(v) = value {
+    read_topic(bootstrap, topic, n, |msg| {
+        if let Some(v) = msg.payload() {
             let row: HourlyRevenue = serde_json::from_slice(v)?;
             last.insert((row.customer_id.clone(), row.window_start), row);
         }
         Ok(())
     })?;
     Ok(last.into_values().collect())
+}
+
+/// Every dead letter, by partition and offset, with its headers.
+fn read_dead_letters(bootstrap: &str, topic: &str, n: i32) -> BoxResult<Vec<DeadLetter>> {
+    let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+    let mut dead = Vec::new();
+    read_topic(bootstrap, topic, n, |msg| {
+        let headers = msg
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), text(h.value).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        dead.push(DeadLetter {
+            partition: msg.partition(),
+            offset: msg.offset(),
+            key: text(msg.key()),
+            value: text(msg.payload()),
+            headers,
+        });
+        Ok(())
+    })?;
+    dead.sort_by_key(|d| (d.partition, d.offset));
+    Ok(dead)
 }

@@ -1,5 +1,6 @@
 //! The records of the hourly-revenue pipeline and its topology.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,8 +14,9 @@ pub(crate) const CUSTOMERS: &str = "customers";
 pub(crate) const HOURLY: &str = "analytics.hourly-revenue";
 /// Output: orders joined with their customer.
 pub(crate) const ENRICHED: &str = "orders.enriched";
-/// Where malformed orders go.
-pub(crate) const ORDERS_DLQ: &str = "orders.placed.dead-letter";
+/// Appended to a source topic's name to name its dead-letter topic, where records that cannot
+/// be read go.
+pub(crate) const DEAD_LETTER_SUFFIX: &str = ".dead-letter";
 /// One hour.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
@@ -83,6 +85,22 @@ pub(crate) struct HourlyRevenue {
     pub(crate) revenue: f64,
     /// Number of orders in the window.
     pub(crate) order_count: i64,
+}
+
+/// A record of the dead-letter topic, as `--dead-letters` writes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct DeadLetter {
+    /// Its partition (the partition of the original record).
+    pub(crate) partition: i32,
+    /// Its offset in the dead-letter topic.
+    pub(crate) offset: i64,
+    /// The original key, as text.
+    pub(crate) key: Option<String>,
+    /// The original value, as text.
+    pub(crate) value: Option<String>,
+    /// Its headers: `dead-letter-reason`, `original-topic`, `original-partition`,
+    /// `original-offset`, `failed-at`.
+    pub(crate) headers: BTreeMap<String, String>,
 }
 
 /// An order with its customer.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::model::HourlyRevenue;
+use crate::model::{DeadLetter, HourlyRevenue};
 
 fn hour(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
@@ -64,6 +64,16 @@ pub(crate) fn write_output(path: &Path, windows: &[HourlyRevenue]) -> std::io::R
     let mut out = String::new();
     for w in windows {
         out.push_str(&serde_json::to_string(w).map_err(std::io::Error::other)?);
+        out.push('\n');
+    }
+    std::fs::write(path, out)
+}
+
+/// Writes every dead letter, one JSON object per line.
+pub(crate) fn write_dead_letters(path: &Path, dead: &[DeadLetter]) -> std::io::Result<()> {
+    let mut out = String::new();
+    for d in dead {
+        out.push_str(&serde_json::to_string(d).map_err(std::io::Error::other)?);
         out.push('\n');
     }
     std::fs::write(path, out)

@@ -320,6 +320,11 @@ struct QueueRef {
     local: usize,
     /// The offset after the last record taken from this queue: what to commit.
     next_offset: Option<i64>,
+    /// The offset after the last record skipped on arrival (not deserializable, or an
+    /// invalid timestamp). Committed once every record before it is processed, as Kafka
+    /// Streams commits the consumer position past skipped records (KAFKA-6502): otherwise a
+    /// partition ending in skipped records would never be committed to its end.
+    skipped_next: Option<i64>,
 }
 
 /// Sends a task's changelog records through its record collector, on the task's partition.
@@ -437,6 +442,7 @@ impl Task {
                         source: Rc::clone(src),
                         local,
                         next_offset: None,
+                        skipped_next: None,
                     });
                 }
             }
@@ -557,12 +563,16 @@ impl Task {
             .unwrap_or_default()
     }
 
-    /// For each input partition, the offset to commit: one past the last record processed.
+    /// For each input partition, the offset to commit: one past the last record processed,
+    /// or one past the last record skipped on arrival when no queued record is waiting.
     pub(crate) fn consumed_offsets(&self) -> Vec<(Arc<str>, i32, i64)> {
         self.queues
             .iter()
             .filter_map(|q| {
+                let drained = q.source.borrow().head_timestamp(q.local).is_none();
+                let skipped = q.skipped_next.filter(|_| drained);
                 q.next_offset
+                    .max(skipped)
                     .map(|o| (Arc::clone(&q.topic), q.partition, o))
             })
             .collect()
@@ -574,8 +584,12 @@ impl Task {
         let Some(&q) = self.queue_by_topic.get(topic) else {
             return Err(Error::UnknownTopic(topic.to_owned()));
         };
-        let q = &self.queues[q];
-        q.source.borrow_mut().enqueue(q.local, raw, &mut self.ctx)?;
+        let q = &mut self.queues[q];
+        let offset = raw.offset;
+        let queued = q.source.borrow_mut().enqueue(q.local, raw, &mut self.ctx)?;
+        if !queued {
+            q.skipped_next = Some(offset + 1);
+        }
         Ok(())
     }
 
@@ -607,6 +621,7 @@ impl Task {
                     source,
                     local,
                     next_offset: None,
+                    skipped_next: None,
                 });
                 self.queues.len() - 1
             }

@@ -2,7 +2,9 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
+use streams_core::state::StoreBuilder;
 use streams_core::{Consumed, Error, Result, Topology};
 
 use crate::kstream::KStream;
@@ -119,6 +121,62 @@ impl StreamsBuilder {
         st.record(r);
         drop(st);
         KStream::new(self.state.clone(), name, key_serde, value_serde, false)
+    }
+
+    /// Adds a state store for [`KStream::process`] processors to use, as Kafka Streams'
+    /// `StreamsBuilder.addStateStore`: a processor reaches it by naming it in `process`'s
+    /// store list, then through `ProcessorContext::state_store`. Logged stores get a
+    /// `<application.id>-<store>-changelog` topic and are restored from it.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) fails for a name already used by another store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_dsl::prelude::*;
+    /// use streams_dsl::state::TypedKeyValueStore;
+    ///
+    /// /// Numbers each key's records, across restarts.
+    /// struct PerKeySequence;
+    /// impl Processor<String, String, String, i64> for PerKeySequence {
+    ///     fn process(&mut self, r: Record<String, String>, ctx: &mut ProcessorContext<'_, String, i64>) -> Result<()> {
+    ///         let store = ctx.state_store::<TypedKeyValueStore<String, i64>>("sequences")?;
+    ///         let next = store.borrow().get(&r.key)?.unwrap_or(0) + 1;
+    ///         store.borrow_mut().put(&r.key, &next)?;
+    ///         ctx.forward(r.with_value(next))
+    ///     }
+    /// }
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder.add_state_store(Stores::key_value_store_builder(
+    ///     Stores::persistent_key_value_store("sequences"),
+    ///     Serdes::string(),
+    ///     Serdes::i64(),
+    /// ));
+    /// builder
+    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .process(|| PerKeySequence, &["sequences"])
+    ///     .to("out", Produced::with(Serdes::string(), Serdes::i64()));
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
+    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+    /// let output = driver.create_output_topic("out", Serdes::string(), Serdes::i64());
+    /// for key in ["a", "b", "a"] {
+    ///     input.pipe_input(key.to_string(), "x".to_string())?;
+    /// }
+    /// assert_eq!(output.read_values_to_list()?, vec![1, 1, 2]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
+    pub fn add_state_store(&self, store: impl StoreBuilder + 'static) -> &Self {
+        let mut st = self.state.borrow_mut();
+        let r = st
+            .topology
+            .add_state_store(Arc::new(store), &[])
+            .map(|_| ());
+        st.record(r);
+        drop(st);
+        self
     }
 
     pub(crate) fn state(&self) -> &Shared {

@@ -13,7 +13,7 @@ mod model;
 mod report;
 mod sample;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -125,7 +125,8 @@ fn run(args: &Args) -> BoxResult<()> {
     let customers_topic = format!("{CUSTOMERS}{suffix}");
     let hourly_topic = format!("{HOURLY}{suffix}");
     let enriched_topic = format!("{ENRICHED}{suffix}");
-    // Created by the runtime, named after the source topic as Kafka Streams names them.
+    // Named after the source topic, as the runtime names dead-letter topics. The runtime
+    // creates it when missing; on a real cluster it is created here, to keep its records.
     let dead_letter_topic = format!("{orders_topic}{DEAD_LETTER_SUFFIX}");
     let names = [
         &orders_topic,
@@ -139,7 +140,11 @@ fn run(args: &Args) -> BoxResult<()> {
                 m.create_topic(t, n, 1)?;
             }
         }
-        None => create_real_topics(&bootstrap, &names, n)?,
+        None => {
+            let mut all = names.to_vec();
+            all.push(&dead_letter_topic);
+            create_real_topics(&bootstrap, &all, n)?;
+        }
     }
 
     let (orders, customers) = match &args.orders {
@@ -466,9 +471,12 @@ fn create_real_topics(bootstrap: &str, names: &[&String], n: i32) -> BoxResult<(
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
+    // Replayed orders carry their original (often old) timestamps, and the outputs inherit
+    // them: with the cluster's default time-based retention the broker would delete them
+    // within minutes. The run's topics keep everything.
     let topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|t| NewTopic::new(t, n, TopicReplication::Fixed(1)))
+        .map(|t| NewTopic::new(t, n, TopicReplication::Fixed(1)).set("retention.ms", "-1"))
         .collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -505,7 +513,10 @@ fn create_real_topics(bootstrap: &str, names: &[&String], n: i32) -> BoxResult<(
     }
 }
 
-/// Reads a topic from the beginning to its current end, partition by partition.
+/// Reads a topic from its first offset to its current end offsets.
+///
+/// The run's topics are new and keep their records, so every partition must still start at
+/// offset 0; a record the cluster deleted meanwhile is reported, not skipped.
 fn read_topic(
     bootstrap: &str,
     topic: &str,
@@ -520,31 +531,43 @@ fn read_topic(
         )
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "error")
         .create()?;
-    let mut ends = HashMap::new();
+    let mut ends = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
     for p in 0..n {
-        let (_, high) = consumer
+        let (low, high) = consumer
             .fetch_watermarks(topic, p, CONNECT_TIMEOUT)
             .map_err(|e| format!("reading the end offsets of {topic}: {e}"))?;
+        if low > 0 {
+            return Err(format!(
+                "the cluster deleted records of {topic} partition {p} (it starts at offset {low}): check its retention"
+            )
+            .into());
+        }
         if high > 0 {
             ends.insert(p, high);
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+            tpl.add_partition_offset(topic, p, Offset::Offset(0))?;
         }
     }
     if ends.is_empty() {
         return Ok(());
     }
     consumer.assign(&tpl)?;
+    let mut seen = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ends.is_empty() {
         if Instant::now() > deadline {
-            return Err(format!("timed out reading {topic}").into());
+            return Err(format!(
+                "timed out reading {topic}: last offsets read {seen:?}, end offsets {ends:?}"
+            )
+            .into());
         }
         let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };
-        let msg = msg?;
+        let msg = msg.map_err(|e| format!("reading {topic}: {e}"))?;
+        seen.insert(msg.partition(), msg.offset());
         f(&msg)?;
         if ends
             .get(&msg.partition())

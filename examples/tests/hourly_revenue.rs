@@ -480,6 +480,21 @@ fn the_real_broker_gives_the_embedded_clusters_output() {
         normalize(embedded, "orders.placed")
     );
 
+    // The input is from 2023 and the outputs keep its timestamps: the run's topics must not
+    // be subject to the broker's default time-based retention, which deletes such records
+    // within minutes (as it did before the example set this).
+    let suffix = &topic["orders.placed".len()..];
+    let topics = [
+        format!("orders.placed{suffix}"),
+        format!("customers{suffix}"),
+        format!("analytics.hourly-revenue{suffix}"),
+        format!("orders.enriched{suffix}"),
+        format!("orders.placed{suffix}.dead-letter"),
+    ];
+    for (t, retention) in retention_of(&bootstrap, &topics) {
+        assert_eq!(retention.as_deref(), Some("-1"), "retention.ms of {t}");
+    }
+
     // A second run gets topics of its own.
     let (_, input, _) = input();
     let (code, stdout, stderr) = run_binary(
@@ -495,6 +510,29 @@ fn the_real_broker_gives_the_embedded_clusters_output() {
     );
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_ne!(orders_topic_of(&stdout), topic);
+}
+
+/// The `retention.ms` config of each topic.
+fn retention_of(bootstrap: &str, topics: &[String]) -> Vec<(String, Option<String>)> {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let specs: Vec<ResourceSpecifier<'_>> =
+        topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let results =
+        futures::executor::block_on(admin.describe_configs(&specs, &AdminOptions::new())).unwrap();
+    topics
+        .iter()
+        .zip(results)
+        .map(|(t, r)| {
+            let r = r.unwrap();
+            let retention = r.get("retention.ms").and_then(|e| e.value.clone());
+            (t.clone(), retention)
+        })
+        .collect()
 }
 
 #[test]

@@ -38,8 +38,11 @@
 // A benchmark stops at the first surprise, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{FNV_OFFSET, JavaPeer, SplitMix64, env_usize, fnv, mib, proc_status_kib};
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -68,29 +71,6 @@ const DEFAULT_WARMUP: usize = 3;
 const CHILD_ENV: &str = "STATELESS_CHAIN_CHILD";
 /// The line prefix both sides print their result with.
 const RESULT_PREFIX: &str = "stateless_chain_result ";
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// SplitMix64; `StatelessChain.java` implements it bit for bit.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn fill(&mut self, out: &mut [u8]) {
-        for chunk in out.chunks_mut(8) {
-            let x = self.next().to_le_bytes();
-            chunk.copy_from_slice(&x[..chunk.len()]);
-        }
-    }
-}
 
 /// The input ring.
 struct Input {
@@ -148,12 +128,6 @@ impl Input {
         }
         (n, h)
     }
-}
-
-fn fnv(h: u64, bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
 }
 
 fn timestamp(i: usize) -> i64 {
@@ -275,18 +249,6 @@ impl SideResult {
     }
 }
 
-/// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`), -1 where unavailable.
-fn proc_status_kib(field: &str) -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(-1)
-}
-
 /// The Rust side of the protocol, in its own process so that `VmHWM` is its own.
 fn child(records: usize, warmup: usize) {
     let rss_start = proc_status_kib("VmRSS");
@@ -333,113 +295,14 @@ fn run_rust_child(records: usize, warmup: usize) -> SideResult {
     SideResult::parse(&stdout).unwrap_or_else(|e| panic!("Rust child: {e}"))
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("streams-dsl sits in the workspace")
-        .to_path_buf()
-}
-
-/// The `java` and `javac` binaries: `$JAVA` (and the `javac` beside it), else those of
-/// `$JAVA_HOME`, else the ones on the path.
-fn java_binaries() -> (PathBuf, PathBuf) {
-    if let Some(j) = std::env::var_os("JAVA") {
-        let java = PathBuf::from(j);
-        let javac = java.with_file_name("javac");
-        return (java, javac);
-    }
-    if let Some(home) = std::env::var_os("JAVA_HOME") {
-        let bin = Path::new(&home).join("bin");
-        if bin.join("java").is_file() {
-            return (bin.join("java"), bin.join("javac"));
-        }
-    }
-    (PathBuf::from("java"), PathBuf::from("javac"))
-}
-
 /// Runs the Java peer; `Err` says why it was not run.
-///
-/// The peer is compiled with `javac` first and run from its class file: launched as a
-/// single source file, the JVM would also hold the Java compiler, which would count in its
-/// resident set.
 fn run_java_peer(records: usize, warmup: usize) -> Result<SideResult, String> {
-    let root = workspace_root();
-    let lib = root.join("tests/conformance/lib");
-    for jar in [
-        "kafka-streams-4.4.0.jar",
-        "kafka-streams-test-utils-4.4.0.jar",
-        "kafka-clients-4.4.0.jar",
-    ] {
-        if !lib.join(jar).is_file() {
-            return Err(format!(
-                "{} is missing (run tests/conformance/fetch-jars.sh)",
-                lib.join(jar).display()
-            ));
-        }
-    }
-    let source = root.join("streams-dsl/benches/peer/StatelessChain.java");
-    let (java, javac) = java_binaries();
-    let classes = std::env::temp_dir().join(format!("stateless-chain-peer-{}", std::process::id()));
-    let compiled = Command::new(&javac)
-        .arg("-d")
-        .arg(&classes)
-        .arg("-cp")
-        .arg(lib.join("*"))
-        .arg(&source)
-        .output();
-    let compiled = match compiled {
-        Ok(out) => out,
-        Err(e) => return Err(format!("cannot start {}: {e}", javac.display())),
-    };
-    assert!(
-        compiled.status.success(),
-        "javac failed on {} ({}):\n{}",
-        source.display(),
-        compiled.status,
-        String::from_utf8_lossy(&compiled.stderr)
-    );
-    let mut classpath = std::ffi::OsString::from(lib.join("*"));
-    classpath.push(":");
-    classpath.push(&classes);
-    let out = Command::new(&java)
-        .arg("-cp")
-        .arg(classpath)
-        .arg("StatelessChain")
-        .arg(records.to_string())
-        .arg(warmup.to_string())
-        .arg(TIMED_PASSES.to_string())
-        .current_dir(&root)
-        .output();
-    let _ = std::fs::remove_dir_all(&classes);
-    let out = match out {
-        Ok(out) => out,
-        Err(e) => return Err(format!("cannot start {}: {e}", java.display())),
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "Java peer failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = JavaPeer::compile("StatelessChain")?.run(&[
+        records.to_string(),
+        warmup.to_string(),
+        TIMED_PASSES.to_string(),
+    ])?;
     Ok(SideResult::parse(&stdout).unwrap_or_else(|e| panic!("Java peer: {e}")))
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={v:?} is not a count: {e}")),
-        Err(_) => default,
-    }
-}
-
-fn mib(kib: i64) -> String {
-    if kib < 0 {
-        "n/a".to_owned()
-    } else {
-        format!("{:.1} MiB", kib as f64 / 1024.0)
-    }
 }
 
 fn criterion_bench(c: &mut Criterion, input: &Input) {

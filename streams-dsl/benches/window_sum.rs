@@ -51,9 +51,12 @@
 // A benchmark stops at the first surprise, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{FNV_OFFSET, JavaPeer, env_usize, fnv, mib, proc_status_kib};
+
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -82,15 +85,6 @@ const DEFAULT_PASSES: usize = 1;
 const CHILD_ENV: &str = "WINDOW_SUM_CHILD";
 /// The line prefix both sides print their result with.
 const RESULT_PREFIX: &str = "window_sum_result ";
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-fn fnv(h: u64, bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
-}
 
 /// Record `i` of a pass: (key bytes, value bytes, timestamp). `WindowSum.java` makes the
 /// same.
@@ -260,18 +254,6 @@ impl SideResult {
     }
 }
 
-/// A `kB` field of `/proc/self/status` (`VmHWM`), -1 where unavailable.
-fn proc_status_kib(field: &str) -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(-1)
-}
-
 fn mode(caching: bool) -> &'static str {
     if caching { "on" } else { "off" }
 }
@@ -329,120 +311,26 @@ fn run_rust_child(caching: bool, records: usize, warmup: usize, passes: usize) -
     SideResult::parse(&stdout).unwrap_or_else(|e| panic!("Rust child: {e}"))
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("streams-dsl sits in the workspace")
-        .to_path_buf()
-}
-
-/// The `java` and `javac` binaries: `$JAVA` (and the `javac` beside it), else those of
-/// `$JAVA_HOME`, else the ones on the path.
-fn java_binaries() -> (PathBuf, PathBuf) {
-    if let Some(j) = std::env::var_os("JAVA") {
-        let java = PathBuf::from(j);
-        let javac = java.with_file_name("javac");
-        return (java, javac);
-    }
-    if let Some(home) = std::env::var_os("JAVA_HOME") {
-        let bin = Path::new(&home).join("bin");
-        if bin.join("java").is_file() {
-            return (bin.join("java"), bin.join("javac"));
-        }
-    }
-    (PathBuf::from("java"), PathBuf::from("javac"))
-}
-
-/// Compiles the Java peer; `Err` says why it cannot run. Returns its class directory.
-fn compile_java_peer(lib: &Path) -> Result<PathBuf, String> {
-    for jar in [
-        "kafka-streams-4.4.0.jar",
-        "kafka-streams-test-utils-4.4.0.jar",
-        "kafka-clients-4.4.0.jar",
-    ] {
-        if !lib.join(jar).is_file() {
-            return Err(format!(
-                "{} is missing (run tests/conformance/fetch-jars.sh)",
-                lib.join(jar).display()
-            ));
-        }
-    }
-    let source = workspace_root().join("streams-dsl/benches/peer/WindowSum.java");
-    let (_, javac) = java_binaries();
-    let classes = std::env::temp_dir().join(format!("window-sum-peer-{}", std::process::id()));
-    let compiled = Command::new(&javac)
-        .arg("-d")
-        .arg(&classes)
-        .arg("-cp")
-        .arg(lib.join("*"))
-        .arg(&source)
-        .output()
-        .map_err(|e| format!("cannot start {}: {e}", javac.display()))?;
-    assert!(
-        compiled.status.success(),
-        "javac failed on {} ({}):\n{}",
-        source.display(),
-        compiled.status,
-        String::from_utf8_lossy(&compiled.stderr)
-    );
-    Ok(classes)
-}
-
-/// Runs the Java peer for one mode from its compiled classes (compiled once: launched as a
-/// single source file, the JVM would also hold the Java compiler in its resident set).
+/// Part 1: criterion over chunks of [`CHUNK`] records on one long-lived driver per mode;
+/// the input repeats with timestamps shifted past the previous round, so every chunk
+/// updates windows as the real stream would.
+/// Runs the compiled Java peer for one mode.
 fn run_java_peer(
-    lib: &Path,
-    classes: &Path,
+    peer: &JavaPeer,
     caching: bool,
     records: usize,
     warmup: usize,
     passes: usize,
 ) -> Result<SideResult, String> {
-    let (java, _) = java_binaries();
-    let mut classpath = std::ffi::OsString::from(lib.join("*"));
-    classpath.push(":");
-    classpath.push(classes);
-    let out = Command::new(&java)
-        .arg("-cp")
-        .arg(classpath)
-        .arg("WindowSum")
-        .arg(records.to_string())
-        .arg(warmup.to_string())
-        .arg(passes.to_string())
-        .arg(mode(caching))
-        .current_dir(workspace_root())
-        .output()
-        .map_err(|e| format!("cannot start {}: {e}", java.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "Java peer failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = peer.run(&[
+        records.to_string(),
+        warmup.to_string(),
+        passes.to_string(),
+        mode(caching).to_owned(),
+    ])?;
     Ok(SideResult::parse(&stdout).unwrap_or_else(|e| panic!("Java peer: {e}")))
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={v:?} is not a count: {e}")),
-        Err(_) => default,
-    }
-}
-
-fn mib(kib: i64) -> String {
-    if kib < 0 {
-        "n/a".to_owned()
-    } else {
-        format!("{:.1} MiB", kib as f64 / 1024.0)
-    }
-}
-
-/// Part 1: criterion over chunks of [`CHUNK`] records on one long-lived driver per mode;
-/// the input repeats with timestamps shifted past the previous round, so every chunk
-/// updates windows as the real stream would.
 fn criterion_bench(c: &mut Criterion, input: &Input) {
     let mut group = c.benchmark_group("window_sum");
     group.throughput(Throughput::Elements(CHUNK as u64));
@@ -509,8 +397,8 @@ fn main() {
     let input_checksum = format!("{:016x}", input.checksum());
     drop(input);
 
-    let lib = workspace_root().join("tests/conformance/lib");
-    let classes = compile_java_peer(&lib);
+    // Compiled once for both modes.
+    let peer = JavaPeer::compile("WindowSum");
     let mut rows = Vec::new();
     for caching in [false, true] {
         let rust = run_rust_child(caching, records, warmup, passes);
@@ -520,9 +408,10 @@ fn main() {
             "Rust output differs from the expected output (caching {})",
             mode(caching)
         );
-        let java = classes
-            .clone()
-            .and_then(|classes| run_java_peer(&lib, &classes, caching, records, warmup, passes));
+        let java = peer
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|peer| run_java_peer(peer, caching, records, warmup, passes));
         if let Ok(java) = &java {
             assert_eq!(
                 java.in_checksum, input_checksum,
@@ -535,9 +424,6 @@ fn main() {
             );
         }
         rows.push((caching, rust, java));
-    }
-    if let Ok(classes) = &classes {
-        let _ = std::fs::remove_dir_all(classes);
     }
 
     println!();
@@ -569,7 +455,7 @@ fn main() {
             ),
         }
     }
-    match &classes {
+    match &peer {
         Ok(_) => println!(
             "window_sum: output checksum {expected} ({expected_records} records): rust = java = \
              expected in both modes"

@@ -661,6 +661,110 @@ fn missing_serdes_fail_the_build_and_table_joined_supplies_them() {
     );
 }
 
+const SELF_JOIN_DESCRIBE: &str = r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000001 (topics: [emp])
+      --> KTABLE-SOURCE-0000000002
+    Processor: KTABLE-SOURCE-0000000002 (stores: [emp-STATE-STORE-0000000000])
+      --> KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000010, KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004
+      <-- KSTREAM-SOURCE-0000000001
+    Source: KTABLE-SOURCE-0000000013 (topics: [KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000011-topic])
+      --> KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-0000000014
+    Processor: KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-0000000014 (stores: [emp-STATE-STORE-0000000000])
+      --> KTABLE-FK-JOIN-OUTPUT-0000000015
+      <-- KTABLE-SOURCE-0000000013
+    Source: KTABLE-SOURCE-0000000006 (topics: [KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000003-topic])
+      --> KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000008
+    Processor: KTABLE-FK-JOIN-OUTPUT-0000000015 (stores: [])
+      --> KTABLE-TOSTREAM-0000000017
+      <-- KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-0000000014
+    Processor: KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000008 (stores: [KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-0000000007])
+      --> KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000009
+      <-- KTABLE-SOURCE-0000000006
+    Processor: KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000009 (stores: [emp-STATE-STORE-0000000000])
+      --> KTABLE-SINK-0000000012
+      <-- KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000008
+    Processor: KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000010 (stores: [KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-0000000007])
+      --> KTABLE-SINK-0000000012
+      <-- KTABLE-SOURCE-0000000002
+    Processor: KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004 (stores: [])
+      --> KTABLE-SINK-0000000005
+      <-- KTABLE-SOURCE-0000000002
+    Processor: KTABLE-TOSTREAM-0000000017 (stores: [])
+      --> KSTREAM-SINK-0000000018
+      <-- KTABLE-FK-JOIN-OUTPUT-0000000015
+    Sink: KSTREAM-SINK-0000000018 (topic: out)
+      <-- KTABLE-TOSTREAM-0000000017
+    Sink: KTABLE-SINK-0000000005 (topic: KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000003-topic)
+      <-- KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004
+    Sink: KTABLE-SINK-0000000012 (topic: KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000011-topic)
+      <-- KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000009, KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-0000000010
+"#;
+
+/// A table joined with itself (employee -> manager): one sub-topology; an update of a row
+/// answers its subscribers before its own subscription is answered, as in Java.
+#[test]
+fn a_table_joins_itself() {
+    let b = StreamsBuilder::new();
+    // A nullable key type, so that "no manager" is Kafka's null foreign key.
+    let emp = b.table(
+        "emp",
+        Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
+    );
+    let name = |v: &String| v.split(':').next().unwrap_or_default().to_owned();
+    emp.join_on_foreign_key(
+        &emp,
+        |v: &String| v.split(':').nth(1).map(str::to_owned),
+        move |e: &String, m: &String| format!("{} reports to {}", name(e), name(m)),
+    )
+    .to_stream()
+    .to(
+        "out",
+        Produced::with(
+            Serdes::option(Serdes::string()),
+            Serdes::option(Serdes::string()),
+        ),
+    );
+    let t = b.build().unwrap();
+    assert_eq!(
+        t.describe().to_string().trim_end(),
+        SELF_JOIN_DESCRIBE.trim_end()
+    );
+    let driver = TopologyTestDriver::new(t, StreamsConfig::new()).unwrap();
+    let input =
+        driver.create_input_topic("emp", Serdes::option(Serdes::string()), Serdes::string());
+    for (k, v, ts) in [
+        ("e1", "Ann", 1),
+        ("e2", "Bob:e1", 2),
+        ("e3", "Cy:e2", 3),
+        ("e1", "Anna", 4),
+        ("e2", "Bobby:e1", 5),
+    ] {
+        input
+            .pipe_input_at(Some(k.to_owned()), v.to_owned(), ts)
+            .unwrap();
+    }
+    let out = driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
+    let got: Vec<(String, String, i64)> = out
+        .read_records_to_list()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.value.unwrap(), r.timestamp))
+        .collect();
+    let want = [
+        ("e2", "Bob reports to Ann", 2),
+        ("e3", "Cy reports to Bob", 3),
+        ("e2", "Bob reports to Anna", 4),
+        ("e3", "Cy reports to Bobby", 5),
+        ("e2", "Bobby reports to Anna", 5),
+    ];
+    let want: Vec<(String, String, i64)> = want
+        .iter()
+        .map(|(k, v, t)| ((*k).to_owned(), (*v).to_owned(), *t))
+        .collect();
+    assert_eq!(got, want);
+}
+
 /// In the runtime, the subscription topic takes the right table's partition count and the
 /// response topic the left table's (Kafka Streams' co-partitioning), and the join gives
 /// the same results.

@@ -42,7 +42,6 @@ use super::store::{TableStore, timestamped_kv_builder};
 use crate::builder::BuilderState;
 use crate::materialized::Materialized;
 
-const FK_JOIN: &str = "KTABLE-FK-JOIN-";
 const SUBSCRIPTION_REGISTRATION: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-";
 const SUBSCRIPTION_RESPONSE: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-";
 const SUBSCRIPTION_PROCESSOR: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-";
@@ -59,7 +58,8 @@ const TOPIC_SUFFIX: &str = "-topic";
 ///
 /// A name `n` names every node, store and topic of the join: `n-subscription-registration-topic`,
 /// `n-subscription-store`, `n-subscription-response-topic`, `n-result` and so on, as Kafka
-/// Streams names them. The serdes default to the tables' own: the left table's key and
+/// Streams names them ([`KTable::named`] before the join names it the same way). The
+/// serdes default to the tables' own: the left table's key and
 /// value serdes (`key`, `value`), the right table's (`foreign_key`, `foreign_value`). Give
 /// them here when a table does not know its serdes, such as the result of `map_values`.
 ///
@@ -517,7 +517,6 @@ impl Names {
             Some(s) => s.to_owned(),
             None => st.new_name(&format!("{OUTPUT}STATE-STORE-")),
         };
-        debug_assert!(SUBSCRIPTION_REGISTRATION.starts_with(FK_JOIN));
         Names {
             subscription_topic,
             send,

@@ -223,8 +223,10 @@ where
             headers,
         } = record;
         let key = key.filter(|k| !self.foreign_key_serde.is_null(k));
+        let subscription = ValueAndTimestamp::new(value, timestamp);
+        let instruction = subscription.value.instruction;
         match &key {
-            None if value.instruction != Instruction::PropagateNullIfNoFkValAvailable => {
+            None if instruction != Instruction::PropagateNullIfNoFkValAvailable => {
                 tracing::warn!(
                     node = ctx.node_name(),
                     "skipping record due to null foreign key"
@@ -243,7 +245,7 @@ where
                 )?;
                 self.primary_key_serde.serialize(
                     self.topics.primary_key(),
-                    &value.primary_key,
+                    &subscription.value.primary_key,
                     &mut self.buf,
                 )?;
                 let store = self
@@ -251,20 +253,19 @@ where
                     .as_ref()
                     .ok_or_else(|| not_initialized("foreign-key join subscription receiver"))?;
                 let mut store = store.borrow_mut();
-                if value.instruction.unsubscribes() {
+                if instruction.unsubscribes() {
                     store.delete(&self.buf)?;
                 } else {
-                    store.put(&self.buf, &ValueAndTimestamp::new(value.clone(), timestamp))?;
+                    store.put(&self.buf, &subscription)?;
                 }
             }
         }
-        let primary_key = value.primary_key.clone();
         ctx.forward(Record {
             key: CombinedKey {
                 foreign_key: key,
-                primary_key,
+                primary_key: subscription.value.primary_key.clone(),
             },
-            value: ValueAndTimestamp::new(value, timestamp),
+            value: subscription,
             timestamp,
             headers,
         })

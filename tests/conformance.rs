@@ -28,6 +28,9 @@ mod tables;
 #[path = "conformance_global.rs"]
 mod global;
 
+#[path = "conformance_fk_join.rs"]
+mod fk_join;
+
 /// How a case's output bytes are rendered as JSON, as `Ref.java` renders them.
 #[derive(Clone, Copy)]
 enum Render {
@@ -516,6 +519,7 @@ fn cases() -> BTreeMap<&'static str, Case> {
     let mut m = BTreeMap::new();
     tables::register(&mut m);
     global::register(&mut m);
+    fk_join::register(&mut m);
     m.insert(
         "filter_map",
         Case {

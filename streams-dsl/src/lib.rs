@@ -41,7 +41,7 @@ pub use kgrouped::{
     TimeWindowedKStream, Windows,
 };
 pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned, StreamJoined};
-pub use ktable::{BufferConfig, Change, KTable, Suppressed};
+pub use ktable::{BufferConfig, Change, KTable, Suppressed, TableJoined};
 pub use materialized::{Grouped, Joined, Materialized, StoreType};
 pub use streams_core::partitioner;
 pub use streams_core::{
@@ -76,7 +76,7 @@ pub mod prelude {
         BufferConfig, EmitStrategy, KGroupedStream, KGroupedTable, SessionWindows, SlidingWindows,
         Suppressed, TimeWindows,
     };
-    pub use crate::{JoinWindows, Repartitioned, StreamJoined};
+    pub use crate::{JoinWindows, Repartitioned, StreamJoined, TableJoined};
     pub use streams_core::driver::{
         DriverOptions, TestInputTopic, TestOutputTopic, TestRecord, TopologyTestDriver,
     };

@@ -565,6 +565,39 @@ public class Ref {
                     .to("output");
             });
 
+        // ---------------------------------------------------------------------- foreign-key table joins
+        // table(input) joined with table(input2) on the foreign key fkOf(v) of each left row:
+        //   v.isEmpty() || v.startsWith("e")   -> null  (no foreign key)
+        //   otherwise                          -> "k" + two digits of (v.length() % 15), e.g. "k07"
+        // The left side sends subscriptions through the internal topic
+        // KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-<n>-topic, the right side answers through
+        // KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-<n>-topic; both are processed by the driver
+        // after the record that wrote them. A response whose hash of the left value no longer
+        // matches the left row is dropped. A right value that is the empty string reaches the
+        // left side as null (the response serde reads an empty value as null). The joiner is
+        // pair(l, r); a result of null is a delete.
+
+        // fk_join_inner: table(input).join(table(input2), fkOf, pair).toStream().to("output")
+        //   a null foreign key joins nothing (a row whose key turns null is deleted)
+        add("fk_join_inner", "KTable-KTable foreign-key inner join",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> l = b.table("input");
+                KTable<String, String> r = b.table("input2");
+                l.join(r, Ref::fkOf, Ref::pair).toStream().to("output");
+            });
+
+        // fk_join_left: table(input).leftJoin(table(input2), fkOf, pair,
+        //     Materialized.as("fk-left-result")).toStream().to("output")
+        //   a left row without a match (or with a null foreign key) joins null
+        add("fk_join_left", "KTable-KTable foreign-key left join, materialized result",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> l = b.table("input");
+                KTable<String, String> r = b.table("input2");
+                l.leftJoin(r, Ref::fkOf, Ref::pair,
+                        Materialized.<String, String, org.apache.kafka.streams.state.KeyValueStore<org.apache.kafka.common.utils.Bytes, byte[]>>as("fk-left-result"))
+                    .toStream().to("output");
+            });
+
         // ---------------------------------------------------------------------- stream-stream joins
         // Left stream "input", right stream "input2", JoinWindows.ofTimeDifferenceAndGrace(5 s, 2 s):
         // a left record at t1 joins right records in [t1 - 5 s, t1 + 5 s]; the output timestamp
@@ -601,6 +634,14 @@ public class Ref {
                 KStream<String, String> r = b.stream("input2");
                 l.outerJoin(r, Ref::joinValue, joinWindows()).to("output");
             });
+    }
+
+    /** The foreign-key joins' foreign key extractor (see the fk_join cases). */
+    static String fkOf(String v) {
+        if (v.isEmpty() || v.startsWith("e")) {
+            return null;
+        }
+        return String.format(Locale.ROOT, "k%02d", v.length() % 15);
     }
 
     /** The global-table joins' key mapper (see the global_join cases). */

@@ -11,6 +11,7 @@ use crate::builder::Shared;
 use crate::kstream::KStream;
 
 mod filter;
+mod fk_join;
 mod getter;
 mod group_by;
 mod join;
@@ -19,6 +20,7 @@ mod source;
 mod store;
 mod suppress;
 
+pub use fk_join::TableJoined;
 pub(crate) use getter::{GetterRef, MappedGetterSupplier, ValueGetter};
 pub(crate) use group_by::ChangedSerde;
 pub use suppress::{BufferConfig, Suppressed};

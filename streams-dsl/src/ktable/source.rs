@@ -368,6 +368,20 @@ pub(crate) struct LazyStore {
 }
 
 impl LazyStore {
+    /// The store `builder` makes for `processor`, not added yet.
+    pub(crate) fn new(builder: Option<Arc<dyn StoreBuilder>>, processor: String) -> Self {
+        LazyStore {
+            builder,
+            processor,
+            added: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the store was added: read once per task, when its processors are made.
+    pub(crate) fn is_added(&self) -> bool {
+        self.added.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn materialize(&self, st: &mut BuilderState) {
         if self.added.swap(true, Ordering::Relaxed) {
             return;

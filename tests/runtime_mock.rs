@@ -555,3 +555,55 @@ fn partitions_ending_in_dead_lettered_records_are_committed_to_their_end() {
     );
     streams.close().unwrap();
 }
+
+/// A broker outage shorter than the session timeout is ridden out: commits that fail while
+/// the broker is down are retried, the instance stays out of the error state, and records
+/// produced once the broker is back are processed.
+#[test]
+fn a_broker_outage_is_ridden_out() {
+    let cluster = Cluster::mock();
+    let input = unique("outage-in");
+    let output = unique("outage-out");
+    cluster.create_topic(&input, 2);
+    cluster.create_topic(&output, 2);
+    produce(&cluster.bootstrap(), &input, &[("a", "before")], 1_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut streams = KafkaStreams::new(
+        upper_topology(&input, &output),
+        cluster.streams_config(&unique("outage-app"), dir.path()),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    let mut reader = Reader::new(&cluster.bootstrap(), &output, false);
+    assert!(reader.read_at_least(1, TIMEOUT), "{:?}", streams.error());
+
+    let Cluster::Mock(mock) = &cluster else {
+        unreachable!("a mock cluster")
+    };
+    mock.broker_down(1).unwrap();
+    // The outage lasts several commit intervals (200 ms) and poll timeouts, but stays under
+    // the 6 s session timeout, so the group keeps its members.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_ne!(streams.state(), State::Error, "{:?}", streams.error());
+    mock.broker_up(1).unwrap();
+
+    produce(
+        &cluster.bootstrap(),
+        &input,
+        &[("b", "after"), ("c", "later")],
+        2_000,
+    );
+    assert!(
+        reader.read_at_least(3, TIMEOUT),
+        "outputs after the outage: {:?}; error {:?}",
+        reader.records,
+        streams.error()
+    );
+    let values: BTreeSet<String> = reader.records.iter().map(|r| r.value_str()).collect();
+    assert_eq!(
+        values,
+        BTreeSet::from(["BEFORE".to_owned(), "AFTER".to_owned(), "LATER".to_owned()])
+    );
+    assert_eq!(streams.state(), State::Running);
+    streams.close().unwrap();
+}

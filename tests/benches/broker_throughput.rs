@@ -58,6 +58,8 @@ const VALUE_LEN: usize = 100;
 const DEFAULT_RECORDS: u64 = 1_000_000;
 const CHILD_ENV: &str = "BROKER_BENCH_CHILD";
 const RESULT_PREFIX: &str = "broker_result ";
+/// Lines a contestant prints besides its result, echoed by the parent (commit latencies).
+const DETAIL_PREFIX: &str = "broker_detail ";
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 struct SplitMix64(u64);
@@ -354,6 +356,13 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
     let done = start.elapsed();
     let rss_kib = proc_status_kib("VmHWM");
     let cpu_ms = cpu_ms();
+    let m = streams.metrics();
+    println!(
+        "{DETAIL_PREFIX}rust {kind} commits={} commit_avg_ms={:.1} commit_max_ms={:.1}",
+        m.commits,
+        m.commit_latency_avg.as_secs_f64() * 1000.0,
+        m.commit_latency_max.as_secs_f64() * 1000.0
+    );
     streams.close().expect("close");
     Figures {
         records: processed,
@@ -445,6 +454,9 @@ fn run_child(
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ));
+    }
+    for detail in stdout.lines().filter(|l| l.starts_with(DETAIL_PREFIX)) {
+        println!("{detail}");
     }
     let line = stdout
         .lines()

@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 const OWNED_CONSUMER_KEYS: &[&str] =
     &["group.id", "enable.auto.commit", "enable.auto.offset.store"];
 const OWNED_PRODUCER_KEYS: &[&str] = &["transactional.id"];
+/// How long a consumer whose prefetch queue is full waits before it looks again (see
+/// [`KafkaClientConfigs`]).
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// The librdkafka configurations of the clients a stream thread uses, derived from a
 /// [`StreamsConfig`] as Kafka Streams derives its clients' configs.
@@ -21,6 +24,8 @@ const OWNED_PRODUCER_KEYS: &[&str] = &["transactional.id"];
 ///   (`enable.auto.commit=false`), `auto.offset.reset=earliest`, the `range` assignor (it
 ///   keeps partition `p` of every co-partitioned topic on one member), `session.timeout.ms`
 ///   from the config, and `isolation.level=read_committed` under exactly-once.
+///   Every consumer checks its prefetch queue every 10 ms when it is full
+///   (`fetch.queue.backoff.ms=10`; see below).
 /// - **Restore consumer:** no group; reads changelogs by manual assignment.
 /// - **Global consumer:** no group; reads every partition of the global stores' topics by
 ///   manual assignment (`isolation.level=read_committed` under exactly-once, as the other
@@ -29,6 +34,15 @@ const OWNED_PRODUCER_KEYS: &[&str] = &["transactional.id"];
 ///   keyed records the sinks did not place; under exactly-once a `transactional.id` per
 ///   thread and `transaction.timeout.ms=10000`, as Kafka Streams sets.
 /// - **Admin:** creates internal topics.
+///
+/// librdkafka's own default for `fetch.queue.backoff.ms` is 1000 ms: once its prefetch queue
+/// holds `queued.min.messages` (100,000) records, it stops fetching every partition for a
+/// whole second. The queue is shared by all the partitions of a consumer, and a stream
+/// thread drains 100,000 records in well under that second, then waits for the fetcher
+/// (1 M records on 4 partitions: 146k records/s with 1000 ms, 638k with 10 ms). With 10 ms
+/// the fetcher resumes as soon as the queue has room again; the queue still holds at most
+/// about `queued.min.messages` records (or `queued.max.messages.kbytes`), so memory stays
+/// as it was.
 ///
 /// Keys prefixed `consumer.` apply to every consumer, `main.consumer.`,
 /// `restore.consumer.` and `global.consumer.` to one of them, `producer.` to the producer and `admin.` to the
@@ -100,6 +114,7 @@ impl KafkaClientConfigs {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
             .set("auto.offset.reset", "earliest")
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
             .set(
                 "isolation.level",
                 if eos {
@@ -323,6 +338,9 @@ mod tests {
         );
         assert_eq!(c.producer.get("enable.idempotence"), Some("true"));
         assert_eq!(c.producer.get("compression.type"), Some("lz4"));
+        for consumer in [&c.main_consumer, &c.restore_consumer, &c.global_consumer] {
+            assert_eq!(consumer.get("fetch.queue.backoff.ms"), Some("10"));
+        }
         let (_, _, producer) = c.for_thread("p1", 0);
         assert_eq!(producer.get("transactional.id"), None);
         Ok(())
@@ -357,9 +375,11 @@ mod tests {
         let c = KafkaClientConfigs::new(
             &base()
                 .set("consumer.fetch.min.bytes", "10")
-                .set("restore.consumer.fetch.min.bytes", "20"),
+                .set("restore.consumer.fetch.min.bytes", "20")
+                .set("consumer.fetch.queue.backoff.ms", "1000"),
         )?;
         assert_eq!(c.main_consumer.get("fetch.min.bytes"), Some("10"));
+        assert_eq!(c.main_consumer.get("fetch.queue.backoff.ms"), Some("1000"));
         assert_eq!(c.restore_consumer.get("fetch.min.bytes"), Some("20"));
 
         let owned = KafkaClientConfigs::new(&base().set("consumer.group.id", "other"));

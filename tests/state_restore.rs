@@ -14,9 +14,9 @@ use std::time::Duration;
 use state_support::{APP, TASK, TestResult};
 use streams_core::serde::Serdes;
 use streams_core::state::{
-    ChangelogReader, ChangelogRecord, InMemoryChangelog, KeyValueStore, OffsetCheckpoint,
-    ReadOnlyKeyValueStore, ReadOnlyWindowStore, RestoreSummary, StateDirectory, StateManager,
-    StateRestoreListener, StoreBuilder, ValueAndTimestamp, WindowStore,
+    CHECKPOINT_OFFSET_DELTA, ChangelogReader, ChangelogRecord, InMemoryChangelog, KeyValueStore,
+    OffsetCheckpoint, ReadOnlyKeyValueStore, ReadOnlyWindowStore, RestoreSummary, StateDirectory,
+    StateManager, StateRestoreListener, StoreBuilder, ValueAndTimestamp, WindowStore,
 };
 use streams_state::{
     KeyValueBytesStoreSupplier, RocksDbKeyValueStore, RocksDbResources, Stores,
@@ -947,6 +947,83 @@ fn exactly_once_keeps_no_checkpoint_while_processing() -> TestResult {
     let mut m = env.manager(vec![persistent_kv()]);
     env.restore(&mut m)?;
     assert_eq!(ckpt.read()?.get(&(topic(STORE), 0)), Some(&99));
+    Ok(())
+}
+
+/// A commit empties the caches into the changelog without flushing RocksDB; it flushes and
+/// rewrites the checkpoint only once the changelog is more than
+/// `CHECKPOINT_OFFSET_DELTA` (10,000) records past it, as Kafka Streams does.
+#[test]
+fn a_commit_checkpoints_once_the_changelog_is_far_enough_ahead() -> TestResult {
+    assert_eq!(CHECKPOINT_OFFSET_DELTA, 10_000);
+    let env = Env::new();
+    let ckpt = OffsetCheckpoint::in_dir(&env.task_dir);
+    let kind = KvKind {
+        persistent: true,
+        caching: true,
+        timestamped: false,
+    };
+    let put = |m: &StateManager, keys: std::ops::Range<i64>| -> TestResult {
+        let store = m.typed_store::<Kv>(STORE).ok_or("missing store")?;
+        for i in keys {
+            store
+                .borrow_mut()
+                .put(&format!("key-{i:06}"), &format!("v{i}"))?;
+        }
+        Ok(())
+    };
+    let logged = || env.log.borrow().len(&topic(STORE), 0);
+    let checkpointed = || -> streams_core::Result<Option<i64>> {
+        Ok(ckpt.read()?.get(&(topic(STORE), 0)).copied())
+    };
+
+    let mut m = env.manager(vec![kv_builder(kind)]);
+    env.restore(&mut m)?;
+    put(&m, 0..5_000)?;
+    assert_eq!(logged(), 0, "held in the cache");
+    m.commit()?;
+    assert_eq!(
+        logged(),
+        5_000,
+        "a commit empties the cache into the changelog"
+    );
+    assert!(
+        !m.maybe_checkpoint(&env.written())?,
+        "4,999 past the checkpoint"
+    );
+    assert_eq!(checkpointed()?, None);
+
+    put(&m, 5_000..10_001)?;
+    m.commit()?;
+    assert!(
+        !m.maybe_checkpoint(&env.written())?,
+        "exactly 10,000 past it"
+    );
+    assert_eq!(checkpointed()?, None);
+
+    put(&m, 10_001..10_002)?;
+    m.commit()?;
+    assert!(m.maybe_checkpoint(&env.written())?, "10,001 past it");
+    assert_eq!(checkpointed()?, Some(10_001));
+
+    // After a crash, only what the checkpoint does not cover is restored.
+    put(&m, 10_002..10_500)?;
+    m.commit()?;
+    assert!(!m.maybe_checkpoint(&env.written())?);
+    drop(m);
+    let mut m = env.manager(vec![kv_builder(kind)]);
+    let summary = env.restore(&mut m)?;
+    assert_eq!(summary.total_restored, 498);
+    assert_eq!(kv_bytes(&m)?.len(), 10_500);
+
+    // Under exactly-once nothing is checkpointed while processing.
+    drop(m);
+    let mut m = env.manager(vec![kv_builder(kind)]).with_exactly_once(true);
+    env.restore(&mut m)?;
+    put(&m, 20_000..40_000)?;
+    m.commit()?;
+    assert!(!m.maybe_checkpoint(&env.written())?);
+    assert!(!ckpt.exists());
     Ok(())
 }
 

@@ -710,12 +710,13 @@ impl Task {
     }
 
     /// The first step of a commit: every processor forwards what it holds in caches, then
-    /// the stores flush. The caller then makes sure the output is acknowledged and calls
-    /// [`post_commit`](Task::post_commit).
+    /// the stores empty their other caches (no disk flush: see
+    /// [`post_commit`](Task::post_commit)). The caller then makes sure the output is
+    /// acknowledged and calls `post_commit`.
     pub(crate) fn prepare_commit(&mut self) -> Result<()> {
         self.flush_caches()?;
         if let Some(state) = &mut self.state {
-            state.flush()?;
+            state.commit()?;
         }
         Ok(())
     }
@@ -733,11 +734,13 @@ impl Task {
         Ok(())
     }
 
-    /// The last step of a commit: writes the checkpoint with the changelog offsets the
-    /// collector has had acknowledged.
+    /// The last step of a commit: records the changelog offsets the collector has had
+    /// acknowledged and, once they are far enough past the checkpoint file, flushes the
+    /// stores and rewrites it, as Kafka Streams does
+    /// ([`StateManager::maybe_checkpoint`]). A clean close always does both.
     pub(crate) fn post_commit(&mut self, written: &HashMap<(String, i32), i64>) -> Result<()> {
         if let Some(state) = &mut self.state {
-            state.checkpoint(written)?;
+            state.maybe_checkpoint(written)?;
         }
         Ok(())
     }

@@ -392,6 +392,12 @@ impl StateStore for CachingKeyValueStore {
         self.inner.flush()
     }
 
+    fn commit(&mut self) -> Result<()> {
+        let dirty = self.cache.take_dirty();
+        self.write_dirty(dirty)?;
+        self.inner.commit()
+    }
+
     fn close(&mut self) -> Result<()> {
         let dirty = self.cache.take_dirty();
         let written = self.write_dirty(dirty);
@@ -581,6 +587,12 @@ impl StateStore for CachingWindowStore {
         let dirty = self.cache.take_dirty();
         self.write_dirty(dirty)?;
         self.inner.flush()
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let dirty = self.cache.take_dirty();
+        self.write_dirty(dirty)?;
+        self.inner.commit()
     }
 
     fn close(&mut self) -> Result<()> {

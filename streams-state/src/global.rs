@@ -167,6 +167,14 @@ impl StateStore for GlobalBytesView {
         }
     }
 
+    fn commit(&mut self) -> Result<()> {
+        if self.writable {
+            self.shared.write().commit()
+        } else {
+            Ok(())
+        }
+    }
+
     /// A view does not close the shared store; its owner does.
     fn close(&mut self) -> Result<()> {
         Ok(())

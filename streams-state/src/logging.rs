@@ -139,6 +139,9 @@ impl StateStore for ChangeLoggingKeyValueBytesStore {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
+    fn commit(&mut self) -> Result<()> {
+        self.inner.commit()
+    }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
@@ -250,6 +253,9 @@ impl StateStore for ChangeLoggingWindowBytesStore {
     }
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.inner.commit()
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()

@@ -230,6 +230,9 @@ impl<K: 'static, V: 'static> StateStore for TypedKeyValueStore<K, V> {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
+    fn commit(&mut self) -> Result<()> {
+        self.inner.commit()
+    }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
@@ -438,6 +441,9 @@ impl<K: 'static, V: 'static> StateStore for TypedWindowStore<K, V> {
     }
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.inner.commit()
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()

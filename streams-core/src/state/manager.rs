@@ -87,6 +87,8 @@ struct ManagedStore {
     persistent: bool,
     /// The offset of the last changelog record the store holds.
     offset: Option<i64>,
+    /// The offset the checkpoint file last recorded for the store.
+    checkpointed: Option<i64>,
 }
 
 /// Default records per restore batch: large enough that a RocksDB write batch amortises
@@ -97,6 +99,10 @@ const DEFAULT_RESTORE_BATCH: usize = 10_000;
 const DEFAULT_RESTORE_CHECKPOINT_INTERVAL: u64 = 250_000;
 /// Empty reads in a row after which a restore that has not reached the end offset fails.
 const MAX_EMPTY_READS: u32 = 1_000;
+/// Changelog records, summed over a task's persistent stores, written since the last
+/// checkpoint beyond which a commit flushes the stores and writes a new checkpoint: Kafka
+/// Streams' `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`.
+pub const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
 
 /// The state of one task, as Kafka Streams' `ProcessorStateManager`: the only thing a task
 /// talks to about its stores.
@@ -108,8 +114,10 @@ const MAX_EMPTY_READS: u32 = 1_000;
 ///    brings it up to date from its changelog.
 /// 3. Per record or punctuation: [`set_timestamp`](Self::set_timestamp).
 /// 4. At commit: the processors flush their caches (forwarding), then
-///    [`flush`](Self::flush), then the producer is flushed, then
-///    [`checkpoint`](Self::checkpoint) with the offsets the collector wrote.
+///    [`commit`](Self::commit) empties the other caches, then the producer is flushed,
+///    then [`maybe_checkpoint`](Self::maybe_checkpoint) with the offsets the collector
+///    wrote. ([`flush`](Self::flush) and [`checkpoint`](Self::checkpoint) do the same
+///    unconditionally.)
 /// 5. [`close`](Self::close) (clean) or [`close_dirty`](Self::close_dirty).
 ///
 /// # Checkpoints
@@ -119,8 +127,11 @@ const MAX_EMPTY_READS: u32 = 1_000;
 /// and restored from the beginning; a corrupt checkpoint file counts as none (logged with
 /// `tracing::warn!`). In-memory stores always restore from the beginning.
 ///
-/// Under at-least-once (the default) the checkpoint stays on disk while processing and is
-/// rewritten at every commit, as Kafka Streams does. With
+/// Under at-least-once (the default) the checkpoint stays on disk while processing. As in
+/// Kafka Streams, a commit rewrites it only once the stores' changelogs have advanced more
+/// than [`CHECKPOINT_OFFSET_DELTA`] records past it, flushing the stores (RocksDB's
+/// memtables) first: flushing RocksDB at every commit would write small files many times a
+/// second. A crash replays at most that much more of the changelog. With
 /// [`with_exactly_once`](Self::with_exactly_once) it is deleted once the restore is done
 /// and only written again by a clean [`close`](Self::close), so a crash while processing
 /// forces a full restore, as Kafka Streams does under `exactly_once_v2`: the files may hold
@@ -424,6 +435,7 @@ impl StateManager {
                 changelog,
                 persistent,
                 offset,
+                checkpointed: offset,
             },
             wiped,
         ))
@@ -552,6 +564,7 @@ impl StateManager {
         let built = self.stores[index].builder.build(&self.ctx)?;
         self.stores[index].built = built;
         self.stores[index].offset = None;
+        self.stores[index].checkpointed = None;
         Ok(())
     }
 
@@ -570,6 +583,63 @@ impl StateManager {
         first.map_or(Ok(()), Err)
     }
 
+    /// What a commit does to the stores: empties every write-back cache into the layers
+    /// below and the changelog ([`StateStore::commit`]), without flushing RocksDB.
+    ///
+    /// # Errors
+    ///
+    /// The first store error; the other stores are still committed.
+    pub fn commit(&mut self) -> Result<()> {
+        let mut first = None;
+        for s in &self.stores {
+            if let Err(e) = borrow_store(&s.built).and_then(|mut st| st.commit()) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Records the offsets of the last changelog records the task wrote, as
+    /// [`checkpoint`](Self::checkpoint) does, then, under at-least-once and once the
+    /// persistent stores' changelogs have advanced more than [`CHECKPOINT_OFFSET_DELTA`]
+    /// records past the checkpoint file, flushes the stores and rewrites it. Returns
+    /// whether it did.
+    ///
+    /// Call it after [`commit`](Self::commit) and the producer's flush.
+    ///
+    /// # Errors
+    ///
+    /// The first store error while flushing, or [`Error::Io`] when the checkpoint cannot
+    /// be written.
+    pub fn maybe_checkpoint(&mut self, written: &HashMap<(String, i32), i64>) -> Result<bool> {
+        self.record_written(written);
+        if self.exactly_once {
+            return Ok(false);
+        }
+        let delta: i64 = self
+            .stores
+            .iter()
+            .filter(|s| s.persistent && s.changelog.is_some())
+            .filter_map(|s| Some(s.offset? - s.checkpointed.unwrap_or(0)))
+            .sum();
+        if delta <= CHECKPOINT_OFFSET_DELTA {
+            return Ok(false);
+        }
+        self.flush()?;
+        self.write_checkpoint()?;
+        Ok(true)
+    }
+
+    fn record_written(&mut self, written: &HashMap<(String, i32), i64>) {
+        for s in &mut self.stores {
+            if let Some(tp) = &s.changelog
+                && let Some(offset) = written.get(tp)
+            {
+                s.offset = Some(*offset);
+            }
+        }
+    }
+
     /// Records the offsets of the last changelog records the task wrote (from its record
     /// collector, after the producer was flushed) and, under at-least-once, writes the
     /// checkpoint file. Entries for other partitions are ignored.
@@ -581,13 +651,7 @@ impl StateManager {
     ///
     /// [`Error::Io`] when the checkpoint cannot be written.
     pub fn checkpoint(&mut self, written: &HashMap<(String, i32), i64>) -> Result<()> {
-        for s in &mut self.stores {
-            if let Some(tp) = &s.changelog
-                && let Some(offset) = written.get(tp)
-            {
-                s.offset = Some(*offset);
-            }
-        }
+        self.record_written(written);
         if self.exactly_once {
             Ok(())
         } else {
@@ -595,14 +659,20 @@ impl StateManager {
         }
     }
 
-    fn write_checkpoint(&self) -> Result<()> {
+    fn write_checkpoint(&mut self) -> Result<()> {
         let offsets: HashMap<(String, i32), i64> = self
             .stores
             .iter()
             .filter(|s| s.persistent)
             .filter_map(|s| Some((s.changelog.clone()?, s.offset?)))
             .collect();
-        self.checkpoint.write(&offsets)
+        self.checkpoint.write(&offsets)?;
+        for s in &mut self.stores {
+            if s.persistent && s.changelog.is_some() {
+                s.checkpointed = s.offset;
+            }
+        }
+        Ok(())
     }
 
     /// Closes cleanly: flushes every store, writes the checkpoint (in both processing

@@ -43,7 +43,10 @@ pub use checkpoint::{CHECKPOINT_FILE_NAME, OffsetCheckpoint};
 pub use directory::StateDirectory;
 pub use global::GlobalStore;
 pub(crate) use global::GlobalStores;
-pub use manager::{RestoreSummary, StateManager, StateRestoreListener, StoreRestoreSummary};
+pub use manager::{
+    CHECKPOINT_OFFSET_DELTA, RestoreSummary, StateManager, StateRestoreListener,
+    StoreRestoreSummary,
+};
 pub use store::{
     CacheFlushEntry, ChangelogRecord, KeyValueBytesIter, KeyValueBytesStore, StateStore,
     WindowBytesEntry, WindowBytesIter, WindowBytesStore,

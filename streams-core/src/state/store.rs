@@ -36,6 +36,21 @@ pub trait StateStore {
     /// [`Error::Store`](crate::Error::Store) when the underlying storage fails.
     fn flush(&mut self) -> Result<()>;
 
+    /// What a commit asks of the store between checkpoints: empty write-back caches into
+    /// the layers below (and so into the changelog), without forcing anything to disk.
+    /// Kafka Streams' commit does the same (`flushCache`), and flushes the stores
+    /// themselves only before it writes a checkpoint.
+    ///
+    /// The default calls [`flush`](Self::flush), which does both. Stores without a cache
+    /// return `Ok(())`; layers pass the call down.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when the underlying storage fails.
+    fn commit(&mut self) -> Result<()> {
+        self.flush()
+    }
+
     /// Releases the store's resources. Calls after `close` fail.
     ///
     /// # Errors

@@ -83,6 +83,10 @@ impl StateStore for InMemoryKeyValueStore {
         self.check_open()
     }
 
+    fn commit(&mut self) -> Result<()> {
+        self.check_open()
+    }
+
     fn close(&mut self) -> Result<()> {
         self.closed = true;
         self.map.clear();

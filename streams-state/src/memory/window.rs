@@ -145,6 +145,10 @@ impl StateStore for InMemoryWindowStore {
         self.check_open()
     }
 
+    fn commit(&mut self) -> Result<()> {
+        self.check_open()
+    }
+
     fn close(&mut self) -> Result<()> {
         self.closed = true;
         self.windows.clear();

@@ -350,6 +350,12 @@ impl StateStore for RocksDbWindowStore {
         Ok(())
     }
 
+    /// Nothing to do: writes are in RocksDB's memtables, which [`flush`](Self::flush)
+    /// writes out before a checkpoint.
+    fn commit(&mut self) -> Result<()> {
+        self.check_open()
+    }
+
     fn close(&mut self) -> Result<()> {
         if !self.closed {
             self.closed = true;

@@ -87,6 +87,9 @@ pub const fn to_positive(n: i32) -> i32 {
 /// assert_eq!(default_partition(b"foobar", 12), 6);
 /// ```
 pub fn default_partition(key_bytes: &[u8], num_partitions: i32) -> i32 {
+    if num_partitions == 1 {
+        return 0;
+    }
     to_positive(murmur2(key_bytes)) % num_partitions
 }
 

@@ -197,8 +197,28 @@ impl TaskContext {
             .ok_or_else(|| Error::StoreNotAvailable(name.to_owned()))
     }
 
-    pub(crate) fn begin_record(&mut self, metadata: RecordMetadata, timestamp: i64) {
-        self.metadata = Some(metadata);
+    /// Sets the metadata of the record about to be processed. The topic name is shared:
+    /// it is cloned (a reference-count increment) only when it changes.
+    pub(crate) fn begin_record(
+        &mut self,
+        topic: &Arc<str>,
+        partition: i32,
+        offset: i64,
+        timestamp: i64,
+    ) {
+        match &mut self.metadata {
+            Some(m) if Arc::ptr_eq(&m.topic, topic) => {
+                m.partition = partition;
+                m.offset = offset;
+            }
+            _ => {
+                self.metadata = Some(RecordMetadata {
+                    topic: Arc::clone(topic),
+                    partition,
+                    offset,
+                });
+            }
+        }
         self.stream_time = self.stream_time.max(timestamp);
         self.record_timestamp.set(timestamp);
         self.metrics.processed += 1;
@@ -378,6 +398,8 @@ pub(crate) struct Task {
     queue_by_topic: HashMap<Arc<str>, usize>,
     nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>>,
     order: Vec<usize>,
+    /// The nodes of `order` whose flush may do something.
+    flushed: Vec<usize>,
     initialized: bool,
     state: Option<StateManager>,
 }
@@ -443,6 +465,11 @@ impl Task {
         }
         let nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>> =
             built.into_iter().map(|b| b.map(|b| b.lifecycle)).collect();
+        let flushed = members
+            .iter()
+            .copied()
+            .filter(|&i| nodes[i].as_ref().is_some_and(|n| n.borrow().flushes()))
+            .collect();
         let builders = topology.store_builders_of(&members)?;
         let state = if builders.is_empty() {
             None
@@ -500,6 +527,7 @@ impl Task {
             queue_by_topic,
             nodes,
             order: members,
+            flushed,
             initialized: false,
             state,
         })
@@ -571,10 +599,26 @@ impl Task {
     /// Deserializes and queues one input record. Records that fail and are skipped by the
     /// handler are not queued.
     pub(crate) fn add_record(&mut self, topic: &str, raw: RawRecord<'_>) -> Result<()> {
-        let Some(&q) = self.queue_by_topic.get(topic) else {
+        let Some(q) = self.queue_index(topic) else {
             return Err(Error::UnknownTopic(topic.to_owned()));
         };
-        let q = &self.queues[q];
+        self.add_record_at(q, raw)
+    }
+
+    /// The queue of the task's partition of source topic `topic` (full name), for
+    /// [`add_record_at`](Self::add_record_at): callers look it up once, not per record.
+    pub(crate) fn queue_index(&self, topic: &str) -> Option<usize> {
+        self.queue_by_topic.get(topic).copied()
+    }
+
+    /// As [`add_record`](Self::add_record), into the queue `queue_index` returned.
+    pub(crate) fn add_record_at(&mut self, queue: usize, raw: RawRecord<'_>) -> Result<()> {
+        let Some(q) = self.queues.get(queue) else {
+            return Err(Error::IllegalState(format!(
+                "task {} has no input queue {queue}",
+                self.id
+            )));
+        };
         q.source.borrow_mut().enqueue(q.local, raw, &mut self.ctx)?;
         Ok(())
     }
@@ -725,7 +769,7 @@ impl Task {
     /// to disk: what the test driver does after each record, where nothing is restarted
     /// from the files.
     pub(crate) fn flush_caches(&mut self) -> Result<()> {
-        for &i in &self.order {
+        for &i in &self.flushed {
             if let Some(n) = &self.nodes[i] {
                 n.borrow_mut().flush(&mut self.ctx)?;
             }

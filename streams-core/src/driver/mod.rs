@@ -13,7 +13,7 @@
 mod topics;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,19 +96,74 @@ pub struct ProducedRecord {
     pub headers: Headers,
 }
 
+/// A record the topology wrote, held until it is read or fed back; `topic` indexes the
+/// driver's [`TopicNames`].
+pub(crate) struct Output {
+    topic: usize,
+    partition: i32,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    timestamp: i64,
+    headers: Headers,
+}
+
+/// Topic names, each kept once: records and routes refer to topics by index, so that the
+/// per-record path neither allocates a name nor hashes one (the last topic looked up is
+/// compared first).
+#[derive(Default)]
+struct TopicNames {
+    names: Vec<Arc<str>>,
+    ids: HashMap<Arc<str>, usize>,
+    last: usize,
+}
+
+impl TopicNames {
+    /// The index of `topic`, added if new.
+    fn intern(&mut self, topic: &str) -> usize {
+        if let Some(id) = self.find(topic) {
+            return id;
+        }
+        let name: Arc<str> = topic.into();
+        let id = self.names.len();
+        self.names.push(Arc::clone(&name));
+        self.ids.insert(name, id);
+        self.last = id;
+        id
+    }
+
+    /// The index of `topic`, if known.
+    fn find(&mut self, topic: &str) -> Option<usize> {
+        if self.names.get(self.last).is_some_and(|n| **n == *topic) {
+            return Some(self.last);
+        }
+        let id = *self.ids.get(topic)?;
+        self.last = id;
+        Some(id)
+    }
+
+    fn name(&self, id: usize) -> &Arc<str> {
+        &self.names[id]
+    }
+}
+
 #[derive(Default)]
 struct Collector {
     partitions: i32,
-    produced: Vec<ProducedRecord>,
-    round_robin: HashMap<String, i32>,
+    topics: TopicNames,
+    produced: Vec<Output>,
+    /// The next round-robin partition of each topic, by index.
+    round_robin: Vec<i32>,
 }
 
 impl Collector {
-    fn place(&mut self, topic: &str, partition: Option<i32>) -> i32 {
+    fn place(&mut self, topic: usize, partition: Option<i32>) -> i32 {
         match partition {
             Some(p) => p,
             None => {
-                let next = self.round_robin.entry(topic.to_owned()).or_insert(0);
+                if self.round_robin.len() <= topic {
+                    self.round_robin.resize(topic + 1, 0);
+                }
+                let next = &mut self.round_robin[topic];
                 let p = *next % self.partitions;
                 *next += 1;
                 p
@@ -127,9 +182,10 @@ impl RecordCollector for Collector {
         timestamp: i64,
         headers: &Headers,
     ) -> Result<()> {
+        let topic = self.topics.intern(topic);
         let partition = self.place(topic, partition);
-        self.produced.push(ProducedRecord {
-            topic: topic.to_owned(),
+        self.produced.push(Output {
+            topic,
             partition,
             key: key.map(<[u8]>::to_vec),
             value: value.map(<[u8]>::to_vec),
@@ -144,21 +200,45 @@ impl RecordCollector for Collector {
     }
 }
 
+/// Where the records of a topic go when they are piped or written.
+#[derive(Default)]
+enum Route {
+    /// Nowhere: the topology does not read the topic.
+    #[default]
+    None,
+    /// To the global task.
+    Global,
+    /// To the tasks of sub-topology `sub`: `targets[p]` is the task (its index in
+    /// `DriverInner::tasks`) and queue of partition `p` (only `targets[0]` in the
+    /// single-task mode).
+    Stream {
+        sub: u32,
+        targets: Vec<(usize, usize)>,
+    },
+}
+
+/// What the driver knows of one topic, indexed as the collector's [`TopicNames`].
+#[derive(Default)]
+struct TopicState {
+    route: Route,
+    produced: bool,
+    next_offset: Vec<i64>,
+    outputs: VecDeque<Output>,
+}
+
 pub(crate) struct DriverInner {
     topology: Arc<Topology>,
     application_id: Arc<str>,
     partitions: i32,
-    tasks: BTreeMap<TaskId, Task>,
-    /// Full input topic name → sub-topology id.
-    inputs: HashMap<String, u32>,
-    /// The topics of the global stores, and the task that keeps the stores up to date.
-    global_inputs: HashSet<String>,
+    /// The tasks, ordered by id.
+    tasks: Vec<(TaskId, Task)>,
     global_task: Option<Task>,
     globals: GlobalStores,
     collector: Rc<RefCell<Collector>>,
-    outputs: HashMap<String, VecDeque<ProducedRecord>>,
-    produced_topics: HashSet<String>,
-    next_offset: HashMap<String, Vec<i64>>,
+    /// By topic index.
+    topics: Vec<TopicState>,
+    /// The collector's buffer of the previous round, kept for its capacity.
+    spare: Vec<Output>,
     wall_clock: i64,
     single: bool,
     log: Option<Vec<ProducedRecord>>,
@@ -208,7 +288,10 @@ impl std::fmt::Debug for TopologyTestDriver {
         f.debug_struct("TopologyTestDriver")
             .field("application_id", &inner.application_id)
             .field("partitions", &inner.partitions)
-            .field("tasks", &inner.tasks.keys().collect::<Vec<_>>())
+            .field(
+                "tasks",
+                &inner.tasks.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -256,12 +339,6 @@ impl TopologyTestDriver {
             ..Collector::default()
         }));
         let by_sub = topology.source_topics_by_subtopology();
-        let mut inputs = HashMap::new();
-        for (sub, topics) in by_sub.iter().enumerate() {
-            for t in topics {
-                inputs.insert(topology.resolve_topic(&application_id, t), sub as u32);
-            }
-        }
         let single = options.partitions == 1;
         let needs_state = topology.store_names().next().is_some();
         let state = if needs_state {
@@ -287,11 +364,6 @@ impl TopologyTestDriver {
             }
             _ => GlobalStores::empty(),
         };
-        let global_inputs: HashSet<String> = topology
-            .global_topics()
-            .iter()
-            .map(|t| topology.resolve_topic(&application_id, t))
-            .collect();
         let mut tasks = BTreeMap::new();
         let make = |id: TaskId, subs: Vec<usize>, global_views| -> Result<Task> {
             let collector: Rc<RefCell<dyn RecordCollector>> = collector.clone();
@@ -348,19 +420,57 @@ impl TopologyTestDriver {
         for task in tasks.values_mut() {
             task.init_state(&mut empty)?;
         }
+        let tasks: Vec<(TaskId, Task)> = tasks.into_iter().collect();
+        // Each input topic is routed once, here: piping a record looks nothing up by name.
+        let mut topics: Vec<TopicState> = Vec::new();
+        {
+            let mut c = collector.borrow_mut();
+            let mut route = |name: &str, route: Route| {
+                let id = c.topics.intern(name);
+                if topics.len() <= id {
+                    topics.resize_with(id + 1, TopicState::default);
+                }
+                topics[id].route = route;
+            };
+            for (sub, names) in by_sub.iter().enumerate() {
+                let sub = sub as u32;
+                for t in names {
+                    let full = topology.resolve_topic(&application_id, t);
+                    let partitions = if single { 1 } else { options.partitions };
+                    let mut targets = Vec::new();
+                    for p in 0..partitions {
+                        let id = if single {
+                            TaskId::new(0, 0)
+                        } else {
+                            TaskId::new(sub, p)
+                        };
+                        let target = tasks
+                            .binary_search_by_key(&id, |(id, _)| *id)
+                            .ok()
+                            .and_then(|i| Some((i, tasks[i].1.queue_index(&full)?)))
+                            .ok_or_else(|| {
+                                Error::IllegalState(format!("no task {id} for {full}-{p}"))
+                            })?;
+                        targets.push(target);
+                    }
+                    route(&full, Route::Stream { sub, targets });
+                }
+            }
+            // As Kafka's driver, a global topic goes to the global task only.
+            for t in topology.global_topics() {
+                route(&topology.resolve_topic(&application_id, &t), Route::Global);
+            }
+        }
         let inner = DriverInner {
             topology,
             application_id,
             partitions: options.partitions,
             tasks,
-            inputs,
-            global_inputs,
             global_task,
             globals,
             collector,
-            outputs: HashMap::new(),
-            produced_topics: HashSet::new(),
-            next_offset: HashMap::new(),
+            topics,
+            spare: Vec::new(),
             wall_clock: options.wall_clock_start,
             single,
             log: options.output_log.then(Vec::new),
@@ -431,12 +541,10 @@ impl TopologyTestDriver {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         inner.wall_clock = inner.wall_clock.saturating_add(ms);
         let now = inner.wall_clock;
-        let ids: Vec<TaskId> = inner.tasks.keys().copied().collect();
-        for id in ids {
-            if let Some(task) = inner.tasks.get_mut(&id) {
-                task.punctuate_wall_clock(now)?;
-            }
-            inner.commit(id)?;
+        for i in 0..inner.tasks.len() {
+            let task = &mut inner.tasks[i].1;
+            task.punctuate_wall_clock(now)?;
+            task.flush_caches()?;
             inner.capture_outputs()?;
         }
         inner.run_until_idle()
@@ -461,30 +569,27 @@ impl TopologyTestDriver {
 
     /// Every topic the topology has written to, including internal ones.
     pub fn produced_topic_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .inner
-            .borrow()
-            .produced_topics
-            .iter()
-            .cloned()
-            .collect();
-        v.sort();
-        v
+        self.inner.borrow().produced_topic_names()
     }
 
     /// The ids of the driver's tasks.
     pub fn task_ids(&self) -> Vec<TaskId> {
-        self.inner.borrow().tasks.keys().copied().collect()
+        self.inner
+            .borrow()
+            .tasks
+            .iter()
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// The counters of a task.
     pub fn task_metrics(&self, task: TaskId) -> Option<TaskMetrics> {
-        self.inner.borrow().tasks.get(&task).map(Task::metrics)
+        self.inner.borrow().task(task).map(Task::metrics)
     }
 
     /// The stream time of a task, -1 before its first record.
     pub fn stream_time(&self, task: TaskId) -> Option<i64> {
-        self.inner.borrow().tasks.get(&task).map(Task::stream_time)
+        self.inner.borrow().task(task).map(Task::stream_time)
     }
 
     /// The application id in use.
@@ -500,7 +605,7 @@ impl TopologyTestDriver {
     pub fn close(self) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
         let mut first = None;
-        for task in inner.tasks.values_mut() {
+        for (_, task) in &mut inner.tasks {
             if let Err(e) = task.close(true) {
                 first.get_or_insert(e);
             }
@@ -547,8 +652,7 @@ impl TopologyTestDriver {
     pub fn state_store_of<S: 'static>(&self, task: TaskId, name: &str) -> Result<Rc<RefCell<S>>> {
         let inner = self.inner.borrow();
         let any = inner
-            .tasks
-            .get(&task)
+            .task(task)
             .and_then(|t| t.store(name))
             .ok_or_else(|| Error::StoreNotAvailable(name.to_owned()))?;
         any.downcast::<RefCell<S>>()
@@ -557,69 +661,108 @@ impl TopologyTestDriver {
 }
 
 impl DriverInner {
-    /// Full topic name of an input: internal topics may be named without the application prefix.
-    fn full_input_name<'a>(&self, topic: &'a str) -> Option<std::borrow::Cow<'a, str>> {
-        if self.is_input(topic) {
-            return Some(std::borrow::Cow::Borrowed(topic));
+    fn task(&self, id: TaskId) -> Option<&Task> {
+        let i = self.tasks.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        Some(&self.tasks[i].1)
+    }
+
+    fn topic_mut(&mut self, id: usize) -> &mut TopicState {
+        if self.topics.len() <= id {
+            self.topics.resize_with(id + 1, TopicState::default);
+        }
+        &mut self.topics[id]
+    }
+
+    fn is_input(&self, id: usize) -> bool {
+        self.topics
+            .get(id)
+            .is_some_and(|t| !matches!(t.route, Route::None))
+    }
+
+    /// The index of an input topic: internal topics may be named without the application
+    /// prefix. `None` when the topology does not read it.
+    pub(crate) fn input_id(&mut self, topic: &str) -> Option<usize> {
+        let direct = self.collector.borrow_mut().topics.find(topic);
+        if let Some(id) = direct.filter(|&id| self.is_input(id)) {
+            return Some(id);
         }
         let full = self.topology.resolve_topic(&self.application_id, topic);
-        self.is_input(&full)
-            .then_some(std::borrow::Cow::Owned(full))
+        let id = self.collector.borrow_mut().topics.find(&full)?;
+        self.is_input(id).then_some(id)
     }
 
-    fn is_input(&self, topic: &str) -> bool {
-        self.inputs.contains_key(topic) || self.global_inputs.contains(topic)
+    /// The index and full name of an output topic (internal topics may be named without
+    /// the application prefix).
+    pub(crate) fn output_id(&mut self, topic: &str) -> (usize, Arc<str>) {
+        let full = self.topology.resolve_topic(&self.application_id, topic);
+        let mut c = self.collector.borrow_mut();
+        let id = c.topics.intern(&full);
+        (id, Arc::clone(c.topics.name(id)))
     }
 
-    fn partition_for(&mut self, topic: &str, key: Option<&[u8]>, partition: Option<i32>) -> i32 {
-        match (partition, key) {
-            (Some(p), _) => p,
-            (None, Some(k)) => default_partition(k, self.partitions),
-            (None, None) => self.collector.borrow_mut().place(topic, None),
+    fn partition_for(&mut self, topic: usize, key: Option<&[u8]>) -> i32 {
+        match key {
+            Some(_) if self.partitions == 1 => 0,
+            Some(k) => default_partition(k, self.partitions),
+            None => self.collector.borrow_mut().place(topic, None),
         }
     }
 
-    fn enqueue(&mut self, topic: &str, partition: i32, raw: RawRecord<'_>) -> Result<()> {
-        if self.global_inputs.contains(topic) {
-            // As Kafka's driver: a record of a global topic updates the global stores at
-            // once, before anything else is processed.
-            let task = self.global_task.as_mut().ok_or_else(|| {
-                Error::IllegalState(format!("no global task for global topic {topic}"))
-            })?;
-            task.add_record_of_partition(topic, partition, raw)?;
-            while task.process_one()? {}
-            return task.flush_caches();
+    fn enqueue(&mut self, topic: usize, partition: i32, raw: RawRecord<'_>) -> Result<()> {
+        let name = || Arc::clone(self.collector.borrow().topics.name(topic));
+        match self.topics.get(topic).map(|t| &t.route) {
+            Some(Route::Global) => {
+                // As Kafka's driver: a record of a global topic updates the global stores at
+                // once, before anything else is processed.
+                let name = name();
+                let task = self.global_task.as_mut().ok_or_else(|| {
+                    Error::IllegalState(format!("no global task for global topic {name}"))
+                })?;
+                task.add_record_of_partition(&name, partition, raw)?;
+                while task.process_one()? {}
+                task.flush_caches()
+            }
+            Some(Route::Stream { sub, targets }) => {
+                let index = if self.single {
+                    Some(0)
+                } else {
+                    usize::try_from(partition).ok()
+                };
+                let Some(&(task, queue)) = index.and_then(|i| targets.get(i)) else {
+                    let id = if self.single {
+                        TaskId::new(0, 0)
+                    } else {
+                        TaskId::new(*sub, partition)
+                    };
+                    return Err(Error::IllegalState(format!(
+                        "no task {id} for {}-{partition}",
+                        name()
+                    )));
+                };
+                self.tasks[task].1.add_record_at(queue, raw)
+            }
+            Some(Route::None) | None => Err(Error::UnknownTopic(name().to_string())),
         }
-        let Some(&sub) = self.inputs.get(topic) else {
-            return Err(Error::UnknownTopic(topic.to_owned()));
-        };
-        let id = if self.single {
-            TaskId::new(0, 0)
-        } else {
-            TaskId::new(sub, partition)
-        };
-        let task = self
-            .tasks
-            .get_mut(&id)
-            .ok_or_else(|| Error::IllegalState(format!("no task {id} for {topic}-{partition}")))?;
-        task.add_record(topic, raw)
     }
 
+    /// Pipes a record into input topic `input` (from [`input_id`](Self::input_id));
+    /// `topic` is the name it was asked for, for the error when it is no input.
     pub(crate) fn pipe(
         &mut self,
+        input: Option<usize>,
         topic: &str,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         timestamp: i64,
         headers: Headers,
     ) -> Result<()> {
-        let Some(topic) = self.full_input_name(topic) else {
+        let Some(id) = input else {
             return Err(Error::UnknownTopic(format!(
                 "{topic} (not a source topic of this topology)"
             )));
         };
-        let partition = self.partition_for(&topic, key, None);
-        let offset = self.bump_offset(&topic, partition);
+        let partition = self.partition_for(id, key);
+        let offset = self.bump_offset(id, partition);
         let raw = RawRecord {
             key,
             value,
@@ -627,16 +770,13 @@ impl DriverInner {
             offset,
             headers,
         };
-        self.enqueue(&topic, partition, raw)?;
+        self.enqueue(id, partition, raw)?;
         self.capture_outputs()?;
         self.run_until_idle()
     }
 
-    fn bump_offset(&mut self, topic: &str, partition: i32) -> i64 {
-        let offsets = match self.next_offset.get_mut(topic) {
-            Some(o) => o,
-            None => self.next_offset.entry(topic.to_owned()).or_default(),
-        };
+    fn bump_offset(&mut self, topic: usize, partition: i32) -> i64 {
+        let offsets = &mut self.topic_mut(topic).next_offset;
         let p = usize::try_from(partition).unwrap_or(0);
         if offsets.len() <= p {
             offsets.resize(p + 1, 0);
@@ -652,14 +792,19 @@ impl DriverInner {
     fn run_until_idle(&mut self) -> Result<()> {
         loop {
             let mut progressed = false;
-            let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
-            for id in ids {
-                while let Some(task) = self.tasks.get_mut(&id) {
+            for i in 0..self.tasks.len() {
+                loop {
+                    let task = &mut self.tasks[i].1;
                     if !task.process_one()? {
                         break;
                     }
                     task.punctuate_stream_time()?;
-                    self.commit(id)?;
+                    // The driver's commit, as far as it is observable: processors forward
+                    // what their caches hold. Stores are not flushed to disk and no
+                    // checkpoint is written: a driver never restarts from its state
+                    // directory, and a disk flush per record would make stateful tests
+                    // slow for nothing.
+                    task.flush_caches()?;
                     progressed = true;
                     self.capture_outputs()?;
                 }
@@ -670,26 +815,29 @@ impl DriverInner {
         }
     }
 
-    /// Commits a task as far as it is observable: processors forward what their caches
-    /// hold. Stores are not flushed to disk and no checkpoint is written: a driver never
-    /// restarts from its state directory, and a disk flush per record would make stateful
-    /// tests slow for nothing.
-    fn commit(&mut self, id: TaskId) -> Result<()> {
-        match self.tasks.get_mut(&id) {
-            Some(task) => task.flush_caches(),
-            None => Ok(()),
-        }
-    }
-
     fn capture_outputs(&mut self) -> Result<()> {
-        let produced = std::mem::take(&mut self.collector.borrow_mut().produced);
-        for rec in produced {
-            self.produced_topics.insert(rec.topic.clone());
+        let mut produced = std::mem::take(&mut self.spare);
+        std::mem::swap(&mut produced, &mut self.collector.borrow_mut().produced);
+        if produced.is_empty() {
+            self.spare = produced;
+            return Ok(());
+        }
+        let mut result = Ok(());
+        let mut records = produced.drain(..);
+        for rec in records.by_ref() {
+            self.topic_mut(rec.topic).produced = true;
             if let Some(log) = &mut self.log {
-                log.push(rec.clone());
+                log.push(ProducedRecord {
+                    topic: self.collector.borrow().topics.name(rec.topic).to_string(),
+                    partition: rec.partition,
+                    key: rec.key.clone(),
+                    value: rec.value.clone(),
+                    timestamp: rec.timestamp,
+                    headers: rec.headers.clone(),
+                });
             }
-            if self.is_input(&rec.topic) {
-                let offset = self.bump_offset(&rec.topic, rec.partition);
+            if self.is_input(rec.topic) {
+                let offset = self.bump_offset(rec.topic, rec.partition);
                 let raw = RawRecord {
                     key: rec.key.as_deref(),
                     value: rec.value.as_deref(),
@@ -697,23 +845,36 @@ impl DriverInner {
                     offset,
                     headers: rec.headers.clone(),
                 };
-                self.enqueue(&rec.topic, rec.partition, raw)?;
+                if let Err(e) = self.enqueue(rec.topic, rec.partition, raw) {
+                    result = Err(e);
+                    break;
+                }
             }
-            self.outputs
-                .entry(rec.topic.clone())
-                .or_default()
-                .push_back(rec);
+            self.topics[rec.topic].outputs.push_back(rec);
         }
-        Ok(())
+        drop(records);
+        self.spare = produced;
+        result
     }
 
-    pub(crate) fn take_output(&mut self, topic: &str) -> Option<ProducedRecord> {
-        let full = self.topology.resolve_topic(&self.application_id, topic);
-        self.outputs.get_mut(&full).and_then(VecDeque::pop_front)
+    pub(crate) fn take_output(&mut self, topic: usize) -> Option<Output> {
+        self.topics.get_mut(topic)?.outputs.pop_front()
     }
 
-    pub(crate) fn output_len(&self, topic: &str) -> usize {
-        let full = self.topology.resolve_topic(&self.application_id, topic);
-        self.outputs.get(&full).map_or(0, VecDeque::len)
+    pub(crate) fn output_len(&self, topic: usize) -> usize {
+        self.topics.get(topic).map_or(0, |t| t.outputs.len())
+    }
+
+    fn produced_topic_names(&self) -> Vec<String> {
+        let c = self.collector.borrow();
+        let mut v: Vec<String> = self
+            .topics
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.produced)
+            .map(|(id, _)| c.topics.name(id).to_string())
+            .collect();
+        v.sort();
+        v
     }
 }

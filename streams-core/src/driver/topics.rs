@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::DriverInner;
@@ -45,6 +46,9 @@ impl<K, V> TestRecord<K, V> {
 pub struct TestInputTopic<K, V> {
     driver: Rc<RefCell<DriverInner>>,
     topic: String,
+    /// The topic's index in the driver, looked up once; `None` when the topology does not
+    /// read it (piping then fails).
+    input: Option<usize>,
     key_serde: SerdeRef<K>,
     value_serde: SerdeRef<V>,
     time: Cell<i64>,
@@ -68,9 +72,11 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
         start: i64,
         advance: Duration,
     ) -> Self {
+        let input = driver.borrow_mut().input_id(topic);
         TestInputTopic {
             driver,
             topic: topic.to_owned(),
+            input,
             key_serde,
             value_serde,
             time: Cell::new(start),
@@ -93,6 +99,7 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
         };
         let has_value = self.value_serde.serialize(&self.topic, value, &mut vbuf)?;
         self.driver.borrow_mut().pipe(
+            self.input,
             &self.topic,
             has_key.then_some(kbuf.as_slice()),
             has_value.then_some(vbuf.as_slice()),
@@ -159,9 +166,14 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
     ///
     /// An unknown topic, or the first error processing returns.
     pub fn pipe_raw(&self, key: Option<&[u8]>, value: Option<&[u8]>, timestamp: i64) -> Result<()> {
-        self.driver
-            .borrow_mut()
-            .pipe(&self.topic, key, value, timestamp, Headers::new())
+        self.driver.borrow_mut().pipe(
+            self.input,
+            &self.topic,
+            key,
+            value,
+            timestamp,
+            Headers::new(),
+        )
     }
 
     /// Pipes values with null keys, in order.
@@ -207,6 +219,8 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
 pub struct TestOutputTopic<K, V> {
     driver: Rc<RefCell<DriverInner>>,
     topic: String,
+    /// The topic's index in the driver and its full name.
+    output: (usize, Arc<str>),
     key_serde: SerdeRef<K>,
     value_serde: SerdeRef<V>,
 }
@@ -226,9 +240,11 @@ impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
         key_serde: SerdeRef<K>,
         value_serde: SerdeRef<V>,
     ) -> Self {
+        let output = driver.borrow_mut().output_id(topic);
         TestOutputTopic {
             driver,
             topic: topic.to_owned(),
+            output,
             key_serde,
             value_serde,
         }
@@ -243,15 +259,14 @@ impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
         let rec = self
             .driver
             .borrow_mut()
-            .take_output(&self.topic)
+            .take_output(self.output.0)
             .ok_or_else(|| {
                 Error::IllegalState(format!("no more records in output topic '{}'", self.topic))
             })?;
+        let topic = &*self.output.1;
         Ok(TestRecord {
-            key: self.key_serde.deserialize(&rec.topic, rec.key.as_deref())?,
-            value: self
-                .value_serde
-                .deserialize(&rec.topic, rec.value.as_deref())?,
+            key: self.key_serde.deserialize(topic, rec.key.as_deref())?,
+            value: self.value_serde.deserialize(topic, rec.value.as_deref())?,
             timestamp: rec.timestamp,
             headers: rec.headers,
             partition: rec.partition,
@@ -329,7 +344,7 @@ impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
 
     /// How many records are left to read.
     pub fn queue_size(&self) -> usize {
-        self.driver.borrow().output_len(&self.topic)
+        self.driver.borrow().output_len(self.output.0)
     }
 
     /// Whether no record is left to read.

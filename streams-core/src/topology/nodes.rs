@@ -15,7 +15,7 @@ use crate::processor::{
     Child, FailOnInvalidTimestamp, Processor, ProcessorContext, PunctuatorId, RecordSink,
     TimestampExtractor,
 };
-use crate::record::{Record, RecordMetadata};
+use crate::record::Record;
 use crate::serde::SerdeRef;
 use crate::task::{RawRecord, TaskContext};
 
@@ -28,6 +28,11 @@ pub(crate) trait NodeLifecycle {
     -> Result<()>;
     fn flush(&mut self, task: &mut TaskContext) -> Result<()>;
     fn close(&mut self) -> Result<()>;
+    /// Whether [`flush`](Self::flush) may do anything; the task skips nodes that say no
+    /// when it flushes (after every record, in the test driver).
+    fn flushes(&self) -> bool {
+        true
+    }
 }
 
 /// A source node's per-partition queues of deserialized records.
@@ -221,14 +226,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceInput for SourceNode<K, V> {
             &record,
             offset,
         );
-        task.begin_record(
-            RecordMetadata {
-                topic: Arc::clone(&q.topic),
-                partition: q.partition,
-                offset,
-            },
-            record.timestamp,
-        );
+        task.begin_record(&q.topic, q.partition, offset, record.timestamp);
         crate::processor::context_forward_all(&self.children, record, task)
             .map(|()| Some(offset))
             .map_err(|e| (offset, e))
@@ -247,6 +245,9 @@ impl<K, V> NodeLifecycle for SourceNode<K, V> {
     }
     fn close(&mut self) -> Result<()> {
         Ok(())
+    }
+    fn flushes(&self) -> bool {
+        false
     }
 }
 
@@ -377,6 +378,7 @@ impl<K: 'static, V: 'static> NodeFactory for SinkFactory<K, V> {
             key_buf: Vec::new(),
             value_buf: Vec::new(),
             partition_buf: Vec::new(),
+            partition_count: None,
         }));
         Ok(BuiltNode {
             input: Some(input_handle::<K, V, _>(&node)),
@@ -395,6 +397,9 @@ struct SinkNode<K, V> {
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
     partition_buf: Vec<u8>,
+    /// The partition count of the fixed topic, asked of the collector once (which, in the
+    /// runtime, caches it for the thread's lifetime too).
+    partition_count: Option<i32>,
 }
 
 impl<K: 'static, V: 'static> RecordSink<K, V> for SinkNode<K, V> {
@@ -426,15 +431,17 @@ impl<K: 'static, V: 'static> RecordSink<K, V> for SinkNode<K, V> {
         };
         let key = has_key.then_some(self.key_buf.as_slice());
         let value = has_value.then_some(self.value_buf.as_slice());
+        // Only a fixed topic's count is kept; an extracted topic may differ per record.
+        let mut cached = self.topic.is_some().then_some(&mut self.partition_count);
         let mut partition = None;
         if let Some(p) = &self.partitioner {
-            let n = task.partition_count(topic)?;
+            let n = partition_count(cached.as_deref_mut(), task, topic)?;
             partition = p.partition(topic, &record.key, &record.value, n);
         }
         if partition.is_none()
             && let Some(k) = key
         {
-            let n = task.partition_count(topic)?;
+            let n = partition_count(cached, task, topic)?;
             // Windowed keys hash their base key only (`Serde::serialize_partition_key`).
             self.partition_buf.clear();
             let hashed = match self.key_serde.serialize_partition_key(
@@ -459,6 +466,20 @@ impl<K: 'static, V: 'static> RecordSink<K, V> for SinkNode<K, V> {
     }
 }
 
+/// The partition count of `topic`, from `cached` when it holds one (and into it when it is
+/// given empty).
+fn partition_count(
+    cached: Option<&mut Option<i32>>,
+    task: &mut TaskContext,
+    topic: &str,
+) -> Result<i32> {
+    match cached {
+        Some(Some(n)) => Ok(*n),
+        Some(slot) => Ok(*slot.insert(task.partition_count(topic)?)),
+        None => task.partition_count(topic),
+    }
+}
+
 impl<K, V> NodeLifecycle for SinkNode<K, V> {
     fn init(&mut self, _task: &mut TaskContext) -> Result<()> {
         Ok(())
@@ -471,5 +492,8 @@ impl<K, V> NodeLifecycle for SinkNode<K, V> {
     }
     fn close(&mut self) -> Result<()> {
         Ok(())
+    }
+    fn flushes(&self) -> bool {
+        false
     }
 }

@@ -596,22 +596,15 @@ impl Task {
             .collect()
     }
 
-    /// Deserializes and queues one input record. Records that fail and are skipped by the
-    /// handler are not queued.
-    pub(crate) fn add_record(&mut self, topic: &str, raw: RawRecord<'_>) -> Result<()> {
-        let Some(q) = self.queue_index(topic) else {
-            return Err(Error::UnknownTopic(topic.to_owned()));
-        };
-        self.add_record_at(q, raw)
-    }
-
     /// The queue of the task's partition of source topic `topic` (full name), for
     /// [`add_record_at`](Self::add_record_at): callers look it up once, not per record.
     pub(crate) fn queue_index(&self, topic: &str) -> Option<usize> {
         self.queue_by_topic.get(topic).copied()
     }
 
-    /// As [`add_record`](Self::add_record), into the queue `queue_index` returned.
+    /// Deserializes and queues one input record into the queue
+    /// [`queue_index`](Self::queue_index) returned. Records that fail and are skipped by
+    /// the handler are not queued.
     pub(crate) fn add_record_at(&mut self, queue: usize, raw: RawRecord<'_>) -> Result<()> {
         let Some(q) = self.queues.get(queue) else {
             return Err(Error::IllegalState(format!(

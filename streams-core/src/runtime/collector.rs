@@ -62,10 +62,59 @@ impl ClientContext for LogContext {
     }
 }
 
+/// The offset of the last acknowledged record of each topic-partition, kept so that an
+/// acknowledgement costs no allocation: topics are looked up by name once (the last one
+/// is compared first), partitions by index.
+#[derive(Debug, Default)]
+struct Acked {
+    /// Topic names and, per partition, the last acknowledged offset (-1: none yet).
+    topics: Vec<(String, Vec<i64>)>,
+    index: HashMap<String, usize>,
+    last: usize,
+}
+
+impl Acked {
+    fn record(&mut self, topic: &str, partition: i32, offset: i64) {
+        let Ok(p) = usize::try_from(partition) else {
+            return;
+        };
+        let t = match self.topics.get(self.last) {
+            Some((name, _)) if name == topic => self.last,
+            _ => match self.index.get(topic) {
+                Some(&t) => t,
+                None => {
+                    self.topics.push((topic.to_owned(), Vec::new()));
+                    self.index.insert(topic.to_owned(), self.topics.len() - 1);
+                    self.topics.len() - 1
+                }
+            },
+        };
+        self.last = t;
+        let offsets = &mut self.topics[t].1;
+        if offsets.len() <= p {
+            offsets.resize(p + 1, -1);
+        }
+        offsets[p] = offsets[p].max(offset);
+    }
+
+    fn to_map(&self) -> HashMap<(String, i32), i64> {
+        let mut map = HashMap::new();
+        for (topic, offsets) in &self.topics {
+            for (p, &offset) in offsets.iter().enumerate() {
+                if offset >= 0
+                    && let Ok(p) = i32::try_from(p)
+                {
+                    map.insert((topic.clone(), p), offset);
+                }
+            }
+        }
+        map
+    }
+}
+
 #[derive(Debug, Default)]
 struct Deliveries {
-    /// The offset of the last acknowledged record of each topic-partition.
-    acked: HashMap<(String, i32), i64>,
+    acked: Acked,
     /// The first failure since it was last taken, with its topic.
     first_failure: Option<(String, KafkaError)>,
     failed: u64,
@@ -95,13 +144,7 @@ impl ProducerContext for DeliveryContext {
             return;
         };
         match result {
-            Ok(m) => {
-                let entry = d
-                    .acked
-                    .entry((m.topic().to_owned(), m.partition()))
-                    .or_insert(m.offset());
-                *entry = (*entry).max(m.offset());
-            }
+            Ok(m) => d.acked.record(m.topic(), m.partition(), m.offset()),
             Err((e, m)) => {
                 d.failed += 1;
                 if d.first_failure.is_none() {
@@ -187,7 +230,7 @@ impl KafkaCollector {
             .context()
             .deliveries
             .lock()
-            .map(|d| d.acked.clone())
+            .map(|d| d.acked.to_map())
             .unwrap_or_default()
     }
 
@@ -401,5 +444,29 @@ pub(crate) fn retry_transient<T>(
             }
             Err(e) => return Err(kafka_error(what, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledgements_keep_the_largest_offset_per_partition() {
+        let mut acked = Acked::default();
+        acked.record("out", 1, 7);
+        acked.record("out", 1, 5);
+        acked.record("changelog", 0, 3);
+        acked.record("out", 0, 2);
+        acked.record("out", 3, 9);
+        acked.record("changelog", 0, 4);
+        acked.record("out", -1, 100);
+        let expected = HashMap::from([
+            (("out".to_owned(), 0), 2),
+            (("out".to_owned(), 1), 7),
+            (("out".to_owned(), 3), 9),
+            (("changelog".to_owned(), 0), 4),
+        ]);
+        assert_eq!(acked.to_map(), expected);
     }
 }

@@ -272,6 +272,15 @@ struct TaskEntry {
     paused: bool,
 }
 
+/// Where the records of one input partition go: the last one looked up, kept because the
+/// consumer hands out records in runs of one partition.
+struct Route {
+    topic: String,
+    partition: i32,
+    task: TaskId,
+    queue: usize,
+}
+
 /// The tasks of one stream thread and what they share.
 struct TaskManager {
     setup: ThreadSetupShared,
@@ -286,6 +295,8 @@ struct TaskManager {
     /// An error raised inside a rebalance callback, reported after `poll` returns.
     callback_error: Option<Error>,
     metrics: ThreadMetrics,
+    /// The route of the last record added; cleared whenever tasks come or go.
+    route: Option<Route>,
 }
 
 /// The parts of [`ThreadSetup`] the task manager keeps.
@@ -342,6 +353,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
         last_metrics: Instant::now(),
         callback_error: None,
         metrics: ThreadMetrics::default(),
+        route: None,
     }));
     MANAGER.with(|slot| *slot.borrow_mut() = Some(Rc::clone(&manager)));
 
@@ -472,6 +484,7 @@ impl TaskManager {
     }
 
     fn close_task(&mut self, id: TaskId, clean: bool) {
+        self.route = None;
         if let Some(mut entry) = self.tasks.remove(&id) {
             if let Err(e) = entry.task.close(clean) {
                 tracing::warn!(task = %id, error = %e, "task failed to close");
@@ -488,6 +501,7 @@ impl TaskManager {
             return Ok(());
         }
         self.assignment_changed = false;
+        self.route = None;
         let mut needed: BTreeMap<TaskId, Vec<Tp>> = BTreeMap::new();
         for (topic, p) in &self.assigned {
             let Some(&sub) = self.setup.plan.topic_subtopology.get(topic) else {
@@ -564,19 +578,50 @@ impl TaskManager {
     ) -> Result<()> {
         let topic = message.topic();
         let partition = message.partition();
-        let Some(&sub) = self.setup.plan.topic_subtopology.get(topic) else {
-            return Err(Error::UnknownTopic(topic.to_owned()));
+        let route = match &self.route {
+            Some(r) if r.partition == partition && r.topic == topic => Some((r.task, r.queue)),
+            _ => None,
         };
-        let id = TaskId::new(sub, partition);
+        let (id, queue) = match route {
+            Some(route) => route,
+            None => {
+                let Some(&sub) = self.setup.plan.topic_subtopology.get(topic) else {
+                    return Err(Error::UnknownTopic(topic.to_owned()));
+                };
+                let id = TaskId::new(sub, partition);
+                let Some(entry) = self.tasks.get(&id) else {
+                    // A record of a partition whose task was just closed; it will be
+                    // consumed again by the partition's next owner from the committed
+                    // offset.
+                    tracing::debug!(
+                        topic,
+                        partition,
+                        "dropping a record of an unassigned partition"
+                    );
+                    return Ok(());
+                };
+                let Some(queue) = entry.task.queue_index(topic) else {
+                    return Err(Error::UnknownTopic(topic.to_owned()));
+                };
+                let mut route = self.route.take().unwrap_or(Route {
+                    topic: String::new(),
+                    partition,
+                    task: id,
+                    queue,
+                });
+                route.topic.clear();
+                route.topic.push_str(topic);
+                route.partition = partition;
+                route.task = id;
+                route.queue = queue;
+                self.route = Some(route);
+                (id, queue)
+            }
+        };
         let Some(entry) = self.tasks.get_mut(&id) else {
-            // A record of a partition whose task was just closed; it will be consumed
-            // again by the partition's next owner from the committed offset.
-            tracing::debug!(
-                topic,
-                partition,
-                "dropping a record of an unassigned partition"
-            );
-            return Ok(());
+            return Err(Error::IllegalState(format!(
+                "no task {id} for {topic}-{partition}"
+            )));
         };
         let mut headers = Headers::default();
         if let Some(h) = message.headers() {
@@ -592,7 +637,7 @@ impl TaskManager {
             offset: message.offset(),
             headers,
         };
-        entry.task.add_record(topic, raw)?;
+        entry.task.add_record_at(queue, raw)?;
         entry.buffered += 1;
         let limit = self.setup.buffered_per_partition * entry.partitions.len();
         if !entry.paused && entry.buffered > limit {

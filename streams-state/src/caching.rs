@@ -321,6 +321,7 @@ impl Iterator for MergeIter<'_> {
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueBytesStore>,
     cache: Cache,
+    send_old_values: bool,
 }
 
 impl std::fmt::Debug for CachingKeyValueStore {
@@ -337,7 +338,11 @@ impl CachingKeyValueStore {
     /// Wraps `inner` with a cache of `ctx.cache_bytes()` bytes.
     pub fn new(inner: Box<dyn KeyValueBytesStore>, ctx: &StoreContext) -> Self {
         let cache = Cache::new(inner.name(), ctx);
-        CachingKeyValueStore { inner, cache }
+        CachingKeyValueStore {
+            inner,
+            cache,
+            send_old_values: true,
+        }
     }
 
     /// Bytes the cache holds now.
@@ -352,8 +357,15 @@ impl CachingKeyValueStore {
 
     fn write_dirty(&mut self, dirty: Vec<Dirty>) -> Result<()> {
         let inner = &mut self.inner;
+        let send_old = self.send_old_values;
         self.cache.write_through(dirty, |key, value| {
-            let old = inner.get(key)?;
+            // As Kafka Streams' CachingKeyValueStore: the old value is read for a delete
+            // (to skip deleting what is not there) or when it is sent downstream.
+            let old = if value.is_none() || send_old {
+                inner.get(key)?
+            } else {
+                None
+            };
             if value.is_none() && old.is_none() {
                 return Ok(None);
             }
@@ -487,6 +499,10 @@ impl KeyValueBytesStore for CachingKeyValueStore {
         true
     }
 
+    fn set_send_old_values(&mut self, send: bool) {
+        self.send_old_values = send;
+    }
+
     fn take_evicted(&mut self) -> Vec<CacheFlushEntry> {
         std::mem::take(&mut self.cache.pending)
     }
@@ -514,6 +530,7 @@ pub struct CachingWindowStore {
     cache: Cache,
     observed: i64,
     key_buf: Vec<u8>,
+    send_old_values: bool,
 }
 
 impl std::fmt::Debug for CachingWindowStore {
@@ -546,6 +563,7 @@ impl CachingWindowStore {
             cache,
             observed: -1,
             key_buf: Vec::new(),
+            send_old_values: true,
         })
     }
 
@@ -555,11 +573,18 @@ impl CachingWindowStore {
 
     fn write_dirty(&mut self, dirty: Vec<Dirty>) -> Result<()> {
         let inner = &mut self.inner;
+        let send_old = self.send_old_values;
         self.cache.write_through(dirty, |store_key, value| {
             let Some((key, ts, _)) = window_key::decode(store_key) else {
                 return Ok(None);
             };
-            let old = inner.fetch_at(key, ts)?;
+            // As Kafka Streams' CachingWindowStore: the old value is read for a delete or
+            // when it is sent downstream.
+            let old = if value.is_none() || send_old {
+                inner.fetch_at(key, ts)?
+            } else {
+                None
+            };
             if value.is_none() && old.is_none() {
                 return Ok(None);
             }
@@ -732,6 +757,10 @@ impl WindowBytesStore for CachingWindowStore {
 
     fn caching_enabled(&self) -> bool {
         true
+    }
+
+    fn set_send_old_values(&mut self, send: bool) {
+        self.send_old_values = send;
     }
 
     fn take_evicted(&mut self) -> Vec<CacheFlushEntry> {

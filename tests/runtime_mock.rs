@@ -13,7 +13,7 @@ use std::time::Duration;
 use streams_core::TaskId;
 use streams_core::runtime::{KafkaStreams, State, StateListener};
 use support::{
-    Cluster, Reader, count_topology, latest, produce, unique, upper_topology, wait_until,
+    Cluster, Read, Reader, count_topology, latest, produce, unique, upper_topology, wait_until,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -103,6 +103,61 @@ fn a_topology_runs_from_input_topic_to_output_topic() {
         &seen[seen.len() - 2..],
         &[State::PendingShutdown, State::NotRunning]
     );
+}
+
+/// With a buffer bound of one record per partition the thread keeps stopping its polling
+/// until the task has drained: every record is still processed exactly once, in order per
+/// partition.
+#[test]
+fn a_tiny_buffer_bound_still_processes_every_record_once() {
+    let cluster = Cluster::mock();
+    let input = unique("tiny-in");
+    let output = unique("tiny-out");
+    cluster.create_topic(&input, 2);
+    cluster.create_topic(&output, 2);
+    let keys = 5;
+    let n = 400;
+    let records: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("key-{}", i % keys), format!("v{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&cluster.bootstrap(), &input, &pairs, 1_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("tiny-app");
+    let mut streams = KafkaStreams::new(
+        count_topology(&input, &output, "tiny-counts", false),
+        cluster
+            .streams_config(&app, dir.path())
+            .set("buffered.records.per.partition", "1"),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    let mut reader = Reader::new(&cluster.bootstrap(), &output, false);
+    assert!(
+        reader.read_at_least(n, TIMEOUT),
+        "read {} of {n} outputs: {:?}",
+        reader.records.len(),
+        streams.error()
+    );
+    assert!(wait_until(TIMEOUT, || streams.metrics().records_processed == n as u64));
+    reader.poll(Duration::from_millis(300));
+    assert_eq!(reader.records.len(), n, "no record processed twice");
+    for k in 0..keys {
+        let key = format!("key-{k}");
+        let counts: Vec<String> = reader
+            .records
+            .iter()
+            .filter(|r| r.key_str() == key)
+            .map(Read::value_str)
+            .collect();
+        let want: Vec<String> = (1..=n / keys).map(|c| c.to_string()).collect();
+        assert_eq!(counts, want, "counts of {key}, in order");
+    }
+    streams.close().unwrap();
 }
 
 #[test]

@@ -261,6 +261,60 @@ fn window_updates_are_merged_and_forwarded_with_their_window() -> TestResult {
     Ok(())
 }
 
+/// With old values off (a processor that forwards none), a released put carries no old
+/// value; a delete still reads the store below, so that deleting a key the store does not
+/// hold is still skipped, and it carries the old value it read, as Kafka Streams'
+/// caching stores do without `sendOldValues`.
+#[test]
+fn without_old_values_a_released_put_does_not_read_the_store_below() -> TestResult {
+    for persistent in [false, true] {
+        let f = Fixture::new();
+        let mut s = cached_kv(&f, persistent)?;
+        s.set_send_old_values(false);
+        s.put(&"k".into(), &1)?;
+        drain(&mut s)?;
+        s.put(&"k".into(), &2)?;
+        assert_eq!(drain(&mut s)?, vec![entry("k", Some(2), None, 0)]);
+        assert_eq!(s.delete(&"k".into())?, Some(2));
+        assert_eq!(drain(&mut s)?, vec![entry("k", None, Some(2), 0)]);
+        s.put(&"gone".into(), &1)?;
+        drain(&mut s)?;
+        s.put(&"new".into(), &5)?;
+        s.delete(&"new".into())?;
+        assert!(
+            drain(&mut s)?.is_empty(),
+            "a delete of an absent key is skipped"
+        );
+        assert_eq!(f.changelog("c").len(), 4, "k twice, k deleted, gone");
+
+        s.set_send_old_values(true);
+        s.put(&"gone".into(), &3)?;
+        assert_eq!(drain(&mut s)?, vec![entry("gone", Some(3), Some(1), 0)]);
+    }
+
+    let f = Fixture::new();
+    let supplier = Stores::persistent_window_store(
+        "w",
+        std::time::Duration::from_secs(600),
+        std::time::Duration::from_secs(60),
+        false,
+    )?;
+    let mut s: TypedWindowStore<String, i64> =
+        Stores::window_store_builder(supplier, Serdes::string(), Serdes::i64())
+            .with_caching_enabled()
+            .build_store(&f.ctx)?;
+    s.set_send_old_values(false);
+    s.put(&"k".into(), &1, 0)?;
+    s.flush_cache(|_| {})?;
+    s.put(&"k".into(), &2, 0)?;
+    let mut out = Vec::new();
+    s.flush_cache(|e| out.push(e))?;
+    assert_eq!((out[0].new_value, out[0].old_value), (Some(2), None));
+    assert_eq!(s.fetch_at(&"k".into(), 0)?, Some(2));
+    assert_eq!(f.changelog("w").len(), 2);
+    Ok(())
+}
+
 #[test]
 fn caching_is_not_applied_to_window_stores_with_duplicates() -> TestResult {
     let f = Fixture::new();

@@ -33,8 +33,12 @@ impl CacheEntry {
     }
 }
 
+/// A cached key, shared by the entry map and the LRU and dirty orders: one allocation
+/// per key in the cache, not three.
+type Key = Rc<[u8]>;
+
 /// A dirty entry leaving the cache: key, value (`None` = delete), record timestamp.
-type Dirty = (Vec<u8>, Option<Vec<u8>>, i64);
+type Dirty = (Key, Option<Vec<u8>>, i64);
 
 /// A cached key and its value (`None` = a cached delete).
 type Cached = (Vec<u8>, Option<Vec<u8>>);
@@ -43,9 +47,9 @@ type Cached = (Vec<u8>, Option<Vec<u8>>);
 /// least-recently-used eviction and dirty keys flushed in the order they became dirty.
 #[derive(Debug, Default)]
 struct NamedCache {
-    entries: BTreeMap<Vec<u8>, CacheEntry>,
-    lru: BTreeMap<u64, Vec<u8>>,
-    dirty: BTreeMap<u64, Vec<u8>>,
+    entries: BTreeMap<Key, CacheEntry>,
+    lru: BTreeMap<u64, Key>,
+    dirty: BTreeMap<u64, Key>,
     tick: u64,
     bytes: usize,
 }
@@ -72,14 +76,16 @@ impl NamedCache {
         let dirty_tick = self.next_tick();
         if let Some(entry) = self.entries.get_mut(key) {
             self.bytes -= entry.size(key);
-            if let Some(k) = self.lru.remove(&entry.lru_tick) {
-                self.lru.insert(lru_tick, k);
-            }
+            let shared = self
+                .lru
+                .remove(&entry.lru_tick)
+                .unwrap_or_else(|| key.into());
+            self.lru.insert(lru_tick, Rc::clone(&shared));
             // Re-dirtying moves the key to the back of the flush order, as Kafka Streams does.
             if let Some(old) = entry.dirty_tick {
                 self.dirty.remove(&old);
             }
-            self.dirty.insert(dirty_tick, key.to_vec());
+            self.dirty.insert(dirty_tick, shared);
             entry.value = value;
             entry.timestamp = timestamp;
             entry.lru_tick = lru_tick;
@@ -93,16 +99,17 @@ impl NamedCache {
                 dirty_tick: Some(dirty_tick),
             };
             self.bytes += entry.size(key);
-            self.lru.insert(lru_tick, key.to_vec());
-            self.dirty.insert(dirty_tick, key.to_vec());
-            self.entries.insert(key.to_vec(), entry);
+            let shared: Key = key.into();
+            self.lru.insert(lru_tick, Rc::clone(&shared));
+            self.dirty.insert(dirty_tick, Rc::clone(&shared));
+            self.entries.insert(shared, entry);
         }
     }
 
     /// Removes the least recently used entry; returns it if it was dirty.
     fn evict_lru(&mut self) -> Option<Option<Dirty>> {
         let (_, key) = self.lru.pop_first()?;
-        let entry = self.entries.remove(&key)?;
+        let entry = self.entries.remove(&*key)?;
         self.bytes -= entry.size(&key);
         Some(entry.dirty_tick.map(|t| {
             self.dirty.remove(&t);
@@ -115,17 +122,20 @@ impl NamedCache {
         let dirty = std::mem::take(&mut self.dirty);
         let mut out = Vec::with_capacity(dirty.len());
         for (_, key) in dirty {
-            let Some(entry) = self.entries.get_mut(&key) else {
+            let Some(entry) = self.entries.get_mut(&*key) else {
                 continue;
             };
             entry.dirty_tick = None;
-            out.push((key.clone(), entry.value.clone(), entry.timestamp));
             if entry.value.is_none() {
                 let size = entry.size(&key);
                 let lru_tick = entry.lru_tick;
-                self.entries.remove(&key);
+                let timestamp = entry.timestamp;
+                self.entries.remove(&*key);
                 self.lru.remove(&lru_tick);
                 self.bytes -= size;
+                out.push((key, None, timestamp));
+            } else {
+                out.push((key, entry.value.clone(), entry.timestamp));
             }
         }
         out
@@ -134,7 +144,7 @@ impl NamedCache {
     fn snapshot(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Vec<Cached> {
         self.entries
             .range::<[u8], _>((from, to))
-            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .map(|(k, e)| (k.to_vec(), e.value.clone()))
             .collect()
     }
 
@@ -182,7 +192,7 @@ impl Cache {
             self.timestamp.set(timestamp);
             match write(&key, new_value.as_deref()) {
                 Ok(Some(old_value)) => self.pending.push(CacheFlushEntry {
-                    key,
+                    key: key.to_vec(),
                     new_value,
                     old_value,
                     timestamp,
@@ -311,6 +321,7 @@ impl Iterator for MergeIter<'_> {
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueBytesStore>,
     cache: Cache,
+    send_old_values: bool,
 }
 
 impl std::fmt::Debug for CachingKeyValueStore {
@@ -327,7 +338,11 @@ impl CachingKeyValueStore {
     /// Wraps `inner` with a cache of `ctx.cache_bytes()` bytes.
     pub fn new(inner: Box<dyn KeyValueBytesStore>, ctx: &StoreContext) -> Self {
         let cache = Cache::new(inner.name(), ctx);
-        CachingKeyValueStore { inner, cache }
+        CachingKeyValueStore {
+            inner,
+            cache,
+            send_old_values: true,
+        }
     }
 
     /// Bytes the cache holds now.
@@ -342,8 +357,15 @@ impl CachingKeyValueStore {
 
     fn write_dirty(&mut self, dirty: Vec<Dirty>) -> Result<()> {
         let inner = &mut self.inner;
+        let send_old = self.send_old_values;
         self.cache.write_through(dirty, |key, value| {
-            let old = inner.get(key)?;
+            // As Kafka Streams' CachingKeyValueStore: the old value is read for a delete
+            // (to skip deleting what is not there) or when it is sent downstream.
+            let old = if value.is_none() || send_old {
+                inner.get(key)?
+            } else {
+                None
+            };
             if value.is_none() && old.is_none() {
                 return Ok(None);
             }
@@ -477,6 +499,10 @@ impl KeyValueBytesStore for CachingKeyValueStore {
         true
     }
 
+    fn set_send_old_values(&mut self, send: bool) {
+        self.send_old_values = send;
+    }
+
     fn take_evicted(&mut self) -> Vec<CacheFlushEntry> {
         std::mem::take(&mut self.cache.pending)
     }
@@ -504,6 +530,7 @@ pub struct CachingWindowStore {
     cache: Cache,
     observed: i64,
     key_buf: Vec<u8>,
+    send_old_values: bool,
 }
 
 impl std::fmt::Debug for CachingWindowStore {
@@ -536,6 +563,7 @@ impl CachingWindowStore {
             cache,
             observed: -1,
             key_buf: Vec::new(),
+            send_old_values: true,
         })
     }
 
@@ -545,11 +573,18 @@ impl CachingWindowStore {
 
     fn write_dirty(&mut self, dirty: Vec<Dirty>) -> Result<()> {
         let inner = &mut self.inner;
+        let send_old = self.send_old_values;
         self.cache.write_through(dirty, |store_key, value| {
             let Some((key, ts, _)) = window_key::decode(store_key) else {
                 return Ok(None);
             };
-            let old = inner.fetch_at(key, ts)?;
+            // As Kafka Streams' CachingWindowStore: the old value is read for a delete or
+            // when it is sent downstream.
+            let old = if value.is_none() || send_old {
+                inner.fetch_at(key, ts)?
+            } else {
+                None
+            };
             if value.is_none() && old.is_none() {
                 return Ok(None);
             }
@@ -632,7 +667,7 @@ impl WindowBytesStore for CachingWindowStore {
         if window_start < self.min_live_time() {
             return Ok(None);
         }
-        match self.cache.get(&window_key::encode(key, window_start, 0)) {
+        match window_key::with_encoded(key, window_start, 0, |k| self.cache.get(k)) {
             Some(cached) => Ok(cached),
             None => self.inner.fetch_at(key, window_start),
         }
@@ -724,6 +759,10 @@ impl WindowBytesStore for CachingWindowStore {
         true
     }
 
+    fn set_send_old_values(&mut self, send: bool) {
+        self.send_old_values = send;
+    }
+
     fn take_evicted(&mut self) -> Vec<CacheFlushEntry> {
         std::mem::take(&mut self.cache.pending)
     }
@@ -743,7 +782,7 @@ mod tests {
     use super::*;
 
     fn keys_of(dirty: &[Dirty]) -> Vec<&[u8]> {
-        dirty.iter().map(|(k, _, _)| k.as_slice()).collect()
+        dirty.iter().map(|(k, _, _)| &**k).collect()
     }
 
     #[test]
@@ -753,7 +792,7 @@ mod tests {
         cache.put_dirty(b"b", Some(b"2".to_vec()), 2);
         cache.put_dirty(b"c", Some(b"3".to_vec()), 3);
         assert_eq!(cache.get(b"a"), Some(Some(b"1".to_vec())));
-        let evicted = cache.evict_lru().flatten().map(|(k, _, _)| k);
+        let evicted = cache.evict_lru().flatten().map(|(k, _, _)| k.to_vec());
         assert_eq!(
             evicted,
             Some(b"b".to_vec()),

@@ -101,12 +101,17 @@ impl StateError {
         }
     }
 
-    pub(crate) fn rocks(
-        store: &str,
+    /// The error of a failed RocksDB operation on `store`; the store name is copied only
+    /// when it fails (this wraps every read and write).
+    pub(crate) fn rocks<'a>(
+        store: &'a str,
         op: &'static str,
-    ) -> impl FnOnce(rocksdb::Error) -> StateError {
-        let store = store.to_owned();
-        move |source| StateError::RocksDb { store, op, source }
+    ) -> impl FnOnce(rocksdb::Error) -> StateError + 'a {
+        move |source| StateError::RocksDb {
+            store: store.to_owned(),
+            op,
+            source,
+        }
     }
 
     pub(crate) fn closed(store: &str) -> StateError {

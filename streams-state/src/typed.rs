@@ -174,6 +174,13 @@ impl<K: 'static, V: 'static> TypedKeyValueStore<K, V> {
         self.inner.caching_enabled()
     }
 
+    /// Whether released updates carry the value the store held before: see
+    /// [`KeyValueBytesStore::set_send_old_values`]. A processor that forwards no old
+    /// values turns them off, saving a read per released update.
+    pub fn set_send_old_values(&mut self, send: bool) {
+        self.inner.set_send_old_values(send);
+    }
+
     /// The updates the cache released since the last call (after evictions), deserialized,
     /// for the processor to forward. Empty without caching.
     ///
@@ -381,6 +388,13 @@ impl<K: 'static, V: 'static> TypedWindowStore<K, V> {
     /// Whether a caching layer holds writes back.
     pub fn caching_enabled(&self) -> bool {
         self.inner.caching_enabled()
+    }
+
+    /// Whether released updates carry the value the store held before: see
+    /// [`WindowBytesStore::set_send_old_values`]. A processor that forwards no old values
+    /// turns them off, saving a read per released update.
+    pub fn set_send_old_values(&mut self, send: bool) {
+        self.inner.set_send_old_values(send);
     }
 
     /// The updates the cache released since the last call, deserialized.

@@ -32,6 +32,41 @@ pub fn encode_into(key: &[u8], window_start: i64, seqnum: u32, out: &mut Vec<u8>
     out.extend_from_slice(&seqnum.to_be_bytes());
 }
 
+/// Keys up to this long are encoded on the stack by [`with_encoded`].
+const STACK_KEY_LEN: usize = 116;
+
+/// Calls `f` with the window-store key of `key` in the window starting at `window_start`,
+/// as [`encode`] makes it, without allocating when the key is at most 116 bytes: what the
+/// stores' point reads and writes use, once per record.
+///
+/// # Examples
+///
+/// ```
+/// use streams_state::window_key;
+///
+/// let len = window_key::with_encoded(b"k", 5, 1, |bytes| {
+///     assert_eq!(bytes, window_key::encode(b"k", 5, 1));
+///     bytes.len()
+/// });
+/// assert_eq!(len, 13);
+/// ```
+pub fn with_encoded<R>(
+    key: &[u8],
+    window_start: i64,
+    seqnum: u32,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    if key.len() > STACK_KEY_LEN {
+        return f(&encode(key, window_start, seqnum));
+    }
+    let mut buf = [0u8; STACK_KEY_LEN + SUFFIX_LEN];
+    let (k, rest) = buf.split_at_mut(key.len());
+    k.copy_from_slice(key);
+    rest[..8].copy_from_slice(&window_start.to_be_bytes());
+    rest[8..SUFFIX_LEN].copy_from_slice(&seqnum.to_be_bytes());
+    f(&buf[..key.len() + SUFFIX_LEN])
+}
+
 /// Splits a window-store key into key, window start and sequence number; `None` when it
 /// is shorter than the 12-byte suffix.
 pub fn decode(bytes: &[u8]) -> Option<(&[u8], i64, u32)> {
@@ -58,6 +93,17 @@ mod tests {
             assert_eq!(decode(&e), Some((k, ts, seq)));
         }
         assert_eq!(decode(&[0; 11]), None);
+    }
+
+    #[test]
+    fn encodes_on_the_stack_as_on_the_heap() {
+        for len in [0, 1, 115, 116, 117, 300] {
+            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let expected = encode(&key, -3, 0x0102_0304);
+            with_encoded(&key, -3, 0x0102_0304, |bytes| {
+                assert_eq!(bytes, expected.as_slice(), "key of {len} bytes");
+            });
+        }
     }
 
     #[test]

@@ -269,7 +269,10 @@ struct TaskEntry {
     /// Records added and not yet processed, as far as the thread can tell; reset when the
     /// task reports its queues empty.
     buffered: usize,
-    paused: bool,
+    /// More than `buffered.records.per.partition` per partition are buffered: the thread
+    /// stops taking records from the consumer until the task has worked its way down to
+    /// half of that (see [`poll_loop`]).
+    full: bool,
 }
 
 /// Where the records of one input partition go: the last one looked up, kept because the
@@ -401,12 +404,21 @@ fn poll_loop(
 ) -> Result<()> {
     let mut last_poll_error: Option<Instant> = None;
     while !shared.shutdown.load(Ordering::Acquire) {
-        let mut timeout = if manager.borrow().has_buffered() {
+        let (buffered, full) = {
+            let m = manager.borrow();
+            (m.has_buffered(), m.any_full())
+        };
+        let mut timeout = if buffered {
             Duration::ZERO
         } else {
             poll_timeout
         };
-        let mut polled = 0;
+        // A task that buffers more than `buffered.records.per.partition` per partition
+        // stops the polling until it has drained to half: records wait in librdkafka's
+        // prefetch queue (bounded by `queued.min.messages`), whose fetcher stops when it is
+        // full. Pausing the partitions instead, as Kafka Streams does, would make
+        // librdkafka throw away what it prefetched for them and fetch it again.
+        let mut polled = if full { MAX_POLL_RECORDS } else { 0 };
         while polled < MAX_POLL_RECORDS {
             // No borrow of the manager may be held here: rebalance callbacks run inside.
             let Some(result) = consumer.poll(timeout) else {
@@ -418,8 +430,10 @@ fn poll_loop(
             m.handle_assignment(consumer)?;
             match result {
                 Ok(message) => {
-                    m.add_message(consumer, &message)?;
                     polled += 1;
+                    if m.add_message(&message)? {
+                        break;
+                    }
                 }
                 Err(KafkaError::PartitionEOF(_)) => {}
                 Err(e) if e.rdkafka_error_code().is_some_and(|_| is_transient(&e)) => {
@@ -559,7 +573,7 @@ impl TaskManager {
                     task,
                     partitions,
                     buffered: 0,
-                    paused: false,
+                    full: false,
                 },
             );
         }
@@ -571,11 +585,8 @@ impl TaskManager {
         Ok(())
     }
 
-    fn add_message(
-        &mut self,
-        consumer: &BaseConsumer<GroupContext>,
-        message: &BorrowedMessage<'_>,
-    ) -> Result<()> {
+    /// Adds a consumed record to its task; returns whether the task's buffer is now full.
+    fn add_message(&mut self, message: &BorrowedMessage<'_>) -> Result<bool> {
         let topic = message.topic();
         let partition = message.partition();
         let route = match &self.route {
@@ -598,7 +609,7 @@ impl TaskManager {
                         partition,
                         "dropping a record of an unassigned partition"
                     );
-                    return Ok(());
+                    return Ok(false);
                 };
                 let Some(queue) = entry.task.queue_index(topic) else {
                     return Err(Error::UnknownTopic(topic.to_owned()));
@@ -640,19 +651,20 @@ impl TaskManager {
         entry.task.add_record_at(queue, raw)?;
         entry.buffered += 1;
         let limit = self.setup.buffered_per_partition * entry.partitions.len();
-        if !entry.paused && entry.buffered > limit {
-            let tpl = tpl_of(&entry.partitions)?;
-            consumer
-                .pause(&tpl)
-                .map_err(|e| kafka_error("pausing partitions", e))?;
-            entry.paused = true;
-            tracing::debug!(task = %id, buffered = entry.buffered, "paused a task's partitions");
+        if !entry.full && entry.buffered > limit {
+            entry.full = true;
+            tracing::debug!(task = %id, buffered = entry.buffered, "a task's buffer is full; polling stops until it drains");
         }
-        Ok(())
+        Ok(entry.full)
     }
 
-    /// Processes buffered records task by task, runs punctuators, resumes drained
-    /// partitions and commits when due.
+    /// Whether some task buffers more than its bound.
+    fn any_full(&self) -> bool {
+        self.tasks.values().any(|e| e.full)
+    }
+
+    /// Processes buffered records task by task, runs punctuators, marks drained tasks as
+    /// no longer full and commits when due.
     fn process(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
         let started = Instant::now();
         loop {
@@ -680,12 +692,8 @@ impl TaskManager {
         }
         for entry in self.tasks.values_mut() {
             let limit = self.setup.buffered_per_partition * entry.partitions.len();
-            if entry.paused && entry.buffered <= limit / 2 {
-                let tpl = tpl_of(&entry.partitions)?;
-                consumer
-                    .resume(&tpl)
-                    .map_err(|e| kafka_error("resuming partitions", e))?;
-                entry.paused = false;
+            if entry.full && entry.buffered <= limit / 2 {
+                entry.full = false;
             }
         }
         self.collector.borrow_mut().check_deliveries()?;
@@ -818,12 +826,4 @@ impl TaskManager {
             .shared
             .publish_metrics(self.setup.index, &self.metrics);
     }
-}
-
-fn tpl_of(partitions: &[Tp]) -> Result<TopicPartitionList> {
-    let mut tpl = TopicPartitionList::new();
-    for (t, p) in partitions {
-        tpl.add_partition(t, *p);
-    }
-    Ok(tpl)
 }

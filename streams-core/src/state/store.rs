@@ -83,7 +83,8 @@ pub struct CacheFlushEntry {
     pub key: Vec<u8>,
     /// The value now in the store, `None` for a delete.
     pub new_value: Option<Vec<u8>>,
-    /// The value the store held before this flush, `None` if it had none.
+    /// The value the store held before this flush, `None` if it had none (and always
+    /// `None` for a put when the caching layer was told not to send old values).
     pub old_value: Option<Vec<u8>>,
     /// The timestamp of the record whose processing made the update.
     pub timestamp: i64,
@@ -202,6 +203,17 @@ pub trait KeyValueBytesStore: StateStore {
         false
     }
 
+    /// Tells a caching layer whether the updates it releases must carry the value the
+    /// store below held before ([`CacheFlushEntry::old_value`]), as Kafka Streams'
+    /// `sendOldValues` does for a cache's flush listener. A caching layer starts with old
+    /// values on. With them off, releasing an update reads the store below only for a
+    /// delete (a delete of a key the store does not hold is skipped, as before), and
+    /// `old_value` is `None` otherwise: one read less per released update. Stores without
+    /// a cache ignore the call.
+    fn set_send_old_values(&mut self, send: bool) {
+        let _ = send;
+    }
+
     /// Takes the updates a caching layer released since the last call (by eviction after a
     /// write, or by a [`StateStore::flush`]). Empty without caching.
     fn take_evicted(&mut self) -> Vec<CacheFlushEntry> {
@@ -301,6 +313,11 @@ pub trait WindowBytesStore: StateStore {
     /// Whether a caching layer holds writes back in this stack.
     fn caching_enabled(&self) -> bool {
         false
+    }
+
+    /// As [`KeyValueBytesStore::set_send_old_values`].
+    fn set_send_old_values(&mut self, send: bool) {
+        let _ = send;
     }
 
     /// Takes the updates a caching layer released since the last call. Their keys are

@@ -70,7 +70,10 @@ where
     F: Fold<K, V, VA>,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.store = Some(ctx.state_store::<TimestampedKeyValueStore<K, VA>>(&self.store_name)?);
+        let store = ctx.state_store::<TimestampedKeyValueStore<K, VA>>(&self.store_name)?;
+        // Old values are read from the store below only when they are forwarded.
+        store.borrow_mut().set_send_old_values(self.send_old);
+        self.store = Some(store);
         Ok(())
     }
 

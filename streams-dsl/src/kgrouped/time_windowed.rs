@@ -158,7 +158,10 @@ where
     F: Fold<K, V, VA>,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
-        self.store = Some(ctx.state_store::<TimestampedWindowStore<K, VA>>(&self.store_name)?);
+        let store = ctx.state_store::<TimestampedWindowStore<K, VA>>(&self.store_name)?;
+        // Old values are read from the store below only when they are forwarded.
+        store.borrow_mut().set_send_old_values(self.send_old);
+        self.store = Some(store);
         self.emit_interval = ctx.app_config().windowed_aggregation_emit_interval_ms()?;
         Ok(())
     }

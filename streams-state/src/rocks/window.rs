@@ -255,6 +255,13 @@ impl RocksDbWindowStore {
 
     fn drop_expired(&mut self) {
         let min_live = self.min_live_segment();
+        if self
+            .segments
+            .first_key_value()
+            .is_none_or(|(&oldest, _)| oldest >= min_live)
+        {
+            return;
+        }
         let live = self.segments.split_off(&min_live);
         let expired = std::mem::replace(&mut self.segments, live);
         for (id, segment) in expired {
@@ -430,8 +437,9 @@ impl WindowBytesStore for RocksDbWindowStore {
         } else {
             0
         };
-        let store_key = window_key::encode(key, window_start, seq);
-        self.put_store_key(&store_key, window_start, value)
+        window_key::with_encoded(key, window_start, seq, |store_key| {
+            self.put_store_key(store_key, window_start, value)
+        })
     }
 
     fn fetch_at(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
@@ -443,11 +451,12 @@ impl WindowBytesStore for RocksDbWindowStore {
             return Ok(None);
         };
         if !self.retain_duplicates {
-            let store_key = window_key::encode(key, window_start, 0);
-            return Ok(segment
-                .db
-                .get(store_key)
-                .map_err(StateError::rocks(&self.name, "get"))?);
+            return window_key::with_encoded(key, window_start, 0, |store_key| {
+                segment
+                    .db
+                    .get(store_key)
+                    .map_err(|e| StateError::rocks(&self.name, "get")(e).into())
+            });
         }
         let lower = window_key::encode(key, window_start, 0);
         let mut upper = window_key::encode(key, window_start, u32::MAX);

@@ -662,3 +662,96 @@ fn a_broker_outage_is_ridden_out() {
     assert_eq!(streams.state(), State::Running);
     streams.close().unwrap();
 }
+
+/// Interactive queries: a running instance answers reads of its stores, task by task, from
+/// the stream threads that own them.
+#[test]
+fn a_running_instance_answers_queries_of_its_stores() {
+    use streams_dsl::prelude::*;
+
+    let cluster = Cluster::mock();
+    let input = unique("iq-in");
+    let output = unique("iq-out");
+    cluster.create_topic(&input, 2);
+    cluster.create_topic(&output, 2);
+    let records: Vec<(String, String)> = (0..30)
+        .map(|i| (format!("user-{}", i % 6), format!("click-{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&cluster.bootstrap(), &input, &pairs, 1_000);
+
+    let builder = StreamsBuilder::new();
+    builder
+        .stream(
+            input.as_str(),
+            Consumed::with(Serdes::string(), Serdes::string()),
+        )
+        .group_by_key()
+        .count_with(Materialized::as_("clicks"))
+        .to_stream()
+        .to(
+            output.as_str(),
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let mut streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        cluster.streams_config(&unique("iq-app"), dir.path()),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(
+        wait_until(TIMEOUT, || streams.metrics().records_processed >= 30),
+        "{:?}",
+        streams.error()
+    );
+
+    let counts = streams
+        .query::<TimestampedKeyValueStore<String, i64>, _, _>(
+            "clicks",
+            |store| {
+                store
+                    .all()?
+                    .map(|entry| entry.map(|(k, v)| (k, v.value)))
+                    .collect::<Result<Vec<_>>>()
+            },
+            TIMEOUT,
+        )
+        .unwrap();
+    assert_eq!(counts.len(), 2, "one answer per task: {counts:?}");
+    let all: BTreeMap<String, i64> = counts.into_iter().flat_map(|(_, kv)| kv).collect();
+    let want: BTreeMap<String, i64> = (0..6).map(|u| (format!("user-{u}"), 5)).collect();
+    assert_eq!(all, want);
+
+    let one = streams
+        .query::<TimestampedKeyValueStore<String, i64>, _, _>(
+            "clicks",
+            |store| Ok(store.get(&"user-3".to_owned())?.map(|v| v.value)),
+            TIMEOUT,
+        )
+        .unwrap();
+    let found: Vec<i64> = one.into_iter().filter_map(|(_, v)| v).collect();
+    assert_eq!(found, vec![5], "the key lives in exactly one task");
+
+    let wrong_type = streams.query::<TimestampedKeyValueStore<String, String>, _, _>(
+        "clicks",
+        |_| Ok(()),
+        TIMEOUT,
+    );
+    assert!(
+        wrong_type
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("clicks")),
+        "{wrong_type:?}"
+    );
+    streams.close().unwrap();
+    assert!(
+        streams
+            .query::<TimestampedKeyValueStore<String, i64>, _, _>("clicks", |_| Ok(()), TIMEOUT)
+            .is_err(),
+        "a closed instance answers no queries"
+    );
+}

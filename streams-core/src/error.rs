@@ -117,6 +117,10 @@ pub enum Error {
     #[error("illegal state: {0}")]
     IllegalState(String),
 
+    /// An operation did not complete in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+
     /// A persistent state store's files are damaged. The state manager answers it by wiping
     /// the store and restoring it in full from its changelog.
     #[error("state store '{store}' is corrupted at '{path}'")]

@@ -180,6 +180,11 @@ impl TaskContext {
         self.wall_punctuation.cancel(id);
     }
 
+    /// The task's store named `name`, for queries from outside the topology.
+    pub(crate) fn store_by_name(&self, name: &str) -> Option<&Rc<dyn Any>> {
+        self.stores.get(name)
+    }
+
     pub(crate) fn store_for(&self, node: usize, name: &str) -> Result<Rc<dyn Any>> {
         if let Some(global) = self.global_stores.get(name) {
             return Ok(Rc::clone(global));

@@ -64,11 +64,15 @@ mod retry;
 mod thread;
 mod topics;
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -85,6 +89,7 @@ use crate::config::{ErrorHandling, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::state::{GlobalStores, StateDirectory};
 use crate::task::TaskHandlers;
+use crate::task_id::TaskId;
 use crate::topology::Topology;
 use collector::LogContext;
 use metrics::ThreadMetrics;
@@ -340,6 +345,8 @@ pub struct KafkaStreams {
     globals: Option<Arc<GlobalStores>>,
     state_dir: Option<StateDirectory>,
     process_id: String,
+    /// One query channel per stream thread.
+    queries: Vec<Sender<thread::StoreQuery>>,
 }
 
 impl fmt::Debug for KafkaStreams {
@@ -374,7 +381,83 @@ impl KafkaStreams {
             globals: None,
             state_dir: None,
             process_id: String::new(),
+            queries: Vec::new(),
         })
+    }
+
+    /// Runs `query` on the store named `store` of every task of this instance that has one,
+    /// and returns its answers with the tasks' ids: Kafka Streams' interactive queries, for
+    /// the state this instance holds. `S` is the store's type as a processor sees it
+    /// (`TimestampedKeyValueStore<K, V>` for a DSL aggregation or table, say). Each query
+    /// runs on its task's stream thread between two batches of records, so it sees the
+    /// store with its cache, as the topology does, and waits at most for a batch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IllegalState`] when the instance is not running; [`Error::StoreNotAvailable`]
+    /// when a task's store `store` has another type; the first error `query` returns;
+    /// [`Error::Timeout`] when the threads do not answer within `timeout`.
+    pub fn query<S, R, F>(
+        &self,
+        store: &str,
+        query: F,
+        timeout: Duration,
+    ) -> Result<Vec<(TaskId, R)>>
+    where
+        S: 'static,
+        R: Send + 'static,
+        F: Fn(&S) -> Result<R> + Send + Sync + 'static,
+    {
+        if self.state() != State::Running {
+            return Err(Error::IllegalState(format!(
+                "query of store '{store}' on an instance in state {}",
+                self.state()
+            )));
+        }
+        let query = Arc::new(query);
+        let (answers, answered) = std::sync::mpsc::channel::<Result<(TaskId, R)>>();
+        for thread in &self.queries {
+            let query = Arc::clone(&query);
+            let answers = answers.clone();
+            let name = store.to_owned();
+            let visit = move |task: TaskId, any: &Rc<dyn Any>| {
+                let answer = match Rc::clone(any).downcast::<RefCell<S>>() {
+                    Ok(s) => match s.try_borrow() {
+                        Ok(s) => query(&s).map(|r| (task, r)),
+                        Err(_) => Err(Error::IllegalState(format!(
+                            "store '{name}' of task {task} is in use"
+                        ))),
+                    },
+                    Err(_) => Err(Error::StoreNotAvailable(format!(
+                        "{name} (task {task} holds another store type)"
+                    ))),
+                };
+                // The caller may have timed out and gone: nothing left to tell.
+                let _ = answers.send(answer);
+            };
+            // A thread that has stopped has no stores to answer for.
+            let _ = thread.send(thread::StoreQuery {
+                store: store.to_owned(),
+                visit: Box::new(visit),
+            });
+        }
+        drop(answers);
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match answered.recv_timeout(left) {
+                Ok(answer) => out.push(answer?),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(Error::Timeout(format!(
+                        "stream threads did not answer a query of store '{store}' within {timeout:?}"
+                    )));
+                }
+            }
+        }
+        out.sort_by_key(|(task, _)| *task);
+        Ok(out)
     }
 
     /// Follows state changes with `listener`, replacing any previous one.
@@ -564,6 +647,8 @@ impl KafkaStreams {
         let plan = Arc::new(plan);
         for index in 0..threads {
             let (consumer, restore, producer) = self.clients.for_thread(&self.process_id, index);
+            let (queries, thread_queries) = std::sync::mpsc::channel();
+            self.queries.push(queries);
             let setup = thread::ThreadSetup {
                 index,
                 topology: Arc::clone(&self.topology),
@@ -583,6 +668,7 @@ impl KafkaStreams {
                 shared: Arc::clone(&self.shared),
                 config: Arc::new(self.config.clone()),
                 globals: Arc::clone(&globals),
+                queries: thread_queries,
             };
             match thread::spawn(setup) {
                 Ok(handle) => self.threads.push(handle),

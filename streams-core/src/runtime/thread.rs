@@ -1,12 +1,14 @@
 //! A stream thread: one group member, one producer, one restore consumer and the tasks of
 //! the partitions assigned to it, run by a plain `std::thread`.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +74,18 @@ pub(crate) struct ThreadSetup {
     pub(crate) config: Arc<StreamsConfig>,
     /// The global stores, which every task reads.
     pub(crate) globals: Arc<GlobalStores>,
+    /// Queries of the thread's stores from [`KafkaStreams::query`](super::KafkaStreams::query).
+    pub(crate) queries: Receiver<StoreQuery>,
+}
+
+/// What a query does with the store of one task.
+pub(crate) type StoreVisitor = Box<dyn FnMut(TaskId, &Rc<dyn Any>) + Send>;
+
+/// A query of one store of every task of a stream thread: called with the store of each
+/// task that has it, on the thread, between two batches of records.
+pub(crate) struct StoreQuery {
+    pub(crate) store: String,
+    pub(crate) visit: StoreVisitor,
 }
 
 /// Starts a stream thread.
@@ -381,7 +395,13 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
         .map_err(|e| kafka_error("subscribing to the source topics", e))?;
     tracing::info!(topics = ?topics, "stream thread started");
 
-    let result = poll_loop(&consumer, &manager, &shared, setup.poll_timeout);
+    let result = poll_loop(
+        &consumer,
+        &manager,
+        &shared,
+        setup.poll_timeout,
+        &setup.queries,
+    );
     let outcome = match result {
         Ok(()) => manager.borrow_mut().shutdown(&consumer),
         Err(e) => {
@@ -401,9 +421,18 @@ fn poll_loop(
     manager: &Rc<RefCell<TaskManager>>,
     shared: &Shared,
     poll_timeout: Duration,
+    queries: &Receiver<StoreQuery>,
 ) -> Result<()> {
     let mut last_poll_error: Option<Instant> = None;
     while !shared.shutdown.load(Ordering::Acquire) {
+        while let Ok(mut query) = queries.try_recv() {
+            let m = manager.borrow();
+            for (id, entry) in &m.tasks {
+                if let Some(store) = entry.task.ctx.store_by_name(&query.store) {
+                    (query.visit)(*id, store);
+                }
+            }
+        }
         let (buffered, full) = {
             let m = manager.borrow();
             (m.has_buffered(), m.any_full())

@@ -41,11 +41,7 @@ fn exactly_once_hides_open_and_aborted_transactions_and_reprocesses_once() {
     let records: Vec<(String, String)> = (0..10)
         .map(|i| (format!("k{i}"), format!("v{i}")))
         .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&bootstrap, &input, &pairs, 1_000);
+    produce(&bootstrap, &input, &records, 1_000);
 
     // No periodic commit: the outputs stay in an open transaction.
     let dir = tempfile::tempdir().unwrap();
@@ -135,11 +131,7 @@ fn a_joining_instance_takes_partitions_and_their_state_follows() {
         keys.iter().map(|k| (k.clone(), format!("r{n}"))).collect()
     };
     let send = |batch: &[(String, String)], ts: i64| {
-        let pairs: Vec<(&str, &str)> = batch
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        produce(&bootstrap, &input, &pairs, ts);
+        produce(&bootstrap, &input, batch, ts);
     };
     let mut reader = Reader::new(&bootstrap, &output, false);
     let expect = |reader: &mut Reader, n: usize, count: &str| {

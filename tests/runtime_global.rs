@@ -43,11 +43,7 @@ fn products(range: std::ops::Range<usize>) -> Vec<(String, String)> {
 }
 
 fn produce_pairs(cluster: &Cluster, topic: &str, pairs: &[(String, String)]) {
-    let refs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&cluster.bootstrap(), topic, &refs, 1_000);
+    produce(&cluster.bootstrap(), topic, pairs, 1_000);
 }
 
 /// The global checkpoint's offsets, summed over the partitions of `topic`.

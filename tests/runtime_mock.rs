@@ -36,11 +36,7 @@ fn a_topology_runs_from_input_topic_to_output_topic() {
     let records: Vec<(String, String)> = (0..60)
         .map(|i| (format!("key-{}", i % 7), format!("value-{i}")))
         .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&cluster.bootstrap(), &input, &pairs, 1_000);
+    produce(&cluster.bootstrap(), &input, &records, 1_000);
 
     let dir = tempfile::tempdir().unwrap();
     let app = unique("upper-app");
@@ -120,11 +116,7 @@ fn a_tiny_buffer_bound_still_processes_every_record_once() {
     let records: Vec<(String, String)> = (0..n)
         .map(|i| (format!("key-{}", i % keys), format!("v{i}")))
         .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&cluster.bootstrap(), &input, &pairs, 1_000);
+    produce(&cluster.bootstrap(), &input, &records, 1_000);
 
     let dir = tempfile::tempdir().unwrap();
     let app = unique("tiny-app");
@@ -294,11 +286,7 @@ fn two_instances_in_one_group_split_the_partitions() {
     let records: Vec<(String, String)> = (0..40)
         .map(|i| (format!("k{i}"), format!("v{i}")))
         .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&bootstrap, &input, &pairs, 5_000);
+    produce(&bootstrap, &input, &records, 5_000);
     let mut reader = Reader::new(&bootstrap, &output, false);
     assert!(reader.read_at_least(40, TIMEOUT));
     assert!(wait_until(TIMEOUT, || a.metrics().records_processed
@@ -382,11 +370,7 @@ fn a_rekeyed_stream_is_repartitioned_to_the_tables_partition_count_before_a_join
     let names: Vec<(String, String)> = (0..6)
         .map(|i| (format!("c{i}"), format!("name-{i}")))
         .collect();
-    let pairs: Vec<(&str, &str)> = names
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&cluster.bootstrap(), &customers, &pairs, 1_000);
+    produce(&cluster.bootstrap(), &customers, &names, 1_000);
 
     let builder = StreamsBuilder::new();
     let table = builder.table(
@@ -431,11 +415,7 @@ fn a_rekeyed_stream_is_repartitioned_to_the_tables_partition_count_before_a_join
     let order_records: Vec<(String, String)> = (0..20)
         .map(|i| (format!("o{i}"), format!("c{}:{i}", i % 6)))
         .collect();
-    let pairs: Vec<(&str, &str)> = order_records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&cluster.bootstrap(), &orders, &pairs, 2_000);
+    produce(&cluster.bootstrap(), &orders, &order_records, 2_000);
 
     let mut reader = Reader::new(&cluster.bootstrap(), &output, false);
     assert!(
@@ -677,11 +657,7 @@ fn a_running_instance_answers_queries_of_its_stores() {
     let records: Vec<(String, String)> = (0..30)
         .map(|i| (format!("user-{}", i % 6), format!("click-{i}")))
         .collect();
-    let pairs: Vec<(&str, &str)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    produce(&cluster.bootstrap(), &input, &pairs, 1_000);
+    produce(&cluster.bootstrap(), &input, &records, 1_000);
 
     let builder = StreamsBuilder::new();
     builder

@@ -51,6 +51,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use streams_dsl::prelude::*;
+use streams_tests::SplitMix64;
 
 const PARTITIONS: i32 = 4;
 const KEYS: u64 = 100_000;
@@ -61,18 +62,6 @@ const RESULT_PREFIX: &str = "broker_result ";
 /// Lines a contestant prints besides its result, echoed by the parent (commit latencies).
 const DETAIL_PREFIX: &str = "broker_detail ";
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -156,11 +145,11 @@ fn produce_input(bootstrap: &str, topic: &str, records: u64) {
     let now = now_ms();
     let base = now - now % 3_600_000 - 3 * 3_600_000;
     let span = 2 * 3_600_000_i64;
-    let mut rng = SplitMix64(0x5EED_B20C_E200_0001);
+    let mut rng = SplitMix64::new(0x5EED_B20C_E200_0001);
     let mut value = vec![0u8; VALUE_LEN];
     for i in 0..records {
-        let key = format!("key-{:06}", rng.next() % KEYS);
-        let r = rng.next();
+        let key = format!("key-{:06}", rng.below(KEYS));
+        let r = rng.next_u64();
         for (j, b) in value.iter_mut().enumerate() {
             *b = b'a' + ((r >> (j % 60)) % 26) as u8;
         }

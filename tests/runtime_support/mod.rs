@@ -196,10 +196,20 @@ pub(crate) fn event_time(t: i64) -> i64 {
 
 /// Produces string records, each placed with the Java default partitioner, and waits
 /// until all are acknowledged. `timestamp` is an [`event_time`] offset.
-pub(crate) fn produce(bootstrap: &str, topic: &str, records: &[(&str, &str)], timestamp: i64) {
+pub(crate) fn produce<K: AsRef<str>, V: AsRef<str>>(
+    bootstrap: &str,
+    topic: &str,
+    records: &[(K, V)],
+    timestamp: i64,
+) {
     let raw: Vec<(Vec<u8>, Vec<u8>)> = records
         .iter()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .map(|(k, v)| {
+            (
+                k.as_ref().as_bytes().to_vec(),
+                v.as_ref().as_bytes().to_vec(),
+            )
+        })
         .collect();
     produce_bytes(bootstrap, topic, &raw, timestamp);
 }

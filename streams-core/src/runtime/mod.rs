@@ -615,6 +615,8 @@ impl KafkaStreams {
             .get("buffered.records.per.partition")
             .and_then(|v| v.trim().parse::<usize>().ok())
             .unwrap_or(1000);
+        // Every thread reads the same configuration.
+        let shared_config = Arc::new(self.config.clone());
         // The global thread, if any, takes the slot after the stream threads.
         let slots = threads + usize::from(!plan.global.is_empty());
         {
@@ -638,7 +640,7 @@ impl KafkaStreams {
                 poll_timeout: Duration::from_millis(poll_ms),
                 handlers,
                 shared: Arc::clone(&self.shared),
-                config: Arc::new(self.config.clone()),
+                config: Arc::clone(&shared_config),
             })?;
             self.global_thread = Some(handle);
             stores
@@ -666,7 +668,7 @@ impl KafkaStreams {
                 plan: Arc::clone(&plan),
                 buffered_per_partition: buffered,
                 shared: Arc::clone(&self.shared),
-                config: Arc::new(self.config.clone()),
+                config: Arc::clone(&shared_config),
                 globals: Arc::clone(&globals),
                 queries: thread_queries,
             };

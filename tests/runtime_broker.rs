@@ -16,6 +16,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
+use streams_core::partitioner::default_partition;
 use streams_core::runtime::{KafkaStreams, State};
 use streams_core::serde::Serdes;
 use streams_core::state::StoreBuilder;
@@ -23,8 +24,8 @@ use streams_core::topology::{InternalTopic, InternalTopicKind};
 use streams_core::{Consumed, Produced, Topology};
 use streams_state::Stores;
 use support::{
-    Cluster, Reader, count_topology, latest, long_values_topology, partition_count,
-    poison_topology, produce, produce_bytes, unique, wait_until,
+    Cluster, Reader, count_topology, count_topology_of, latest, long_values_topology,
+    partition_count, poison_topology, produce, produce_bytes, unique, wait_until,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -48,7 +49,9 @@ fn exactly_once_hides_open_and_aborted_transactions_and_reprocesses_once() {
     let config = cluster
         .streams_config(&app, dir.path())
         .set("processing.guarantee", "exactly_once_v2")
-        .set("commit.interval.ms", "600000");
+        .set("commit.interval.ms", "600000")
+        // A transaction must be allowed to stay open for a whole commit interval.
+        .set("producer.transaction.timeout.ms", "700000");
     let mut streams = KafkaStreams::new(poison_topology(&input, &output), config.clone()).unwrap();
     streams.start_with(cluster.creator()).unwrap();
     assert!(wait_until(TIMEOUT, || streams.metrics().records_processed == 10));
@@ -192,6 +195,76 @@ fn a_joining_instance_takes_partitions_and_their_state_follows() {
     send(&round(3), 3_000);
     expect(&mut reader, 3, "3");
     a.close().unwrap();
+}
+
+/// A sub-topology reading a 4-partition and a 2-partition topic has four tasks; task
+/// `0_1` reads partition 1 of both. librdkafka's range assignor alone would give `a-1` to
+/// one instance and `b-1` to the other, running the task twice. Assigned by task, each
+/// task lives on one instance, and every record is counted once.
+#[test]
+fn a_task_reading_topics_of_different_widths_lives_on_one_instance() {
+    let cluster = Cluster::broker();
+    let bootstrap = cluster.bootstrap();
+    let wide = unique("rb-wide");
+    let narrow = unique("rb-narrow");
+    let output = unique("rb-out");
+    cluster.create_topic(&wide, 4);
+    cluster.create_topic(&narrow, 2);
+    cluster.create_topic(&output, 4);
+    let app = unique("rb-app");
+    let topology = || count_topology_of(&[&wide, &narrow], &output, "seen", true);
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut a = KafkaStreams::new(topology(), cluster.streams_config(&app, dir_a.path())).unwrap();
+    a.start_with(cluster.creator()).unwrap();
+    assert!(wait_until(TIMEOUT, || a.state() == State::Running));
+    let mut b = KafkaStreams::new(topology(), cluster.streams_config(&app, dir_b.path())).unwrap();
+    b.start_with(cluster.creator()).unwrap();
+    let tasks = |s: &KafkaStreams| -> Vec<String> {
+        s.metrics().tasks.keys().map(ToString::to_string).collect()
+    };
+    assert!(
+        wait_until(TIMEOUT, || {
+            a.state() == State::Running
+                && b.state() == State::Running
+                && a.metrics().tasks.len() + b.metrics().tasks.len() == 4
+                && !a.metrics().tasks.is_empty()
+                && !b.metrics().tasks.is_empty()
+        }),
+        "tasks did not settle: a={:?} b={:?}",
+        tasks(&a),
+        tasks(&b)
+    );
+    let (ta, tb) = (tasks(&a), tasks(&b));
+    assert!(
+        ta.iter().all(|t| !tb.contains(t)),
+        "a task runs on both instances: a={ta:?} b={tb:?}"
+    );
+    let keys: Vec<String> = (0..24).map(|i| format!("k{i}")).collect();
+    let batch: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), "x".into())).collect();
+    produce(&bootstrap, &wide, &batch, 1_000);
+    produce(&bootstrap, &narrow, &batch, 1_000);
+    let mut reader = Reader::new(&bootstrap, &output, false);
+    assert!(reader.read_at_least(keys.len() * 2, TIMEOUT));
+    // A key whose partition number is the same in both topics is counted by one task, up
+    // to 2; otherwise by two tasks, once each. A task running twice counts 1 twice.
+    for k in &keys {
+        let same = default_partition(k.as_bytes(), 4) == default_partition(k.as_bytes(), 2);
+        let mut seen: Vec<String> = reader
+            .records
+            .iter()
+            .filter(|r| r.key_str() == *k)
+            .map(|r| r.value_str())
+            .collect();
+        seen.sort();
+        let expected = if same { ["1", "2"] } else { ["1", "1"] };
+        assert_eq!(seen, expected, "counts of {k}");
+    }
+    assert!(keys.iter().any(|k| {
+        default_partition(k.as_bytes(), 4) == 1 && default_partition(k.as_bytes(), 2) == 1
+    }));
+    a.close().unwrap();
+    b.close().unwrap();
 }
 
 #[test]

@@ -1149,3 +1149,121 @@ fn suppliers_report_what_they_build() -> TestResult {
     );
     Ok(())
 }
+
+/// Retention or `DeleteRecords` moved the changelog's start past the checkpoint: the records
+/// in between are gone, so continuing from the checkpoint would leave the store without
+/// them. The store is wiped and restored from the log start (the restore consumer never
+/// jumps there on its own).
+#[test]
+fn a_checkpoint_below_the_changelog_start_wipes_the_store() -> TestResult {
+    let env = Env::new();
+    fill_changelog(&env, 100);
+    let mut m = env.manager(vec![persistent_kv()]);
+    env.restore(&mut m)?;
+    m.close()?;
+    {
+        let mut log = env.log.borrow_mut();
+        for i in 100..200i64 {
+            let key = format!("{:04}", i % 30);
+            log.append(&topic(STORE), 0, key.as_bytes(), Some(b"later"), i);
+        }
+        log.truncate_before(&topic(STORE), 0, 150);
+    }
+    let mut m = env.manager(vec![persistent_kv()]);
+    let summary = env.restore(&mut m)?;
+    assert!(
+        summary.stores[0]
+            .wiped
+            .as_deref()
+            .unwrap_or_default()
+            .contains("below the changelog start"),
+        "{summary:?}"
+    );
+    assert_eq!(summary.stores[0].start_offset, Some(150));
+    assert_eq!(summary.stores[0].restored, 50);
+    assert_eq!(kv_bytes(&m)?, env.replay(STORE));
+    Ok(())
+}
+
+/// A stream thread restores between polls of its consumer: each step reads a bounded
+/// number of records, and the store is complete once a step says so.
+#[test]
+fn a_restore_runs_in_bounded_steps() -> TestResult {
+    let env = Env::new();
+    fill_changelog(&env, 25_000);
+    let mut m = env
+        .manager(vec![persistent_kv()])
+        .with_restore_batch_size(500);
+    m.register()?;
+    assert!(m.is_restoring());
+    let mut steps = 0;
+    loop {
+        let mut reader = env.log.borrow_mut();
+        let done = m.restore_step(&mut *reader, 1_000)?;
+        steps += 1;
+        if done {
+            break;
+        }
+        assert!(steps < 1_000, "the restore never ends");
+    }
+    assert!(!m.is_restoring());
+    assert!(
+        (25..=27).contains(&steps),
+        "1,000 records a step over 25,000 records: {steps} steps"
+    );
+    let summary = m.finish_restore()?;
+    assert_eq!(summary.total_restored, 25_000);
+    assert_eq!(kv_bytes(&m)?, env.replay(STORE));
+    Ok(())
+}
+
+/// Under exactly-once a task whose logged store has no checkpointed offset was not closed
+/// cleanly: a persistent store without a changelog in the same task may hold writes of an
+/// aborted transaction and cannot be restored, so it starts empty, as Kafka Streams wipes
+/// the task directory.
+#[test]
+fn exactly_once_wipes_stores_without_changelog_after_a_crash() -> TestResult {
+    let env = Env::new();
+    fill_changelog(&env, 10);
+    let builders = || -> Vec<Arc<dyn StoreBuilder>> {
+        vec![
+            Arc::new(
+                Stores::key_value_store_builder(
+                    Stores::persistent_key_value_store("unlogged"),
+                    Serdes::string(),
+                    Serdes::string(),
+                )
+                .with_logging_disabled(),
+            ),
+            persistent_kv(),
+        ]
+    };
+    const STORE: &str = "unlogged";
+    let value = |m: &StateManager| -> streams_core::Result<Option<String>> {
+        m.typed_store::<Kv>(STORE)
+            .ok_or_else(|| streams_core::Error::StoreNotAvailable(STORE.into()))?
+            .borrow()
+            .get(&"k".into())
+    };
+    let mut m = env.manager(builders()).with_exactly_once(true);
+    env.restore(&mut m)?;
+    m.typed_store::<Kv>(STORE)
+        .ok_or("missing")?
+        .borrow_mut()
+        .put(&"k".into(), &"v".into())?;
+    m.close()?;
+    let mut m = env.manager(builders()).with_exactly_once(true);
+    env.restore(&mut m)?;
+    assert_eq!(value(&m)?, Some("v".into()), "a clean close keeps it");
+    m.typed_store::<Kv>(STORE)
+        .ok_or("missing")?
+        .borrow_mut()
+        .put(&"k".into(), &"w".into())?;
+    m.flush()?;
+    drop(m);
+    let mut m = env.manager(builders()).with_exactly_once(true);
+    let summary = env.restore(&mut m)?;
+    assert!(summary.stores[0].wiped.is_some(), "{summary:?}");
+    assert_eq!(value(&m)?, None, "a crash under exactly-once wipes it");
+    Ok(())
+}

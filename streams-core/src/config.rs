@@ -5,8 +5,12 @@
 //! an invalid value is an error that names the key, so a typo fails at start-up instead of
 //! being silently ignored. Keys prefixed with `consumer.`, `producer.` or `admin.` are passed
 //! to the Kafka clients as they are.
+//!
+//! Secrets (passwords, JAAS configs, private keys: see [`is_secret_key`]) never appear in an
+//! error message or in `Debug` output: configs end up in logs and crash reports.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +30,7 @@ pub enum ErrorHandling {
 
 impl ErrorHandling {
     fn parse(key: &str, v: &str) -> Result<Self> {
+        let shown = shown_value(key, v);
         let simple = v.rsplit('.').next().unwrap_or(v);
         match simple {
             "fail"
@@ -38,7 +43,7 @@ impl ErrorHandling {
             "dead-letter" | "dead_letter" => Ok(ErrorHandling::DeadLetter),
             _ => Err(Error::Config {
                 key: key.to_owned(),
-                reason: format!("'{v}' is not one of fail, continue, dead-letter"),
+                reason: format!("'{shown}' is not one of fail, continue, dead-letter"),
             }),
         }
     }
@@ -76,6 +81,7 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("poll.ms", Some("100")),
     ("max.task.idle.ms", Some("0")),
     ("buffered.records.per.partition", Some("1000")),
+    ("input.buffer.max.bytes", Some("536870912")),
     ("session.timeout.ms", Some("45000")),
     (OUTER_JOIN_EMIT_INTERVAL, Some("1000")),
     (WINDOWED_AGGREGATION_EMIT_INTERVAL, Some("1000")),
@@ -93,6 +99,50 @@ pub const OUTER_JOIN_EMIT_INTERVAL: &str =
 /// 1000, and 0 in the test driver, as in Kafka's).
 pub const WINDOWED_AGGREGATION_EMIT_INTERVAL: &str =
     "__emit.interval.ms.kstreams.windowed.aggregation__";
+
+/// What a secret value reads as in error messages and `Debug` output.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// The producer's `transaction.timeout.ms` under exactly-once unless
+/// `producer.transaction.timeout.ms` overrides it: Kafka Streams' `DEFAULT_TRANSACTION_TIMEOUT`,
+/// well below the broker's 60 s default so that a crashed member's open transaction stops
+/// blocking `read_committed` consumers soon.
+pub(crate) const EOS_TRANSACTION_TIMEOUT_MS: i64 = 10_000;
+
+/// Fragments of key names whose values are secret, in the spirit of Kafka's
+/// `ConfigDef.Type.PASSWORD` (`ssl.key.password`, `ssl.keystore.password`,
+/// `ssl.truststore.password`, `sasl.jaas.config`, `sasl.oauthbearer.client.secret`, ...) and
+/// librdkafka's sensitive properties (`sasl.password`, `sasl.oauthbearer.config`, ...).
+/// Matching fragments rather than a closed list keeps new secret keys (and Schema Registry's
+/// `basic.auth.user.info`) covered.
+const SECRET_KEY_FRAGMENTS: &[&str] = &["password", "passphrase", "secret", "jaas", "user.info"];
+
+/// Secret keys whose names contain none of [`SECRET_KEY_FRAGMENTS`]: private keys and
+/// certificates given inline (Kafka's `PASSWORD`-typed `ssl.keystore.key`,
+/// `ssl.keystore.certificate.chain`, `ssl.truststore.certificates`), and librdkafka's
+/// `sasl.oauthbearer.config`, which holds client credentials.
+const SECRET_KEY_SUFFIXES: &[&str] = &[
+    "ssl.keystore.key",
+    "ssl.keystore.certificate.chain",
+    "ssl.truststore.certificates",
+    "sasl.oauthbearer.config",
+];
+
+/// Whether the value of `key` is a secret that must not be shown: the one place that decides
+/// it. Client prefixes (`producer.`, `main.consumer.`, ...) do not matter, and case is
+/// ignored. Inline PEM values (`ssl.key.pem`, `ssl.ca.pem`, ...) count as secret, as
+/// librdkafka treats them.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEY_FRAGMENTS.iter().any(|f| key.contains(f))
+        || SECRET_KEY_SUFFIXES.iter().any(|s| key.ends_with(s))
+        || key.ends_with(".pem")
+}
+
+/// `value` as an error message may show it: [`REDACTED`] when `key` is secret.
+pub(crate) fn shown_value<'a>(key: &str, value: &'a str) -> &'a str {
+    if is_secret_key(key) { REDACTED } else { value }
+}
 
 /// Kafka Streams configuration.
 ///
@@ -112,9 +162,31 @@ pub const WINDOWED_AGGREGATION_EMIT_INTERVAL: &str =
 /// assert!(typo.validate().is_err());
 /// # Ok::<(), streams_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` shows every key but redacts secret values:
+///
+/// ```
+/// use streams_core::StreamsConfig;
+///
+/// let config = StreamsConfig::new().set("producer.sasl.password", "hunter2");
+/// assert!(!format!("{config:?}").contains("hunter2"));
+/// ```
+#[derive(Clone, Default)]
 pub struct StreamsConfig {
     values: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for StreamsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values: BTreeMap<&str, &str> = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), shown_value(k, v)))
+            .collect();
+        f.debug_struct("StreamsConfig")
+            .field("values", &values)
+            .finish()
+    }
 }
 
 impl StreamsConfig {
@@ -230,7 +302,9 @@ impl StreamsConfig {
         self.windowed_aggregation_emit_interval_ms()?;
         self.i64_value("poll.ms")?;
         self.i64_value("session.timeout.ms")?;
-        self.i64_value("buffered.records.per.partition")?;
+        self.buffered_records_per_partition()?;
+        self.input_buffer_max_bytes()?;
+        self.check_transaction_timeout()?;
         match self.get("topology.optimization") {
             Some("none") | None => {}
             Some(v) => {
@@ -258,10 +332,59 @@ impl StreamsConfig {
             .map(|v| {
                 v.trim().parse::<i64>().map_err(|_| Error::Config {
                     key: key.to_owned(),
-                    reason: format!("'{v}' is not an integer"),
+                    reason: format!("'{}' is not an integer", shown_value(key, v)),
                 })
             })
             .transpose()
+    }
+
+    /// `text` with the value of every secret key replaced by [`REDACTED`], for messages that
+    /// quote what a lower layer (librdkafka) says about a value.
+    pub(crate) fn redact_secrets(&self, text: &str) -> String {
+        let mut secrets: Vec<&str> = self
+            .values
+            .iter()
+            .filter(|(k, v)| is_secret_key(k) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect();
+        // Longest first: a secret that contains another must not be left half-replaced.
+        secrets.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut text = text.to_owned();
+        for secret in secrets {
+            text = text.replace(secret, REDACTED);
+        }
+        text
+    }
+
+    /// Under exactly-once a transaction stays open for a whole commit interval; if the
+    /// producer's `transaction.timeout.ms` is not longer, the broker aborts every transaction
+    /// before it commits and the application never makes progress (Kafka Streams'
+    /// `verifyEOSTransactionTimeoutCompatibility`). Stricter than Java, which accepts an
+    /// interval equal to the timeout: a commit takes time of its own, so equal still times out.
+    fn check_transaction_timeout(&self) -> Result<()> {
+        if self.processing_guarantee()? != ProcessingGuarantee::ExactlyOnceV2 {
+            return Ok(());
+        }
+        let key = "producer.transaction.timeout.ms";
+        let timeout = self.i64_value(key)?.unwrap_or(EOS_TRANSACTION_TIMEOUT_MS);
+        let commit = i64::try_from(self.commit_interval()?.as_millis()).unwrap_or(i64::MAX);
+        if commit >= timeout {
+            let source = if self.is_set(key) {
+                key.to_owned()
+            } else {
+                format!("the exactly_once_v2 default; set {key} to change it")
+            };
+            return Err(Error::Config {
+                key: "commit.interval.ms".into(),
+                reason: format!(
+                    "{commit} ms is not below the producer's transaction.timeout.ms of {timeout} ms \
+                     ({source}): under exactly_once_v2 a transaction stays open for a whole \
+                     commit interval, so the broker would abort it before every commit; lower \
+                     commit.interval.ms or raise {key}"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// `application.id`: the consumer group id and the prefix of internal topics.
@@ -345,6 +468,39 @@ impl StreamsConfig {
             });
         }
         Ok(ms)
+    }
+
+    /// `input.buffer.max.bytes` (Kafka Streams 4.x): the most bytes of polled records a
+    /// stream thread buffers across all its tasks before it pauses their partitions, so that
+    /// slow processing or a stalled task cannot make the consumer fetch without bound. 512 MiB
+    /// by default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a negative or non-numeric value.
+    pub fn input_buffer_max_bytes(&self) -> Result<u64> {
+        self.non_negative_count("input.buffer.max.bytes")
+    }
+
+    /// `buffered.records.per.partition`: the most records a task buffers per input partition
+    /// before that partition is paused. 1000 by default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a negative or non-numeric value.
+    pub fn buffered_records_per_partition(&self) -> Result<usize> {
+        let n = self.non_negative_count("buffered.records.per.partition")?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn non_negative_count(&self, key: &str) -> Result<u64> {
+        match self.i64_value(key)? {
+            Some(n) => u64::try_from(n).map_err(|_| Error::Config {
+                key: key.to_owned(),
+                reason: format!("must be a non-negative integer, got {n}"),
+            }),
+            None => Ok(0),
+        }
     }
 
     /// `commit.interval.ms`: 30 s under at-least-once, 100 ms under exactly-once, unless set.
@@ -558,5 +714,170 @@ mod tests {
                 .ok(),
             Some(ErrorHandling::Continue)
         );
+    }
+
+    /// Every secret key of the brief's list, bare and under each client prefix.
+    const SECRET_KEYS: &[&str] = &[
+        "sasl.jaas.config",
+        "sasl.password",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.truststore.password",
+        "ssl.key.pem",
+        "ssl.keystore.key",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.config",
+        "basic.auth.user.info",
+    ];
+    const CLIENT_PREFIXES: &[&str] = &[
+        "",
+        "producer.",
+        "consumer.",
+        "main.consumer.",
+        "restore.consumer.",
+        "global.consumer.",
+        "admin.",
+    ];
+
+    #[test]
+    fn secret_keys_are_recognised_under_every_prefix() {
+        for key in SECRET_KEYS {
+            for prefix in CLIENT_PREFIXES {
+                assert!(is_secret_key(&format!("{prefix}{key}")), "{prefix}{key}");
+            }
+        }
+        assert!(is_secret_key("SASL.PASSWORD"));
+        for plain in [
+            "bootstrap.servers",
+            "sasl.username",
+            "sasl.mechanism",
+            "ssl.key.location",
+            "consumer.fetch.min.bytes",
+            "application.id",
+        ] {
+            assert!(!is_secret_key(plain), "{plain}");
+        }
+    }
+
+    #[test]
+    fn debug_and_errors_redact_secrets() {
+        let mut c = StreamsConfig::new().set("application.id", "app");
+        for key in SECRET_KEYS {
+            for prefix in CLIENT_PREFIXES {
+                c.insert(format!("{prefix}{key}"), format!("hunter2-{prefix}{key}"));
+            }
+        }
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("producer.sasl.password"), "{debug}");
+        assert!(debug.contains(REDACTED), "{debug}");
+        assert!(
+            debug.contains("\"app\""),
+            "other values stay visible: {debug}"
+        );
+
+        let said = c.redact_secrets(
+            "Invalid value \"hunter2-producer.sasl.password\" for configuration property",
+        );
+        assert!(!said.contains("hunter2"), "{said}");
+        assert!(said.contains(REDACTED), "{said}");
+        // A secret quoted inside a longer one is not left half-visible.
+        let nested = StreamsConfig::new()
+            .set("sasl.password", "abc")
+            .set("ssl.key.password", "xxabcxx");
+        assert_eq!(nested.redact_secrets("[xxabcxx]"), format!("[{REDACTED}]"));
+
+        // Typed getters quote rejected values, unless the key is secret.
+        assert!(
+            ErrorHandling::parse("sasl.jaas.config", "hunter2")
+                .err()
+                .is_some_and(|e| !e.to_string().contains("hunter2"))
+        );
+        assert!(
+            ErrorHandling::parse("processing.exception.handler", "retry")
+                .err()
+                .is_some_and(|e| e.to_string().contains("retry"))
+        );
+        let bad = StreamsConfig::new().set("sasl.password", "hunter2");
+        let err = bad.i64_value("sasl.password").err().map(|e| e.to_string());
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| !e.contains("hunter2") && e.contains(REDACTED)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn exactly_once_commit_interval_must_be_below_the_transaction_timeout() {
+        let eos = StreamsConfig::new()
+            .set("application.id", "app")
+            .set("processing.guarantee", "exactly_once_v2");
+        // Kafka Streams' default under exactly-once: 100 ms, well below 10 s.
+        assert_eq!(eos.commit_interval().ok(), Some(Duration::from_millis(100)));
+        assert!(eos.validate().is_ok());
+        assert!(
+            eos.clone()
+                .set("commit.interval.ms", "9999")
+                .validate()
+                .is_ok()
+        );
+        for commit in ["10000", "30000"] {
+            let err = eos
+                .clone()
+                .set("commit.interval.ms", commit)
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("commit.interval.ms"), "{err}");
+            assert!(err.contains("producer.transaction.timeout.ms"), "{err}");
+            assert!(err.contains("10000 ms"), "{err}");
+        }
+        let raised = eos
+            .clone()
+            .set("commit.interval.ms", "30000")
+            .set("producer.transaction.timeout.ms", "60000");
+        assert!(raised.validate().is_ok());
+        let lowered = eos.clone().set("producer.transaction.timeout.ms", "100");
+        assert!(lowered.validate().is_err(), "100 ms is not below 100 ms");
+        let garbage = eos.clone().set("producer.transaction.timeout.ms", "soon");
+        let err = garbage
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("producer.transaction.timeout.ms"), "{err}");
+        // At-least-once has no transaction to time out.
+        let alo = StreamsConfig::new()
+            .set("application.id", "app")
+            .set("commit.interval.ms", "30000")
+            .set("producer.transaction.timeout.ms", "100");
+        assert!(alo.validate().is_ok());
+    }
+
+    #[test]
+    fn input_buffers_are_bounded_by_non_negative_integers() {
+        let base = StreamsConfig::new().set("application.id", "app");
+        assert_eq!(base.input_buffer_max_bytes().ok(), Some(512 * 1024 * 1024));
+        assert_eq!(base.buffered_records_per_partition().ok(), Some(1000));
+        let set = base
+            .clone()
+            .set("input.buffer.max.bytes", "1048576")
+            .set("buffered.records.per.partition", "5");
+        assert!(set.validate().is_ok());
+        assert_eq!(set.input_buffer_max_bytes().ok(), Some(1_048_576));
+        assert_eq!(set.buffered_records_per_partition().ok(), Some(5));
+        for key in ["input.buffer.max.bytes", "buffered.records.per.partition"] {
+            for value in ["-1", "lots", "1.5", ""] {
+                let err = base
+                    .clone()
+                    .set(key, value)
+                    .validate()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                assert!(err.contains(key), "{key}={value}: {err}");
+            }
+        }
     }
 }

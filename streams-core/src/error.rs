@@ -121,6 +121,47 @@ pub enum Error {
     #[error("timed out: {0}")]
     Timeout(String),
 
+    /// The thread's tasks no longer belong to it, as Kafka Streams' `TaskMigratedException`:
+    /// its group membership ended (the poll interval was exceeded, the generation is stale,
+    /// the member is unknown) or its producer was fenced. The runtime closes the tasks
+    /// without committing, creates its clients anew and rejoins the group.
+    #[error("tasks migrated: {context}")]
+    TaskMigrated {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Work since the last commit cannot be committed, as Kafka Streams'
+    /// `TaskCorruptedException`: a retriable delivery failure, a transaction that timed out
+    /// or must be aborted. The runtime aborts what is uncommitted, closes the tasks without
+    /// committing (under exactly-once their stores are restored from the changelogs) and
+    /// processes again from the last committed offsets.
+    #[error("uncommitted work lost: {context}")]
+    TaskCorrupted {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A changelog partition no longer holds the offset a restore must read from:
+    /// retention or `DeleteRecords` moved its start past the store's checkpoint. The state
+    /// manager answers it by wiping the store and restoring it from the log start.
+    #[error("changelog {topic}-{partition} no longer holds the restore position")]
+    ChangelogOutOfRange {
+        /// The changelog topic.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+
     /// A persistent state store's files are damaged. The state manager answers it by wiping
     /// the store and restoring it in full from its changelog.
     #[error("state store '{store}' is corrupted at '{path}'")]

@@ -550,19 +550,49 @@ impl Task {
         &mut self,
         reader: &mut dyn ChangelogReader,
     ) -> Result<RestoreSummary> {
+        self.begin_restore()?;
+        while !self.restore_step(reader, usize::MAX)? {}
+        self.finish_restore()
+    }
+
+    /// Builds the task's stores; [`restore_step`](Self::restore_step) then brings them up
+    /// to date and [`finish_restore`](Self::finish_restore) makes the task ready to process.
+    /// Records may be added in between; they wait in the task's queues.
+    pub(crate) fn begin_restore(&mut self) -> Result<()> {
         if self.initialized {
             return Err(Error::IllegalState(format!(
                 "task {} is already initialized",
                 self.id
             )));
         }
+        if let Some(state) = &mut self.state {
+            state.register()?;
+        }
+        Ok(())
+    }
+
+    /// Restores up to about `max_records` changelog records; returns whether the stores
+    /// are up to date.
+    pub(crate) fn restore_step(
+        &mut self,
+        reader: &mut dyn ChangelogReader,
+        max_records: usize,
+    ) -> Result<bool> {
+        match &mut self.state {
+            Some(state) => state.restore_step(reader, max_records),
+            None => Ok(true),
+        }
+    }
+
+    /// Ends the restore and initializes the processors.
+    pub(crate) fn finish_restore(&mut self) -> Result<RestoreSummary> {
         let mut summary = RestoreSummary {
             stores: Vec::new(),
             total_restored: 0,
             elapsed: std::time::Duration::ZERO,
         };
         if let Some(state) = &mut self.state {
-            summary = state.register_and_restore(reader)?;
+            summary = state.finish_restore()?;
             for name in state.store_names() {
                 if let Some(store) = state.store(name) {
                     self.ctx.stores.insert(name.to_owned(), store);
@@ -811,7 +841,9 @@ impl Task {
     /// an error, or when the task is lost) leaves the stores to be restored next time.
     pub(crate) fn close(&mut self, clean: bool) -> Result<()> {
         let mut first_err = None;
-        for &i in &self.order {
+        // Processors of a task still restoring were never initialized.
+        let order: &[usize] = if self.initialized { &self.order } else { &[] };
+        for &i in order {
             if let Some(n) = &self.nodes[i]
                 && let Err(e) = n.borrow_mut().close()
             {

@@ -431,6 +431,16 @@ impl Processor<String, String, String, String> for Count {
 
 /// `input` → count per key in store `store` (logged to its changelog) → `output`.
 pub(crate) fn count_topology(input: &str, output: &str, store: &str, persistent: bool) -> Topology {
+    count_topology_of(&[input], output, store, persistent)
+}
+
+/// As [`count_topology`], reading every topic of `inputs` in one source.
+pub(crate) fn count_topology_of(
+    inputs: &[&str],
+    output: &str,
+    store: &str,
+    persistent: bool,
+) -> Topology {
     let builder: Arc<dyn streams_core::state::StoreBuilder> = if persistent {
         Arc::new(Stores::key_value_store_builder(
             Stores::persistent_key_value_store(store),
@@ -448,7 +458,7 @@ pub(crate) fn count_topology(input: &str, output: &str, store: &str, persistent:
     let mut t = Topology::new();
     t.add_source(
         "in",
-        &[input],
+        inputs,
         Consumed::with(Serdes::string(), Serdes::string()),
     )
     .unwrap()

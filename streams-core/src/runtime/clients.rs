@@ -1,18 +1,97 @@
 //! The Kafka clients' configurations, derived from a [`StreamsConfig`].
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 
-use crate::config::{ProcessingGuarantee, StreamsConfig};
+use crate::config::{EOS_TRANSACTION_TIMEOUT_MS, ProcessingGuarantee, StreamsConfig, shown_value};
 use crate::error::{Error, Result};
 
-/// Settings the runtime owns: overriding them through `consumer.`/`producer.` keys would
-/// break its guarantees, so such an override is a configuration error.
-const OWNED_CONSUMER_KEYS: &[&str] =
-    &["group.id", "enable.auto.commit", "enable.auto.offset.store"];
-const OWNED_PRODUCER_KEYS: &[&str] = &["transactional.id"];
+/// A setting the runtime owns on one client: overriding it would break the runtime's
+/// guarantees, so an override is a configuration error that says why.
+struct Owned {
+    key: &'static str,
+    why: &'static str,
+    /// Whether a `consumer.` override, which is meant for the other consumers too, is
+    /// passed over silently for this one instead of refused (`consumer.auto.offset.reset`
+    /// is for the main consumer, not for the restore consumer).
+    shared_prefix_skipped: bool,
+}
+
+const GROUP_ID: Owned = Owned {
+    key: "group.id",
+    why: "the group is application.id, which every instance and thread of the application joins",
+    shared_prefix_skipped: false,
+};
+const AUTO_COMMIT: Owned = Owned {
+    key: "enable.auto.commit",
+    why: "the runtime commits offsets itself, only once the outputs they led to are written",
+    shared_prefix_skipped: false,
+};
+const AUTO_OFFSET_STORE: Owned = Owned {
+    key: "enable.auto.offset.store",
+    why: "the runtime commits offsets itself, only once the outputs they led to are written",
+    shared_prefix_skipped: false,
+};
+/// Only the main consumer joins the group; the others read by manual assignment, and a
+/// shared instance id would make them fence the main consumer. Kafka Streams removes it from
+/// them the same way.
+const NO_GROUP_INSTANCE_ID: Owned = Owned {
+    key: "group.instance.id",
+    why: "static membership applies to the main consumer only (main.consumer.group.instance.id); \
+          this consumer never joins the group",
+    shared_prefix_skipped: true,
+};
+
+const OWNED_MAIN_CONSUMER_KEYS: &[Owned] = &[
+    GROUP_ID,
+    AUTO_COMMIT,
+    AUTO_OFFSET_STORE,
+    Owned {
+        key: "partition.assignment.strategy",
+        why: "the runtime assigns partitions by task with the eager 'range' assignor, which \
+              keeps partition p of every co-partitioned topic on one member; another assignor \
+              (roundrobin, cooperative-sticky) would split a task's partitions between members",
+        shared_prefix_skipped: false,
+    },
+    Owned {
+        key: "group.protocol",
+        why: "the runtime needs the 'classic' protocol with its eager 'range' assignor to keep \
+              each task's partitions together; the KIP-848 'consumer' protocol assigns \
+              partitions on the broker and would split tasks between members",
+        shared_prefix_skipped: false,
+    },
+];
+const OWNED_RESTORE_CONSUMER_KEYS: &[Owned] = &[
+    GROUP_ID,
+    AUTO_COMMIT,
+    AUTO_OFFSET_STORE,
+    NO_GROUP_INSTANCE_ID,
+    Owned {
+        key: "auto.offset.reset",
+        why: "the restore consumer uses 'error', so that a changelog offset out of range \
+              fails the restore (the store is then rebuilt from the changelog) instead of \
+              silently jumping to the beginning or the end of the changelog",
+        shared_prefix_skipped: true,
+    },
+];
+const OWNED_GLOBAL_CONSUMER_KEYS: &[Owned] = &[
+    GROUP_ID,
+    AUTO_COMMIT,
+    AUTO_OFFSET_STORE,
+    NO_GROUP_INSTANCE_ID,
+];
+const OWNED_PRODUCER_KEYS: &[Owned] = &[Owned {
+    key: "transactional.id",
+    why: "under exactly_once_v2 the runtime gives each stream thread its own, \
+          <application.id>-<process id>-<thread index>",
+    shared_prefix_skipped: false,
+}];
+/// The prefix whose keys apply to every consumer.
+const SHARED_CONSUMER_PREFIX: &str = "consumer.";
 /// How long a consumer whose prefetch queue is full waits before it looks again (see
 /// [`KafkaClientConfigs`]).
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
@@ -21,12 +100,23 @@ const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 /// [`StreamsConfig`] as Kafka Streams derives its clients' configs.
 ///
 /// - **Main consumer:** `group.id` = `application.id`, offsets committed by the runtime only
-///   (`enable.auto.commit=false`), `auto.offset.reset=earliest`, the `range` assignor (it
-///   keeps partition `p` of every co-partitioned topic on one member), `session.timeout.ms`
-///   from the config, and `isolation.level=read_committed` under exactly-once.
+///   (`enable.auto.commit=false`), `auto.offset.reset=earliest`, the classic group protocol
+///   with the eager `range` assignor (it keeps partition `p` of every co-partitioned topic on
+///   one member, so every partition of a task goes to one member), `session.timeout.ms`
+///   from the config, and `isolation.level=read_committed` under exactly-once. A
+///   `group.instance.id` (static membership, `consumer.group.instance.id` or
+///   `main.consumer.group.instance.id`) gets each thread's number as a suffix, as in Kafka
+///   Streams: thread `i` (counted from 0) uses `<group.instance.id>-<i + 1>`, so the ids match
+///   Java's, whose threads count from 1, and threads of one instance do not fence each other.
 ///   Every consumer checks its prefetch queue every 10 ms when it is full
 ///   (`fetch.queue.backoff.ms=10`; see below).
-/// - **Restore consumer:** no group; reads changelogs by manual assignment.
+/// - **Restore consumer:** no group; reads changelogs by manual assignment, with
+///   `auto.offset.reset=error`: a checkpointed changelog offset that is no longer in the log
+///   (compacted or deleted away) surfaces as a consumer error, so the store is wiped and
+///   rebuilt from the changelog instead of silently jumping to the beginning or the end (Kafka
+///   Streams sets `none` for the same reason). The runtime owns this setting:
+///   `restore.consumer.auto.offset.reset` is refused, and `consumer.auto.offset.reset` applies
+///   to the main and global consumers only.
 /// - **Global consumer:** no group; reads every partition of the global stores' topics by
 ///   manual assignment (`isolation.level=read_committed` under exactly-once, as the other
 ///   consumers).
@@ -46,7 +136,14 @@ const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 ///
 /// Keys prefixed `consumer.` apply to every consumer, `main.consumer.`,
 /// `restore.consumer.` and `global.consumer.` to one of them, `producer.` to the producer and `admin.` to the
-/// admin client; they are applied last and override the defaults above.
+/// admin client; they are applied last and override the defaults above. Settings the runtime
+/// owns are refused with the reason: `group.id`, `enable.auto.commit`,
+/// `enable.auto.offset.store`, and on the main consumer `partition.assignment.strategy` and
+/// `group.protocol` (another assignor or the KIP-848 protocol would split tasks between
+/// members); `transactional.id` on the producer.
+///
+/// `Debug` output and error messages never show secret values (passwords, `sasl.jaas.config`,
+/// inline private keys and the like): they read `[redacted]`.
 ///
 /// # Examples
 ///
@@ -64,7 +161,7 @@ const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 /// assert_eq!(clients.producer.get("acks"), Some("all"));
 /// # Ok::<(), streams_core::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaClientConfigs {
     /// The group member that reads source and repartition topics.
     pub main_consumer: ClientConfig,
@@ -78,6 +175,46 @@ pub struct KafkaClientConfigs {
     pub admin: ClientConfig,
     guarantee: ProcessingGuarantee,
     application_id: String,
+}
+
+/// Shows a client config with its secret values redacted. rust-rdkafka's own `Debug` only
+/// knows a few librdkafka keys, and not the Java-style ones (`sasl.jaas.config`) users carry
+/// over.
+struct RedactedClientConfig<'a>(&'a ClientConfig);
+
+impl fmt::Debug for RedactedClientConfig<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values: BTreeMap<&str, &str> = self
+            .0
+            .config_map()
+            .into_keys()
+            .map(|k| (k, shown_value(k, self.0.get(k).unwrap_or_default())))
+            .collect();
+        f.debug_struct("ClientConfig")
+            .field("log_level", &self.0.log_level)
+            .field("conf_map", &values)
+            .finish()
+    }
+}
+
+impl fmt::Debug for KafkaClientConfigs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaClientConfigs")
+            .field("main_consumer", &RedactedClientConfig(&self.main_consumer))
+            .field(
+                "restore_consumer",
+                &RedactedClientConfig(&self.restore_consumer),
+            )
+            .field(
+                "global_consumer",
+                &RedactedClientConfig(&self.global_consumer),
+            )
+            .field("producer", &RedactedClientConfig(&self.producer))
+            .field("admin", &RedactedClientConfig(&self.admin))
+            .field("guarantee", &self.guarantee)
+            .field("application_id", &self.application_id)
+            .finish()
+    }
 }
 
 impl KafkaClientConfigs {
@@ -127,6 +264,7 @@ impl KafkaClientConfigs {
         let mut main_consumer = consumer.clone();
         main_consumer
             .set("group.id", &application_id)
+            .set("group.protocol", "classic")
             .set("partition.assignment.strategy", "range")
             .set("session.timeout.ms", session_ms.to_string())
             .set("heartbeat.interval.ms", heartbeat_ms.to_string());
@@ -136,7 +274,8 @@ impl KafkaClientConfigs {
         // or commit.
         restore_consumer
             .set("client.id", format!("{client_id}-restore"))
-            .set("group.id", format!("{application_id}-restore-consumer"));
+            .set("group.id", format!("{application_id}-restore-consumer"))
+            .set("auto.offset.reset", "error");
         global_consumer
             .set("client.id", format!("{client_id}-global-consumer"))
             .set("group.id", format!("{application_id}-global-consumer"));
@@ -149,7 +288,10 @@ impl KafkaClientConfigs {
             .set("linger.ms", "10")
             .set("partitioner", "murmur2_random");
         if eos {
-            producer.set("transaction.timeout.ms", "10000");
+            producer.set(
+                "transaction.timeout.ms",
+                EOS_TRANSACTION_TIMEOUT_MS.to_string(),
+            );
         }
         let mut admin = base;
         admin.set("client.id", format!("{client_id}-admin"));
@@ -157,20 +299,20 @@ impl KafkaClientConfigs {
         apply_overrides(
             config,
             &mut main_consumer,
-            &["consumer.", "main.consumer."],
-            OWNED_CONSUMER_KEYS,
+            &[SHARED_CONSUMER_PREFIX, "main.consumer."],
+            OWNED_MAIN_CONSUMER_KEYS,
         )?;
         apply_overrides(
             config,
             &mut restore_consumer,
-            &["consumer.", "restore.consumer."],
-            OWNED_CONSUMER_KEYS,
+            &[SHARED_CONSUMER_PREFIX, "restore.consumer."],
+            OWNED_RESTORE_CONSUMER_KEYS,
         )?;
         apply_overrides(
             config,
             &mut global_consumer,
-            &["consumer.", "global.consumer."],
-            OWNED_CONSUMER_KEYS,
+            &[SHARED_CONSUMER_PREFIX, "global.consumer."],
+            OWNED_GLOBAL_CONSUMER_KEYS,
         )?;
         apply_overrides(config, &mut producer, &["producer."], OWNED_PRODUCER_KEYS)?;
         apply_overrides(config, &mut admin, &["admin."], &[])?;
@@ -226,6 +368,11 @@ impl KafkaClientConfigs {
     /// the thread, and under exactly-once the producer's `transactional.id` is
     /// `<application.id>-<process_id>-<index>`, stable across restarts of the instance so
     /// that a restarted thread fences its predecessor's open transaction.
+    ///
+    /// A configured `group.instance.id` becomes `<group.instance.id>-<index + 1>`, as Kafka
+    /// Streams' `getMainConsumerConfigs` suffixes it with its 1-based thread index: the
+    /// broker fences a static member when another joins with the same id, so threads sharing
+    /// one would keep fencing each other. Stable across restarts, as static membership needs.
     pub(crate) fn for_thread(
         &self,
         process_id: &str,
@@ -237,6 +384,13 @@ impl KafkaClientConfigs {
         };
         let mut consumer = self.main_consumer.clone();
         consumer.set("client.id", name(&self.main_consumer, "consumer"));
+        if let Some(id) = self
+            .main_consumer
+            .get("group.instance.id")
+            .filter(|id| !id.is_empty())
+        {
+            consumer.set("group.instance.id", format!("{id}-{}", index + 1));
+        }
         let mut restore = self.restore_consumer.clone();
         restore.set(
             "client.id",
@@ -268,14 +422,17 @@ fn apply_overrides(
     config: &StreamsConfig,
     target: &mut ClientConfig,
     prefixes: &[&str],
-    owned: &[&str],
+    owned: &[Owned],
 ) -> Result<()> {
     for prefix in prefixes {
         for (key, value) in config.with_prefix(prefix) {
-            if owned.contains(&key) {
+            if let Some(o) = owned.iter().find(|o| o.key == key) {
+                if o.shared_prefix_skipped && *prefix == SHARED_CONSUMER_PREFIX {
+                    continue;
+                }
                 return Err(Error::Config {
                     key: format!("{prefix}{key}"),
-                    reason: "is set by the runtime and cannot be overridden".into(),
+                    reason: format!("is set by the runtime and cannot be overridden: {}", o.why),
                 });
             }
             target.set(key, value);
@@ -285,6 +442,7 @@ fn apply_overrides(
 }
 
 /// Lets librdkafka check every key and value, naming the offending key as the user wrote it.
+/// librdkafka's messages may quote the value, so secret values are redacted from them.
 fn check_librdkafka(
     config: &StreamsConfig,
     client: &ClientConfig,
@@ -297,18 +455,30 @@ fn check_librdkafka(
             .find(|k| config.get(k).is_some())
             .unwrap_or_else(|| key.to_owned())
     };
+    // librdkafka's NUL-byte error names neither the key nor the value: find the key here.
+    for key in client.config_map().into_keys() {
+        if client.get(key).is_some_and(|v| v.contains('\0')) {
+            return Err(Error::Config {
+                key: user_key(key),
+                reason: "the value contains a NUL byte".into(),
+            });
+        }
+    }
     match client.create_native_config() {
         Ok(_) => Ok(()),
         Err(KafkaError::ClientConfig(_, description, key, value)) => Err(Error::Config {
             key: user_key(&key),
-            reason: format!("librdkafka rejects '{value}': {description}"),
+            reason: config.redact_secrets(&format!(
+                "librdkafka rejects '{}': {description}",
+                shown_value(&key, &value)
+            )),
         }),
         Err(e) => Err(Error::Config {
             key: prefixes
                 .first()
                 .map_or("", |p| p.trim_end_matches('.'))
                 .to_owned(),
-            reason: e.to_string(),
+            reason: config.redact_secrets(&e.to_string()),
         }),
     }
 }
@@ -394,6 +564,163 @@ mod tests {
             KafkaClientConfigs::new(&StreamsConfig::new().set("application.id", "a")).is_err(),
             "bootstrap.servers is required"
         );
+        Ok(())
+    }
+
+    const SECRET_KEYS: &[&str] = &[
+        "sasl.jaas.config",
+        "sasl.password",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.truststore.password",
+        "ssl.key.pem",
+        "sasl.oauthbearer.client.secret",
+        "basic.auth.user.info",
+    ];
+    const CLIENT_PREFIXES: &[&str] = &[
+        "producer.",
+        "consumer.",
+        "main.consumer.",
+        "restore.consumer.",
+        "global.consumer.",
+        "admin.",
+    ];
+
+    #[test]
+    fn secrets_are_redacted_from_errors_and_debug() -> Result<()> {
+        for key in SECRET_KEYS {
+            for prefix in CLIENT_PREFIXES {
+                let user_key = format!("{prefix}{key}");
+                // A NUL byte makes librdkafka's checks reject even the keys it knows.
+                for value in ["hunter2-secret", "hunter2-secret\0"] {
+                    let config = base().set(&user_key, value);
+                    assert!(!format!("{config:?}").contains("hunter2"), "{user_key}");
+                    match KafkaClientConfigs::new(&config) {
+                        Ok(clients) => {
+                            let debug = format!("{clients:?}");
+                            assert!(!debug.contains("hunter2"), "{user_key}: {debug}");
+                            assert!(debug.contains(key), "{user_key}: {debug}");
+                        }
+                        Err(e) => {
+                            let (shown, debug) = (e.to_string(), format!("{e:?}"));
+                            assert!(!shown.contains("hunter2"), "{user_key}: {shown}");
+                            assert!(!debug.contains("hunter2"), "{user_key}: {debug}");
+                            assert!(shown.contains(&user_key), "{user_key}: {shown}");
+                        }
+                    }
+                }
+            }
+        }
+        // The Java-style keys librdkafka does not know are rejected, naming the key only.
+        let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                    username=\"u\" password=\"hunter2\";";
+        let err = KafkaClientConfigs::new(&base().set("consumer.sasl.jaas.config", jaas))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("consumer.sasl.jaas.config"), "{err}");
+        assert!(err.contains("[redacted]"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        // Values that are not secret are still quoted, which is what makes errors useful.
+        let err = KafkaClientConfigs::new(&base().set("producer.acks", "most"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("most"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn group_instance_id_is_suffixed_per_thread() -> Result<()> {
+        for key in [
+            "consumer.group.instance.id",
+            "main.consumer.group.instance.id",
+        ] {
+            let c = KafkaClientConfigs::new(&base().set(key, "orders-host-a"))?;
+            let ids: Vec<Option<String>> = (0..3)
+                .map(|i| {
+                    let (consumer, restore, _) = c.for_thread("p1", i);
+                    assert_eq!(restore.get("group.instance.id"), None, "{key}");
+                    consumer.get("group.instance.id").map(str::to_owned)
+                })
+                .collect();
+            assert_eq!(
+                ids,
+                vec![
+                    Some("orders-host-a-1".to_owned()),
+                    Some("orders-host-a-2".to_owned()),
+                    Some("orders-host-a-3".to_owned()),
+                ],
+                "{key}"
+            );
+            // Only the main consumer joins the group.
+            assert_eq!(c.global_consumer.get("group.instance.id"), None, "{key}");
+        }
+        let (consumer, _, _) = KafkaClientConfigs::new(&base())?.for_thread("p1", 0);
+        assert_eq!(consumer.get("group.instance.id"), None);
+        for key in [
+            "restore.consumer.group.instance.id",
+            "global.consumer.group.instance.id",
+        ] {
+            let err = KafkaClientConfigs::new(&base().set(key, "x"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(key), "{err}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn assignment_strategy_and_group_protocol_are_owned() -> Result<()> {
+        let c = KafkaClientConfigs::new(&base())?;
+        assert_eq!(
+            c.main_consumer.get("partition.assignment.strategy"),
+            Some("range")
+        );
+        assert_eq!(c.main_consumer.get("group.protocol"), Some("classic"));
+        for (key, value) in [
+            (
+                "consumer.partition.assignment.strategy",
+                "cooperative-sticky",
+            ),
+            ("main.consumer.partition.assignment.strategy", "roundrobin"),
+            ("consumer.group.protocol", "consumer"),
+            ("main.consumer.group.protocol", "consumer"),
+        ] {
+            let err = KafkaClientConfigs::new(&base().set(key, value))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(key), "{key}: {err}");
+            assert!(err.contains("split"), "{key}: says why: {err}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn restore_consumer_never_resets_silently() -> Result<()> {
+        let c = KafkaClientConfigs::new(&base())?;
+        assert_eq!(c.restore_consumer.get("auto.offset.reset"), Some("error"));
+        assert_eq!(c.main_consumer.get("auto.offset.reset"), Some("earliest"));
+        let (_, restore, _) = c.for_thread("p1", 0);
+        assert_eq!(restore.get("auto.offset.reset"), Some("error"));
+
+        // `consumer.` is for the main (and global) consumer; the restore consumer keeps `error`.
+        let c = KafkaClientConfigs::new(&base().set("consumer.auto.offset.reset", "latest"))?;
+        assert_eq!(c.main_consumer.get("auto.offset.reset"), Some("latest"));
+        assert_eq!(c.global_consumer.get("auto.offset.reset"), Some("latest"));
+        assert_eq!(c.restore_consumer.get("auto.offset.reset"), Some("error"));
+        let c = KafkaClientConfigs::new(&base().set("main.consumer.auto.offset.reset", "latest"))?;
+        assert_eq!(c.main_consumer.get("auto.offset.reset"), Some("latest"));
+        assert_eq!(c.restore_consumer.get("auto.offset.reset"), Some("error"));
+
+        let err =
+            KafkaClientConfigs::new(&base().set("restore.consumer.auto.offset.reset", "earliest"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+        assert!(err.contains("restore.consumer.auto.offset.reset"), "{err}");
         Ok(())
     }
 }

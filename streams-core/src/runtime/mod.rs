@@ -55,10 +55,12 @@
 //! # Ok::<(), streams_core::Error>(())
 //! ```
 
+mod assignment;
 mod clients;
 mod collector;
 mod global;
 mod metrics;
+mod recovery;
 mod restore;
 mod retry;
 mod thread;

@@ -10,7 +10,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::runtime::collector::{LogContext, retry_transient};
 use crate::runtime::kafka_error;
 use crate::state::{ChangelogReader, ChangelogRecord, OwnedChangelogRecord};
@@ -109,6 +109,22 @@ impl ChangelogReader for KafkaChangelogReader {
         Ok(high.max(0))
     }
 
+    fn start_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
+        let consumer = &self.consumer;
+        let (low, _) = retry_transient(
+            WATERMARK_TIMEOUT,
+            "reading a changelog's start offset",
+            || match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+                Err(KafkaError::MetadataFetch(
+                    rdkafka::types::RDKafkaErrorCode::UnknownPartition
+                    | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+                )) => Ok((0, 0)),
+                other => other,
+            },
+        )?;
+        Ok(low.max(0))
+    }
+
     fn seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
         let key = (topic.to_owned(), partition);
         let at = offset.map_or(Offset::Beginning, Offset::Offset);
@@ -194,6 +210,23 @@ impl ChangelogReader for KafkaChangelogReader {
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
+                // The restore consumer runs with `auto.offset.reset=error`: a position
+                // below the log start surfaces here instead of jumping to the beginning.
+                Some(Err(e))
+                    if e.rdkafka_error_code().is_some_and(|c| {
+                        matches!(
+                            c,
+                            rdkafka::types::RDKafkaErrorCode::AutoOffsetReset
+                                | rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange
+                        )
+                    }) =>
+                {
+                    return Err(Error::ChangelogOutOfRange {
+                        topic: topic.to_owned(),
+                        partition,
+                        source: Box::new(e),
+                    });
+                }
                 Some(Err(e))
                     if e.rdkafka_error_code().is_some_and(|c| {
                         matches!(

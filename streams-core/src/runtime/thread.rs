@@ -20,17 +20,20 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 
 use crate::config::{ErrorHandling, ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::options::OffsetReset;
 use crate::record::Headers;
+use crate::runtime::assignment::TaskLayout;
 use crate::runtime::collector::{KafkaCollector, client_error, is_transient, log_line};
 use crate::runtime::metrics::{ThreadMetrics, add_task_metrics};
+use crate::runtime::recovery;
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::topics::TopicPlan;
 use crate::runtime::{Shared, ThreadState, kafka_error};
-use crate::state::GlobalStores;
+use crate::state::{ChangelogReader as _, GlobalStores, StateDirectory, TaskDirLock};
 use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskSpec, error_chain};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
@@ -48,6 +51,14 @@ const PROCESS_BUDGET: Duration = Duration::from_millis(100);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a transactional producer may take to initialise, retries included.
 const INIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Kafka Streams' default `input.buffer.max.bytes`: 512 MiB across a thread's tasks.
+const INPUT_BUFFER_MAX_BYTES: usize = 512 * 1024 * 1024;
+/// Changelog records a thread restores per round between two polls of its consumer.
+const RESTORE_RECORDS_PER_ROUND: usize = 10_000;
+/// How long one restore round may run before the thread polls again.
+const RESTORE_BUDGET: Duration = Duration::from_millis(200);
+/// How long a thread waits for a task directory another thread still holds.
+const TASK_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// How often the thread publishes its counters.
 const METRICS_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -105,8 +116,32 @@ fn run(setup: ThreadSetup) {
     let shared = Arc::clone(&setup.shared);
     let span = tracing::info_span!("stream_thread", app = %setup.application_id, thread = index);
     let _entered = span.enter();
-    let result = run_loop(setup);
-    MANAGER.with(|slot| slot.borrow_mut().take());
+    let mut attempt = 0u32;
+    // Counters survive a restart of the thread's clients.
+    let mut metrics = ThreadMetrics::default();
+    let result = loop {
+        let started = Instant::now();
+        let result = run_loop(&setup, &mut metrics);
+        MANAGER.with(|slot| slot.borrow_mut().take());
+        match result {
+            Err(e) if recovery::is_recoverable(&e) && !shared.shutdown.load(Ordering::Acquire) => {
+                // A thread that ran a while before failing starts its back-off afresh.
+                if started.elapsed() > recovery::MAX_BACKOFF * 6 {
+                    attempt = 0;
+                }
+                attempt += 1;
+                let pause = recovery::backoff(attempt);
+                tracing::warn!(error = %error_chain(&e), attempt, retry_in_ms = pause.as_millis() as u64,
+                    "stream thread lost its tasks; closing them without committing and rejoining");
+                shared.set_thread_state(index, ThreadState::Rebalancing);
+                let deadline = Instant::now() + pause;
+                while Instant::now() < deadline && !shared.shutdown.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            other => break other,
+        }
+    };
     match result {
         Ok(()) => {
             tracing::info!("stream thread stopped");
@@ -142,6 +177,8 @@ struct GroupContext {
     shared: Arc<Shared>,
     /// Source topics with their own offset reset policy.
     resets: BTreeMap<String, OffsetReset>,
+    /// Which partitions make up each task.
+    layout: TaskLayout,
 }
 
 impl GroupContext {
@@ -234,6 +271,58 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
+    /// librdkafka's rebalance callback, replaced to assign by task (see
+    /// [`TaskLayout`]): the partitions the group assigned are widened to whole tasks
+    /// before they are assigned, and a revocation gives up what this member actually
+    /// reads. The protocol is eager, so a revocation always gives up everything.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let group = partitions_of(tpl);
+                let mut mine = TopicPartitionList::new();
+                for (topic, partition) in self.layout.expand(&group) {
+                    mine.add_partition(&topic, partition);
+                }
+                let rebalance = Rebalance::Assign(&mine);
+                self.pre_rebalance(consumer, &rebalance);
+                if let Err(e) = consumer.assign(&mine) {
+                    tracing::error!(error = %e, "cannot assign the partitions of the assigned tasks");
+                    with_manager(|m| {
+                        m.callback_error.get_or_insert(Error::TaskMigrated {
+                            context: "assigning the partitions of the assigned tasks".into(),
+                            source: Box::new(e),
+                        });
+                    });
+                    return;
+                }
+                self.post_rebalance(consumer, &rebalance);
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let current = consumer.assignment().unwrap_or_else(|_| tpl.clone());
+                let rebalance = Rebalance::Revoke(&current);
+                self.pre_rebalance(consumer, &rebalance);
+                if let Err(e) = consumer.unassign() {
+                    tracing::warn!(error = %e, "cannot unassign the revoked partitions");
+                }
+                self.post_rebalance(consumer, &rebalance);
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                let rebalance = Rebalance::Error(KafkaError::Rebalance(code));
+                self.pre_rebalance(consumer, &rebalance);
+                if let Err(e) = consumer.unassign() {
+                    tracing::warn!(error = %e, "cannot unassign after a failed rebalance");
+                }
+                self.post_rebalance(consumer, &rebalance);
+            }
+        }
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance
             && !self.resets.is_empty()
@@ -244,8 +333,15 @@ impl ConsumerContext for GroupContext {
             self.shared
                 .set_thread_state(self.index, ThreadState::Rebalancing);
             let revoked = partitions_of(tpl);
-            tracing::info!(partitions = ?revoked, "partitions revoked");
-            with_manager(|m| m.on_revoked(consumer, &revoked));
+            if consumer.assignment_lost() {
+                // Another member may own these partitions already: nothing may be
+                // committed for them (Kafka Streams' `handleLostAll`).
+                tracing::warn!(partitions = ?revoked, "partitions lost");
+                with_manager(|m| m.on_lost(&revoked));
+            } else {
+                tracing::info!(partitions = ?revoked, "partitions revoked");
+                with_manager(|m| m.on_revoked(consumer, &revoked));
+            }
         }
     }
 
@@ -271,6 +367,52 @@ fn partitions_of(tpl: &TopicPartitionList) -> Vec<Tp> {
         .collect()
 }
 
+/// Stops fetching the partitions of a task that is restoring: librdkafka fetches nothing
+/// for them until [`resume`], which starts again from the position of the last record
+/// handed to the application, so nothing is skipped.
+fn pause(consumer: &BaseConsumer<GroupContext>, partitions: &[Tp]) {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
+    }
+    if let Err(e) = consumer.pause(&tpl) {
+        tracing::warn!(error = %e, partitions = ?partitions, "cannot pause the partitions of a restoring task");
+    }
+}
+
+fn resume(consumer: &BaseConsumer<GroupContext>, partitions: &[Tp]) {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
+    }
+    if let Err(e) = consumer.resume(&tpl) {
+        tracing::warn!(error = %e, partitions = ?partitions, "cannot resume the partitions of a restored task");
+    }
+}
+
+/// Locks a task's directory for this thread. Tasks are assigned whole and eagerly, so the
+/// previous owner in this process has closed it before the assignment arrives; a lock that
+/// stays taken means another thread or process still runs the task, and the thread gives up
+/// its tasks and rejoins rather than run it twice.
+fn lock_task(dir: &std::path::Path) -> Result<TaskDirLock> {
+    let deadline = Instant::now() + TASK_LOCK_WAIT;
+    loop {
+        match StateDirectory::lock_task_dir(dir) {
+            Ok(lock) => return Ok(lock),
+            Err(e @ Error::StateDir { source: None, .. }) => {
+                if Instant::now() >= deadline {
+                    return Err(Error::TaskMigrated {
+                        context: format!("locking the task directory {}", dir.display()),
+                        source: Box::new(e),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -287,6 +429,14 @@ struct TaskEntry {
     /// stops taking records from the consumer until the task has worked its way down to
     /// half of that (see [`poll_loop`]).
     full: bool,
+    /// Bytes (keys and values) of the buffered records, as far as the thread can tell.
+    bytes: usize,
+    /// The stores are still restoring: the task's partitions are paused and it neither
+    /// processes nor commits.
+    restoring: bool,
+    /// The task directory's lock, held while the task lives in this thread. Declared last:
+    /// it is released only after the task has closed.
+    _lock: TaskDirLock,
 }
 
 /// Where the records of one input partition go: the last one looked up, kept because the
@@ -314,6 +464,10 @@ struct TaskManager {
     metrics: ThreadMetrics,
     /// The route of the last record added; cleared whenever tasks come or go.
     route: Option<Route>,
+    /// How many tasks are restoring.
+    restoring: usize,
+    /// Bytes of records buffered in all tasks, bounded by `input.buffer.max.bytes`.
+    buffered_bytes: usize,
 }
 
 /// The parts of [`ThreadSetup`] the task manager keeps.
@@ -328,12 +482,14 @@ struct ThreadSetupShared {
     app_dir: PathBuf,
     plan: Arc<TopicPlan>,
     buffered_per_partition: usize,
+    /// `input.buffer.max.bytes`: the bound on the bytes buffered across the thread's tasks.
+    buffer_max_bytes: usize,
     shared: Arc<Shared>,
     config: Arc<StreamsConfig>,
     globals: Arc<GlobalStores>,
 }
 
-fn run_loop(setup: ThreadSetup) -> Result<()> {
+fn run_loop(setup: &ThreadSetup, carried: &mut ThreadMetrics) -> Result<()> {
     let shared = Arc::clone(&setup.shared);
     let index = setup.index;
     shared.set_thread_state(index, ThreadState::Rebalancing);
@@ -356,6 +512,12 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
             app_dir: setup.app_dir.clone(),
             plan: Arc::clone(&setup.plan),
             buffered_per_partition: setup.buffered_per_partition.max(1),
+            buffer_max_bytes: setup
+                .config
+                .get("input.buffer.max.bytes")
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(INPUT_BUFFER_MAX_BYTES)
+                .max(1),
             shared: Arc::clone(&shared),
             config: Arc::clone(&setup.config),
             globals: Arc::clone(&setup.globals),
@@ -369,8 +531,10 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
         last_commit: Instant::now(),
         last_metrics: Instant::now(),
         callback_error: None,
-        metrics: ThreadMetrics::default(),
+        metrics: std::mem::take(carried),
         route: None,
+        restoring: 0,
+        buffered_bytes: 0,
     }));
     MANAGER.with(|slot| *slot.borrow_mut() = Some(Rc::clone(&manager)));
 
@@ -387,6 +551,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
             index,
             shared: Arc::clone(&shared),
             resets: setup.topology.offset_resets().clone(),
+            layout: TaskLayout::new(&setup.plan),
         })
         .map_err(|e| kafka_error("creating the consumer", e))?;
     let topics: Vec<&str> = setup.plan.subscribed.iter().map(String::as_str).collect();
@@ -410,6 +575,7 @@ fn run_loop(setup: ThreadSetup) -> Result<()> {
         }
     };
     manager.borrow_mut().publish_metrics();
+    *carried = std::mem::take(&mut manager.borrow_mut().metrics);
     // The consumer leaves the group when dropped; its revoke callback must find no tasks.
     MANAGER.with(|slot| slot.borrow_mut().take());
     drop(consumer);
@@ -435,7 +601,7 @@ fn poll_loop(
         }
         let (buffered, full) = {
             let m = manager.borrow();
-            (m.has_buffered(), m.any_full())
+            (m.has_buffered() || m.restoring > 0, m.any_full())
         };
         let mut timeout = if buffered {
             Duration::ZERO
@@ -478,6 +644,7 @@ fn poll_loop(
         let mut m = manager.borrow_mut();
         m.take_callback_error()?;
         m.handle_assignment(consumer)?;
+        m.restore(consumer)?;
         m.process(consumer)?;
     }
     Ok(())
@@ -494,6 +661,29 @@ impl TaskManager {
 
     fn on_assigned(&mut self, partitions: &[Tp]) {
         self.assigned.extend(partitions.iter().cloned());
+        self.assignment_changed = true;
+    }
+
+    /// The assignment was lost (the session timed out, the member was fenced): the tasks
+    /// may be running elsewhere already, so they are closed without committing and the
+    /// open transaction is aborted, as Kafka Streams' `handleLostAll`. What they did since
+    /// the last commit is processed again by the partitions' next owner.
+    fn on_lost(&mut self, partitions: &[Tp]) {
+        self.abort_if_transactional();
+        let lost: BTreeSet<&Tp> = partitions.iter().collect();
+        let losing: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, e)| e.partitions.iter().any(|p| lost.contains(p)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in losing {
+            self.close_task(id, false);
+        }
+        for tp in partitions {
+            self.assigned.remove(tp);
+            self.committed.remove(tp);
+        }
         self.assignment_changed = true;
     }
 
@@ -529,6 +719,15 @@ impl TaskManager {
     fn close_task(&mut self, id: TaskId, clean: bool) {
         self.route = None;
         if let Some(mut entry) = self.tasks.remove(&id) {
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(entry.bytes);
+            if entry.restoring {
+                self.restoring = self.restoring.saturating_sub(1);
+                // A restore cut short keeps what it applied: a clean close checkpoints it,
+                // so the task's next owner on this machine resumes instead of starting over.
+                for (topic, partition) in entry.task.changelog_partitions() {
+                    self.reader.unassign(&topic, partition);
+                }
+            }
             if let Err(e) = entry.task.close(clean) {
                 tracing::warn!(task = %id, error = %e, "task failed to close");
             }
@@ -574,6 +773,7 @@ impl TaskManager {
                 entry.partitions = partitions;
                 continue;
             }
+            let lock = lock_task(&self.setup.app_dir.join(id.to_string()))?;
             let collector: Rc<RefCell<dyn RecordCollector>> = self.collector.clone();
             let mut task = Task::new(
                 &self.setup.topology,
@@ -592,10 +792,10 @@ impl TaskManager {
                     global_views: self.setup.globals.read_only_views(),
                 },
             )?;
-            let span = tracing::info_span!("restore", task = %id);
-            let summary = span.in_scope(|| task.init_state(&mut self.reader))?;
-            self.metrics.restored += summary.total_restored;
-            tracing::info!(task = %id, partitions = ?partitions, changelogs = ?task.changelog_partitions(), restored = summary.total_restored, "task created");
+            task.begin_restore()?;
+            tracing::info!(task = %id, partitions = ?partitions, changelogs = ?task.changelog_partitions(), "task created; restoring");
+            pause(consumer, &partitions);
+            self.restoring += 1;
             self.tasks.insert(
                 id,
                 TaskEntry {
@@ -603,14 +803,69 @@ impl TaskManager {
                     partitions,
                     buffered: 0,
                     full: false,
+                    bytes: 0,
+                    restoring: true,
+                    _lock: lock,
                 },
             );
         }
         self.last_commit = Instant::now();
-        self.setup
-            .shared
-            .set_thread_state(self.setup.index, ThreadState::Running);
+        if self.restoring == 0 {
+            self.setup
+                .shared
+                .set_thread_state(self.setup.index, ThreadState::Running);
+        }
         self.publish_metrics();
+        Ok(())
+    }
+
+    /// Restores the stores of restoring tasks for one round (a bounded number of records
+    /// and time), so that the consumer is polled between rounds and the member stays in
+    /// its group however long a restore takes (Kafka Streams' state updater). A task whose
+    /// stores are up to date initializes its processors and its partitions resume.
+    fn restore(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
+        if self.restoring == 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let ids: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, e)| e.restoring)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if started.elapsed() >= RESTORE_BUDGET {
+                break;
+            }
+            let Some(entry) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            let span = tracing::info_span!("restore", task = %id);
+            let done = span.in_scope(|| {
+                entry
+                    .task
+                    .restore_step(&mut self.reader, RESTORE_RECORDS_PER_ROUND)
+            })?;
+            if !done {
+                // One task at a time: the restore consumer then reads one changelog
+                // partition at a time instead of stashing the others' records.
+                break;
+            }
+            let summary = entry.task.finish_restore()?;
+            entry.restoring = false;
+            self.restoring -= 1;
+            self.metrics.restored += summary.total_restored;
+            resume(consumer, &entry.partitions);
+            tracing::info!(task = %id, restored = summary.total_restored, elapsed_ms = summary.elapsed.as_millis() as u64, "task restored; processing");
+        }
+        if self.restoring == 0 {
+            self.last_commit = Instant::now();
+            self.setup
+                .shared
+                .set_thread_state(self.setup.index, ThreadState::Running);
+            self.publish_metrics();
+        }
         Ok(())
     }
 
@@ -677,19 +932,23 @@ impl TaskManager {
             offset: message.offset(),
             headers,
         };
+        let bytes = raw.key.map_or(0, <[u8]>::len) + raw.value.map_or(0, <[u8]>::len);
         entry.task.add_record_at(queue, raw)?;
         entry.buffered += 1;
+        entry.bytes += bytes;
+        self.buffered_bytes += bytes;
         let limit = self.setup.buffered_per_partition * entry.partitions.len();
         if !entry.full && entry.buffered > limit {
             entry.full = true;
             tracing::debug!(task = %id, buffered = entry.buffered, "a task's buffer is full; polling stops until it drains");
         }
-        Ok(entry.full)
+        Ok(entry.full || self.buffered_bytes > self.setup.buffer_max_bytes)
     }
 
-    /// Whether some task buffers more than its bound.
+    /// Whether some task buffers more than its bound, or the tasks together more bytes
+    /// than `input.buffer.max.bytes`.
     fn any_full(&self) -> bool {
-        self.tasks.values().any(|e| e.full)
+        self.buffered_bytes > self.setup.buffer_max_bytes || self.tasks.values().any(|e| e.full)
     }
 
     /// Processes buffered records task by task, runs punctuators, marks drained tasks as
@@ -699,11 +958,21 @@ impl TaskManager {
         loop {
             let mut any = false;
             for entry in self.tasks.values_mut() {
+                if entry.restoring {
+                    continue;
+                }
                 for _ in 0..TASK_BURST {
                     if entry.task.process_one()? {
+                        // Records are not all of a size; the average is close enough for
+                        // a bound.
+                        let share = entry.bytes / entry.buffered.max(1);
+                        entry.bytes -= share;
+                        self.buffered_bytes = self.buffered_bytes.saturating_sub(share);
                         entry.buffered = entry.buffered.saturating_sub(1);
                         any = true;
                     } else {
+                        self.buffered_bytes = self.buffered_bytes.saturating_sub(entry.bytes);
+                        entry.bytes = 0;
                         entry.buffered = 0;
                         break;
                     }
@@ -717,7 +986,9 @@ impl TaskManager {
         }
         let now = now_ms();
         for entry in self.tasks.values_mut() {
-            entry.task.punctuate_wall_clock(now)?;
+            if !entry.restoring {
+                entry.task.punctuate_wall_clock(now)?;
+            }
         }
         for entry in self.tasks.values_mut() {
             let limit = self.setup.buffered_per_partition * entry.partitions.len();
@@ -746,12 +1017,12 @@ impl TaskManager {
         if self.tasks.is_empty() && !self.collector.borrow().in_transaction() {
             return Ok(());
         }
-        for entry in self.tasks.values_mut() {
+        for entry in self.tasks.values_mut().filter(|e| !e.restoring) {
             entry.task.prepare_commit()?;
         }
         let mut tpl = TopicPartitionList::new();
         let mut pending = Vec::new();
-        for entry in self.tasks.values() {
+        for entry in self.tasks.values().filter(|e| !e.restoring) {
             for (topic, partition, offset) in entry.task.consumed_offsets() {
                 let key = (topic.to_string(), partition);
                 if self.committed.get(&key) != Some(&offset) {
@@ -774,13 +1045,13 @@ impl TaskManager {
                 .borrow_mut()
                 .commit_transaction(&tpl, &group, COMMIT_TIMEOUT)?;
             let written = self.collector.borrow().written_offsets();
-            for entry in self.tasks.values_mut() {
+            for entry in self.tasks.values_mut().filter(|e| !e.restoring) {
                 entry.task.post_commit(&written)?;
             }
         } else {
             self.collector.borrow_mut().flush(COMMIT_TIMEOUT)?;
             let written = self.collector.borrow().written_offsets();
-            for entry in self.tasks.values_mut() {
+            for entry in self.tasks.values_mut().filter(|e| !e.restoring) {
                 entry.task.post_commit(&written)?;
             }
             if tpl.count() > 0 {

@@ -24,7 +24,8 @@ pub enum TopicRole {
     Repartition,
     /// A store's changelog, `<application.id>-<store>-changelog`.
     Changelog,
-    /// A source topic's dead-letter topic, `<topic>.dead-letter`.
+    /// A dead-letter topic, `<topic>.dead-letter`: of a source topic (records that cannot
+    /// be read or processed) or of a sink topic (outputs the brokers refused).
     DeadLetter,
     /// A retry topic, `<topic>.retry-<n>`.
     Retry,
@@ -192,6 +193,50 @@ pub(crate) fn await_topics<C: ClientContext>(
     }
 }
 
+/// Whether `topic` is, by its name, one of the topics the application creates for its own
+/// state and data flow: a changelog (`<application.id>-<store>-changelog`), a repartition
+/// topic (`<application.id>-<name>-repartition`) or a foreign-key join's subscription or
+/// response topic (`...-SUBSCRIPTION-REGISTRATION-...-topic`,
+/// `...-subscription-response-topic`).
+///
+/// The record collector only knows topic names, and a record of these topics must never be
+/// skipped by a handler: its loss would silently corrupt a store or a downstream task. A user
+/// topic that happens to match is treated the same, which errs on the side of stopping.
+pub(crate) fn is_internal_topic(topic: &str) -> bool {
+    if topic.ends_with("-changelog") || topic.ends_with("-repartition") {
+        return true;
+    }
+    let Some(stem) = topic.strip_suffix("-topic") else {
+        return false;
+    };
+    // Generated names carry a node index between the marker and the suffix
+    // (`KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic`), named ones do not.
+    let stem = stem.to_ascii_lowercase();
+    stem.contains("-subscription-registration") || stem.contains("-subscription-response")
+}
+
+/// Which dead-letter topics [`plan_topics`] plans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DeadLetterTopics {
+    /// `<source topic>.dead-letter` for every source topic (not repartition topics): the
+    /// deserialization or processing handler dead-letters.
+    pub(crate) sources: bool,
+    /// `<sink topic>.dead-letter` for every static sink topic (not internal topics): the
+    /// production handler dead-letters.
+    pub(crate) outputs: bool,
+}
+
+impl From<bool> for DeadLetterTopics {
+    /// `true` plans every dead-letter topic, `false` none: what a single "some handler
+    /// dead-letters" flag asks for.
+    fn from(all: bool) -> Self {
+        DeadLetterTopics {
+            sources: all,
+            outputs: all,
+        }
+    }
+}
+
 /// Everything the runtime needs to know about the application's topics.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TopicPlan {
@@ -210,14 +255,28 @@ pub(crate) struct TopicPlan {
 /// Works out partition counts and internal topics, as Kafka Streams'
 /// `RepartitionTopics`, `CopartitionedTopicsEnforcer` and `InternalTopicManager` do.
 ///
-/// `existing` holds the partition counts of the topics in the cluster.
+/// `existing` holds the partition counts of the topics in the cluster. `dead_letters` says
+/// which dead-letter topics to plan (a `bool` plans all or none):
+///
+/// - a source topic's `<topic>.dead-letter` has the source's partition count;
+/// - a static sink topic's `<topic>.dead-letter` has the sink's count when the sink exists,
+///   else the largest partition count of the sub-topologies writing it (its number of
+///   writing tasks), else 1. A sink that is also a source topic shares one dead-letter
+///   topic with it. Internal topics ([`is_internal_topic`]) and dead-letter topics get
+///   none: their records are never handed to the production handler. Dynamic sinks
+///   (`to_dynamic`) are not known in advance, so their dead-letter topics must be created
+///   by the application.
+///
+/// An existing dead-letter topic is kept whatever its partition count: dead letters go to
+/// the failed record's partition number modulo the count.
 pub(crate) fn plan_topics(
     topology: &Topology,
     application_id: &str,
     existing: &HashMap<String, i32>,
     replication_factor: i32,
-    dead_letter: bool,
+    dead_letters: impl Into<DeadLetterTopics>,
 ) -> Result<TopicPlan> {
+    let dead_letters = dead_letters.into();
     let resolve = |t: &str| topology.resolve_topic(application_id, t);
     let by_sub = topology.source_topics_by_subtopology();
     let groups = topology.subtopologies();
@@ -434,14 +493,57 @@ pub(crate) fn plan_topics(
             role: TopicRole::Changelog,
         });
     }
-    if dead_letter {
+    let mut dead_letter_names = BTreeSet::new();
+    if dead_letters.sources {
         for t in plan.subscribed.clone() {
             if internal.contains_key(&t) {
                 continue;
             }
+            let name = format!("{t}.dead-letter");
+            dead_letter_names.insert(name.clone());
             plan.to_create.push(TopicSpec {
-                name: format!("{t}.dead-letter"),
+                name,
                 partitions: counts[&t],
+                replication_factor,
+                config: BTreeMap::new(),
+                role: TopicRole::DeadLetter,
+            });
+        }
+    }
+    if dead_letters.outputs {
+        // The sub-topologies writing each static sink topic, for sinks not created yet.
+        let mut sink_writers: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        for (i, node) in topology.nodes.iter().enumerate() {
+            if let NodeKind::Sink {
+                topic: SinkTopic::Fixed(t),
+            } = &node.kind
+            {
+                let entry = sink_writers.entry(resolve(t)).or_default();
+                if let Some(&s) = sub_of_node.get(&i) {
+                    entry.insert(s);
+                }
+            }
+        }
+        for (sink, subs) in sink_writers {
+            if internal.contains_key(&sink)
+                || is_internal_topic(&sink)
+                || sink.ends_with(".dead-letter")
+            {
+                continue;
+            }
+            let name = format!("{sink}.dead-letter");
+            if dead_letter_names.contains(&name) {
+                continue;
+            }
+            let partitions = existing
+                .get(&sink)
+                .copied()
+                .or_else(|| subs.iter().filter_map(|&s| sub_count(&counts, s)).max())
+                .unwrap_or(1);
+            dead_letter_names.insert(name.clone());
+            plan.to_create.push(TopicSpec {
+                name,
+                partitions,
                 replication_factor,
                 config: BTreeMap::new(),
                 role: TopicRole::DeadLetter,
@@ -562,6 +664,109 @@ mod tests {
         ]);
         let plan = plan_topics(&t, "app", &existing, -1, false)?;
         assert_eq!(plan.partitions["app-rep-repartition"], 2);
+        Ok(())
+    }
+
+    #[test]
+    fn sinks_get_dead_letter_topics_when_the_production_handler_dead_letters() -> Result<()> {
+        let t = repartitioning()?;
+        let dead_letter_topics = |plan: &TopicPlan| -> Vec<(String, i32)> {
+            let mut v: Vec<(String, i32)> = plan
+                .to_create
+                .iter()
+                .filter(|s| s.role == TopicRole::DeadLetter)
+                .map(|s| (s.name.clone(), s.partitions))
+                .collect();
+            v.sort();
+            v
+        };
+        let outputs_only = DeadLetterTopics {
+            sources: false,
+            outputs: true,
+        };
+
+        // The sink exists: its dead-letter topic has its partition count.
+        let existing = HashMap::from([("input".to_owned(), 3), ("output".to_owned(), 1)]);
+        let plan = plan_topics(&t, "app", &existing, -1, outputs_only)?;
+        assert_eq!(
+            dead_letter_topics(&plan),
+            vec![("output.dead-letter".to_owned(), 1)],
+            "no dead-letter topic for sources or for the repartition topic"
+        );
+        assert_eq!(plan.partitions["output.dead-letter"], 1);
+
+        // The sink does not exist yet: the count of the sub-topology writing it.
+        let existing = HashMap::from([("input".to_owned(), 3)]);
+        let plan = plan_topics(&t, "app", &existing, -1, outputs_only)?;
+        assert_eq!(
+            dead_letter_topics(&plan),
+            vec![("output.dead-letter".to_owned(), 3)]
+        );
+
+        // Source dead letters only: no sink dead-letter topic.
+        let sources_only = DeadLetterTopics {
+            sources: true,
+            outputs: false,
+        };
+        let plan = plan_topics(&t, "app", &existing, -1, sources_only)?;
+        assert_eq!(
+            dead_letter_topics(&plan),
+            vec![("input.dead-letter".to_owned(), 3)]
+        );
+
+        // A sink that is also a source shares one dead-letter topic.
+        let mut through = Topology::new();
+        through
+            .add_source(
+                "a",
+                &["first"],
+                Consumed::with(Serdes::string(), Serdes::string()),
+            )?
+            .add_sink(
+                "to-second",
+                "second",
+                Produced::with(Serdes::string(), Serdes::string()),
+                &["a"],
+            )?
+            .add_source(
+                "b",
+                &["second"],
+                Consumed::with(Serdes::string(), Serdes::string()),
+            )?;
+        let existing = HashMap::from([("first".to_owned(), 2), ("second".to_owned(), 2)]);
+        let plan = plan_topics(&through, "app", &existing, -1, true)?;
+        assert_eq!(
+            dead_letter_topics(&plan),
+            vec![
+                ("first.dead-letter".to_owned(), 2),
+                ("second.dead-letter".to_owned(), 2)
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn internal_topics_are_recognised_by_name() -> Result<()> {
+        let t = repartitioning()?;
+        let existing = HashMap::from([("input".to_owned(), 3), ("output".to_owned(), 1)]);
+        let plan = plan_topics(&t, "app", &existing, -1, true)?;
+        for spec in &plan.to_create {
+            let internal = matches!(spec.role, TopicRole::Repartition | TopicRole::Changelog);
+            assert_eq!(is_internal_topic(&spec.name), internal, "{}", spec.name);
+        }
+        for name in [
+            "app-counts-changelog",
+            "app-KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition",
+            "app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
+            "app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
+            "app-orders-by-customer-subscription-registration-topic",
+            "app-orders-by-customer-subscription-response-topic",
+        ] {
+            assert!(is_internal_topic(name), "{name}");
+        }
+        for name in ["output", "input.dead-letter", "my-topic", "orders.retry-1"] {
+            assert!(!is_internal_topic(name), "{name}");
+        }
         Ok(())
     }
 

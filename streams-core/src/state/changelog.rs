@@ -28,6 +28,18 @@ pub trait ChangelogReader {
     /// Whatever the source reports.
     fn seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()>;
 
+    /// The log-start offset of the partition: the offset of its first record still held
+    /// (0 for an empty or unknown partition). Retention and `DeleteRecords` move it up; a
+    /// checkpoint below it cannot be continued from. The default says 0.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the source reports.
+    fn start_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
+        let _ = (topic, partition);
+        Ok(0)
+    }
+
     /// The offset of the next record the reader will return for the partition.
     ///
     /// # Errors
@@ -41,7 +53,10 @@ pub trait ChangelogReader {
     ///
     /// # Errors
     ///
-    /// Whatever the source or the sink reports.
+    /// [`Error::ChangelogOutOfRange`](crate::Error::ChangelogOutOfRange) when the position
+    /// is no longer in the partition (below its log start): the reader must never jump
+    /// elsewhere on its own, since the store would then miss records. Otherwise whatever
+    /// the source or the sink reports.
     fn read_batch(
         &mut self,
         topic: &str,
@@ -215,6 +230,21 @@ impl InMemoryChangelog {
             .collect()
     }
 
+    /// Drops the partition's records below `offset`, as retention or Kafka's
+    /// `DeleteRecords` do: the log start moves up to `offset` (never down), and the end
+    /// offset stays.
+    pub fn truncate_before(&mut self, topic: &str, partition: i32, offset: i64) {
+        let Some(log) = self.partitions.get_mut(&(topic.to_owned(), partition)) else {
+            return;
+        };
+        let drop = usize::try_from(offset - log.start_offset)
+            .unwrap_or(0)
+            .min(log.entries.len());
+        // The bytes of dropped entries stay in `data`; only a test log is truncated.
+        log.entries.drain(..drop);
+        log.start_offset += drop as i64;
+    }
+
     /// The number of records in the partition.
     pub fn len(&self, topic: &str, partition: i32) -> usize {
         self.partitions
@@ -250,6 +280,13 @@ impl ChangelogWriter for InMemoryChangelog {
 }
 
 impl ChangelogReader for InMemoryChangelog {
+    fn start_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
+        Ok(self
+            .partitions
+            .get(&(topic.to_owned(), partition))
+            .map_or(0, |l| l.start_offset))
+    }
+
     fn end_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
         Ok(self
             .partitions
@@ -264,9 +301,11 @@ impl ChangelogReader for InMemoryChangelog {
             .map_or(0, |l| l.start_offset);
         let offset = offset.unwrap_or(start);
         if offset < start {
-            return Err(Error::IllegalState(format!(
-                "offset {offset} of {topic}-{partition} is before the log start {start}"
-            )));
+            return Err(Error::ChangelogOutOfRange {
+                topic: topic.to_owned(),
+                partition,
+                source: format!("offset {offset} is before the log start {start}").into(),
+            });
         }
         self.positions.insert((topic.to_owned(), partition), offset);
         Ok(())

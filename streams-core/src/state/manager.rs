@@ -152,6 +152,34 @@ pub struct StateManager {
     restore_batch: usize,
     restore_checkpoint_interval: u64,
     registered: bool,
+    /// The restore under way, between [`register`](Self::register) and its last step.
+    restoring: Option<Restoring>,
+    /// A restore whose last step is done, until [`finish_restore`](Self::finish_restore).
+    finished: Option<Restoring>,
+}
+
+/// Where a stepwise restore stands.
+struct Restoring {
+    summaries: Vec<StoreRestoreSummary>,
+    /// The store being restored.
+    index: usize,
+    /// Its progress, once its changelog is positioned.
+    current: Option<StoreProgress>,
+    total: u64,
+    started: Instant,
+}
+
+/// The restore of one store's changelog partition.
+struct StoreProgress {
+    topic: String,
+    partition: i32,
+    end: i64,
+    position: i64,
+    restored: u64,
+    since_checkpoint: u64,
+    empty_reads: u32,
+    /// Already wiped once because the log start moved past the position.
+    reset: bool,
 }
 
 impl std::fmt::Debug for StateManager {
@@ -204,6 +232,8 @@ impl StateManager {
             restore_batch: DEFAULT_RESTORE_BATCH,
             restore_checkpoint_interval: DEFAULT_RESTORE_CHECKPOINT_INTERVAL,
             registered: false,
+            restoring: None,
+            finished: None,
         }
     }
 
@@ -311,11 +341,14 @@ impl StateManager {
         self.stores.iter().map(|s| s.built.name()).collect()
     }
 
-    /// Builds every store and restores the logged ones from their changelogs.
+    /// Builds every store and restores the logged ones from their changelogs:
+    /// [`register`](Self::register), then [`restore_step`](Self::restore_step) until done,
+    /// then [`finish_restore`](Self::finish_restore).
     ///
     /// See the type's documentation for how checkpoints decide where each restore starts.
-    /// A persistent store whose files RocksDB reports as corrupt, or whose checkpoint is
-    /// ahead of its changelog, is wiped and restored from the beginning.
+    /// A persistent store whose files RocksDB reports as corrupt, whose checkpoint is
+    /// ahead of its changelog, or below its changelog's log start, is wiped and restored
+    /// from the beginning.
     ///
     /// # Errors
     ///
@@ -326,6 +359,23 @@ impl StateManager {
         &mut self,
         reader: &mut dyn ChangelogReader,
     ) -> Result<RestoreSummary> {
+        self.register()?;
+        while !self.restore_step(reader, usize::MAX)? {}
+        self.finish_restore()
+    }
+
+    /// Builds every store, wiping those whose files cannot be trusted, and prepares their
+    /// restore. Under exactly-once a task whose logged persistent stores have no
+    /// checkpointed offset was not closed cleanly (the checkpoint is deleted while
+    /// processing), so every persistent store is wiped, the ones without a changelog too:
+    /// their files may hold writes of an aborted transaction. Kafka Streams wipes the
+    /// task directory in that case.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IllegalState`] when called twice; otherwise the first error a store or the
+    /// file system reports.
+    pub fn register(&mut self) -> Result<()> {
         if self.registered {
             return Err(Error::IllegalState(format!(
                 "the stores of task {} are already registered",
@@ -353,9 +403,20 @@ impl StateManager {
             }
         };
 
+        // As Kafka Streams' task-corrupted check: a logged persistent store without a
+        // checkpointed offset under exactly-once means the task was not closed cleanly.
+        let app = self.ctx.application_id().to_owned();
+        let partition = self.ctx.partition();
+        let unclean = self.exactly_once
+            && self.builders.iter().any(|b| {
+                b.persistent()
+                    && b.logging_enabled()
+                    && !checkpointed
+                        .contains_key(&(changelog_topic_name(&app, b.name()), partition))
+            });
         let mut summaries = Vec::with_capacity(self.builders.len());
         for builder in self.builders.clone() {
-            let (managed, wiped) = self.open_store(builder, &checkpointed)?;
+            let (managed, wiped) = self.open_store(builder, &checkpointed, unclean)?;
             summaries.push(StoreRestoreSummary {
                 store: managed.built.name().to_owned(),
                 changelog: managed.changelog.clone(),
@@ -366,26 +427,172 @@ impl StateManager {
             });
             self.stores.push(managed);
         }
+        self.restoring = Some(Restoring {
+            summaries,
+            index: 0,
+            current: None,
+            total: 0,
+            started,
+        });
+        Ok(())
+    }
 
-        let mut total = 0;
-        for (index, summary) in summaries.iter_mut().enumerate() {
-            if self.stores[index].changelog.is_some() {
-                self.restore_store(index, reader, summary)?;
-                total += summary.restored;
+    /// Restores up to about `max_records` more changelog records (whole batches), store
+    /// after store; returns whether every store is up to date. A stream thread calls it
+    /// between polls of its consumer, so that a long restore never keeps the thread out of
+    /// its group (Kafka Streams' state updater).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IllegalState`] before [`register`](Self::register); otherwise the first
+    /// error a store or the reader reports, after checkpointing what was applied.
+    pub fn restore_step(
+        &mut self,
+        reader: &mut dyn ChangelogReader,
+        max_records: usize,
+    ) -> Result<bool> {
+        let Some(mut restoring) = self.restoring.take() else {
+            if self.registered {
+                return Ok(true);
+            }
+            return Err(Error::IllegalState(format!(
+                "the stores of task {} are not registered",
+                self.task_id
+            )));
+        };
+        let result = self.advance(&mut restoring, reader, max_records);
+        let done = matches!(result, Ok(true));
+        if !done {
+            self.restoring = Some(restoring);
+        } else {
+            self.finished = Some(restoring);
+        }
+        if result.is_err()
+            && let Some(mut r) = self.restoring.take()
+        {
+            // The next attempt starts over from the checkpoint.
+            if let Some(p) = r.current.take() {
+                reader.unassign(&p.topic, p.partition);
             }
         }
+        result
+    }
 
+    /// Whether the stores are registered and still restoring.
+    pub fn is_restoring(&self) -> bool {
+        self.restoring.is_some()
+    }
+
+    fn advance(
+        &mut self,
+        r: &mut Restoring,
+        reader: &mut dyn ChangelogReader,
+        max_records: usize,
+    ) -> Result<bool> {
+        let mut read: usize = 0;
+        loop {
+            if r.index >= self.stores.len() {
+                return Ok(true);
+            }
+            if read >= max_records {
+                return Ok(false);
+            }
+            let progress = match r.current.take() {
+                Some(p) => p,
+                None => {
+                    let index = r.index;
+                    match self.begin_store(index, reader, &mut r.summaries[index])? {
+                        Some(p) => p,
+                        None => {
+                            r.index += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let mut progress = progress;
+            let index = r.index;
+            let budget = self.restore_batch.min(max_records - read);
+            match self.read_some(index, reader, &mut progress, budget) {
+                Ok(n) => read += n,
+                Err(Error::ChangelogOutOfRange { .. }) if !progress.reset => {
+                    // The log start moved past the position while reading: start over.
+                    let name = self.stores[index].built.name().to_owned();
+                    let reason = format!(
+                        "changelog {}-{} no longer holds offset {}",
+                        progress.topic, progress.partition, progress.position
+                    );
+                    tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiping the store and restoring it from the log start");
+                    reader.unassign(&progress.topic, progress.partition);
+                    self.rebuild_wiped(index)?;
+                    r.summaries[index].wiped = Some(reason);
+                    match self.begin_store(index, reader, &mut r.summaries[index])? {
+                        Some(mut p) => {
+                            p.reset = true;
+                            r.current = Some(p);
+                        }
+                        None => r.index += 1,
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    self.fail_store(index, reader, &progress, &e);
+                    r.summaries[index].restored = progress.restored;
+                    return Err(e);
+                }
+            }
+            r.summaries[index].restored = progress.restored;
+            if progress.position >= progress.end {
+                reader.unassign(&progress.topic, progress.partition);
+                r.total += progress.restored;
+                let name = self.stores[index].built.name().to_owned();
+                if let Some(l) = self.listener.as_mut() {
+                    l.on_restore_end(
+                        &name,
+                        &progress.topic,
+                        progress.partition,
+                        progress.restored,
+                    );
+                }
+                r.index += 1;
+            } else {
+                r.current = Some(progress);
+            }
+        }
+    }
+
+    /// Completes the restore: under exactly-once the checkpoint is deleted (a crash from
+    /// now on forces a full restore), under at-least-once the stores are flushed and the
+    /// checkpoint written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IllegalState`] when the stores are still restoring; a store or file-system
+    /// error.
+    pub fn finish_restore(&mut self) -> Result<RestoreSummary> {
+        if self.restoring.is_some() {
+            return Err(Error::IllegalState(format!(
+                "the stores of task {} are still restoring",
+                self.task_id
+            )));
+        }
+        let Some(r) = self.finished.take() else {
+            return Err(Error::IllegalState(format!(
+                "the stores of task {} have not been restored",
+                self.task_id
+            )));
+        };
         if self.exactly_once {
             self.checkpoint.delete()?;
         } else {
             self.flush()?;
             self.write_checkpoint()?;
         }
-        let elapsed = started.elapsed();
-        tracing::info!(task = %self.task_id, records = total, elapsed_ms = elapsed.as_millis() as u64, "state restored");
+        let elapsed = r.started.elapsed();
+        tracing::info!(task = %self.task_id, records = r.total, elapsed_ms = elapsed.as_millis() as u64, "state restored");
         Ok(RestoreSummary {
-            stores: summaries,
-            total_restored: total,
+            stores: r.summaries,
+            total_restored: r.total,
             elapsed,
         })
     }
@@ -394,6 +601,7 @@ impl StateManager {
         &self,
         builder: Arc<dyn StoreBuilder>,
         checkpointed: &HashMap<(String, i32), i64>,
+        unclean: bool,
     ) -> Result<(ManagedStore, Option<String>)> {
         let name = builder.name().to_owned();
         let persistent = builder.persistent();
@@ -415,6 +623,14 @@ impl StateManager {
         {
             let reason = "no valid checkpoint for the store".to_owned();
             tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiped its files; restoring it from the beginning of its changelog");
+            wiped = Some(reason);
+        } else if persistent
+            && changelog.is_none()
+            && unclean
+            && StateDirectory::wipe_store(&self.task_dir, &name)?
+        {
+            let reason = "the task was not closed cleanly under exactly-once".to_owned();
+            tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiped the files of a store without changelog");
             wiped = Some(reason);
         }
         let built = match builder.build(&self.ctx) {
@@ -441,114 +657,132 @@ impl StateManager {
         ))
     }
 
-    fn restore_store(
+    /// Positions the reader for the restore of store `index`; `None` when it is up to date.
+    fn begin_store(
         &mut self,
         index: usize,
         reader: &mut dyn ChangelogReader,
         summary: &mut StoreRestoreSummary,
-    ) -> Result<()> {
+    ) -> Result<Option<StoreProgress>> {
         let Some((topic, partition)) = self.stores[index].changelog.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         let name = self.stores[index].built.name().to_owned();
         let end = reader.end_offset(&topic, partition)?;
         summary.end_offset = end;
 
-        if let Some(offset) = self.stores[index].offset
-            && offset >= end
-        {
-            // A checkpoint beyond the log end means the changelog was recreated or
-            // truncated: the files cannot be trusted.
-            let reason =
-                format!("checkpointed offset {offset} is beyond the changelog end offset {end}");
-            tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiping the store and restoring it from the beginning");
-            self.rebuild_wiped(index)?;
-            summary.wiped = Some(reason);
+        if let Some(offset) = self.stores[index].offset {
+            let reason = if offset >= end {
+                // The changelog was recreated or truncated: the files cannot be trusted.
+                Some(format!(
+                    "checkpointed offset {offset} is beyond the changelog end offset {end}"
+                ))
+            } else {
+                let start = reader.start_offset(&topic, partition)?;
+                // Records between the checkpoint and the log start are gone: continuing
+                // would leave the store without them.
+                (offset + 1 < start).then(|| {
+                    format!(
+                        "checkpointed offset {offset} is below the changelog start offset {start}"
+                    )
+                })
+            };
+            if let Some(reason) = reason {
+                tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiping the store and restoring it from the beginning");
+                self.rebuild_wiped(index)?;
+                summary.wiped = Some(reason);
+            }
         }
 
         let start = self.stores[index].offset.map(|o| o + 1);
         reader.seek(&topic, partition, start)?;
-        let mut position = reader.position(&topic, partition)?;
+        let position = reader.position(&topic, partition)?;
         if position >= end {
             reader.unassign(&topic, partition);
-            return Ok(());
+            return Ok(None);
         }
         summary.start_offset = Some(position);
         tracing::info!(task = %self.task_id, store = %name, topic = %topic, partition, from = position, to = end, "restoring store");
         if let Some(l) = self.listener.as_mut() {
             l.on_restore_start(&name, &topic, partition, position, end);
         }
+        Ok(Some(StoreProgress {
+            topic,
+            partition,
+            end,
+            position,
+            restored: 0,
+            since_checkpoint: 0,
+            empty_reads: 0,
+            reset: false,
+        }))
+    }
 
-        let persistent = self.stores[index].persistent;
+    /// Reads at most one batch of up to `max` records into store `index`.
+    fn read_some(
+        &mut self,
+        index: usize,
+        reader: &mut dyn ChangelogReader,
+        p: &mut StoreProgress,
+        max: usize,
+    ) -> Result<usize> {
+        let name = self.stores[index].built.name().to_owned();
         let store = self.stores[index].built.state_store().clone();
-        let mut restored: u64 = 0;
-        let mut since_checkpoint: u64 = 0;
-        let mut empty_reads = 0;
-        let outcome: Result<()> = loop {
-            if position >= end {
-                break Ok(());
+        let mut last = None;
+        let read = reader.read_batch(&p.topic, p.partition, max.max(1), &mut |records| {
+            let mut s = store.try_borrow_mut().map_err(|_| {
+                Error::IllegalState(format!("store '{name}' is in use during restore"))
+            })?;
+            s.restore_batch(records)?;
+            if let Some(r) = records.last() {
+                last = Some(r.offset);
             }
-            let mut last = None;
-            let read = reader.read_batch(&topic, partition, self.restore_batch, &mut |records| {
-                let mut s = store.try_borrow_mut().map_err(|_| {
-                    Error::IllegalState(format!("store '{name}' is in use during restore"))
-                })?;
-                s.restore_batch(records)?;
-                if let Some(r) = records.last() {
-                    last = Some(r.offset);
-                }
-                Ok(())
-            });
-            if let Some(offset) = last {
-                self.stores[index].offset = Some(offset);
+            Ok(())
+        });
+        if let Some(offset) = last {
+            self.stores[index].offset = Some(offset);
+        }
+        let n = read?;
+        if n == 0 {
+            p.empty_reads += 1;
+            if p.empty_reads > MAX_EMPTY_READS {
+                return Err(Error::IllegalState(format!(
+                    "restore of store '{name}' from {}-{} stalled at offset {} before end offset {}",
+                    p.topic, p.partition, p.position, p.end
+                )));
             }
-            let n = match read {
-                Ok(n) => n as u64,
-                Err(e) => break Err(e),
-            };
-            if n == 0 {
-                empty_reads += 1;
-                if empty_reads > MAX_EMPTY_READS {
-                    break Err(Error::IllegalState(format!(
-                        "restore of store '{name}' from {topic}-{partition} stalled at offset {position} before end offset {end}"
-                    )));
-                }
-            } else {
-                empty_reads = 0;
-            }
-            restored += n;
-            since_checkpoint += n;
-            if let (Some(l), Some(offset)) = (self.listener.as_mut(), last) {
-                l.on_batch_restored(&name, &topic, partition, offset, n);
-            }
-            if persistent && since_checkpoint >= self.restore_checkpoint_interval {
-                if let Err(e) = self.checkpoint_restoring(index) {
-                    break Err(e);
-                }
-                since_checkpoint = 0;
-            }
-            position = match reader.position(&topic, partition) {
-                Ok(p) => p,
-                Err(e) => break Err(e),
-            };
-        };
-        reader.unassign(&topic, partition);
-        summary.restored = restored;
+        } else {
+            p.empty_reads = 0;
+        }
+        p.restored += n as u64;
+        p.since_checkpoint += n as u64;
+        if let (Some(l), Some(offset)) = (self.listener.as_mut(), last) {
+            l.on_batch_restored(&name, &p.topic, p.partition, offset, n as u64);
+        }
+        if self.stores[index].persistent && p.since_checkpoint >= self.restore_checkpoint_interval {
+            self.checkpoint_restoring(index)?;
+            p.since_checkpoint = 0;
+        }
+        p.position = reader.position(&p.topic, p.partition)?;
+        Ok(n)
+    }
 
-        if let Err(e) = outcome {
-            if persistent
-                && since_checkpoint > 0
-                && let Err(ckpt_err) = self.checkpoint_restoring(index)
-            {
-                tracing::warn!(task = %self.task_id, store = %name, error = %ckpt_err, "could not checkpoint a failed restore");
-            }
-            tracing::warn!(task = %self.task_id, store = %name, restored, error = %e, "restore failed partway");
-            return Err(e);
+    fn fail_store(
+        &mut self,
+        index: usize,
+        reader: &mut dyn ChangelogReader,
+        p: &StoreProgress,
+        error: &Error,
+    ) {
+        reader.unassign(&p.topic, p.partition);
+        let name = self.stores[index].built.name().to_owned();
+        if self.stores[index].persistent
+            && p.since_checkpoint > 0
+            && let Err(ckpt_err) = self.checkpoint_restoring(index)
+        {
+            tracing::warn!(task = %self.task_id, store = %name, error = %ckpt_err, "could not checkpoint a failed restore");
         }
-        if let Some(l) = self.listener.as_mut() {
-            l.on_restore_end(&name, &topic, partition, restored);
-        }
-        Ok(())
+        tracing::warn!(task = %self.task_id, store = %name, restored = p.restored, error = %error, "restore failed partway");
     }
 
     /// Makes what a restoring store has applied durable, then records it in the checkpoint.

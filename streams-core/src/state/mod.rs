@@ -40,7 +40,7 @@ pub use builder::{
 };
 pub use changelog::{ChangelogReader, InMemoryChangelog, OwnedChangelogRecord};
 pub use checkpoint::{CHECKPOINT_FILE_NAME, OffsetCheckpoint};
-pub use directory::StateDirectory;
+pub use directory::{StateDirectory, TaskDirLock};
 pub use global::GlobalStore;
 pub(crate) use global::GlobalStores;
 pub use manager::{

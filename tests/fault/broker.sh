@@ -117,6 +117,8 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
+# Transactions of killed instances are aborted soon after they time out, not up to 10 s later.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1

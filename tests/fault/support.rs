@@ -29,12 +29,13 @@ use streams_core::partitioner::default_partition;
 
 /// One hour in milliseconds: the window size of the application.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
-/// Partitions of every input and output topic.
-pub(crate) const PARTITIONS: i32 = 4;
+/// Partitions of every input and output topic: enough for three instances or two threads
+/// to share the tasks, few because each task's restore on start-up takes a while.
+pub(crate) const PARTITIONS: i32 = 3;
 /// How long an instance may take from its start to `STATE RUNNING`.
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the application may take to commit everything after a fault.
-pub(crate) const RECOVERY_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// `FAULT_LONG=1` selects the long form: more records, more faults.
 pub(crate) fn long_form() -> bool {
@@ -83,6 +84,7 @@ fn log_end_client(bootstrap: &str) -> BaseConsumer {
 }
 
 /// The log end offset of every partition of `topic`; `None` when the broker does not answer.
+/// (Asked through a `read_committed` consumer, the last stable offsets.)
 fn log_ends(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Option<Vec<i64>> {
     (0..partitions)
         .map(|p| {
@@ -1184,29 +1186,36 @@ impl Reader {
         self.records.len() - before
     }
 
-    /// Whether every partition's position has reached `ends` (with `read_committed`: no
-    /// transaction below them is still open).
-    pub(crate) fn at(&self, ends: &[i64]) -> bool {
+    /// The position of every partition (-1 when unknown).
+    pub(crate) fn positions(&self) -> Vec<i64> {
         let positions = self.consumer.position().ok();
-        (0..self.partitions).all(|p| {
-            let end = ends[p as usize];
-            end == 0
-                || positions
+        (0..self.partitions)
+            .map(|p| {
+                positions
                     .as_ref()
                     .and_then(|t| {
                         t.find_partition(&self.topic, p)
                             .and_then(|e| e.offset().to_raw())
                     })
-                    .is_some_and(|o| o >= end)
-        })
+                    .unwrap_or(-1)
+            })
+            .collect()
+    }
+
+    /// Whether every partition's position has reached `ends` (with `read_committed`: no
+    /// transaction below them is still open).
+    pub(crate) fn at(&self, ends: &[i64]) -> bool {
+        self.positions()
+            .iter()
+            .zip(ends)
+            .all(|(p, e)| *e == 0 || p >= e)
     }
 
     /// Reads until every partition's position reaches the log end offset it had when this
     /// was called. Returns whether it did within `timeout`.
     pub(crate) fn read_to_end(&mut self, bootstrap: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let Some(ends) = log_ends(&log_end_client(bootstrap), &self.topic, self.partitions)
-        else {
+        let Some(ends) = log_ends(&log_end_client(bootstrap), &self.topic, self.partitions) else {
             return false;
         };
         loop {
@@ -1332,6 +1341,16 @@ impl<'a> Driver<'a> {
             .sum()
     }
 
+    /// Whether the application has visibly processed `at` inputs and still has at least half
+    /// the backlog to work through: a fault now lands while it is busy (outputs in flight,
+    /// a transaction open), not between two batches.
+    pub(crate) fn busy_past(&self, at: usize) -> bool {
+        let processed = self.processed();
+        // Past `at` by a quarter of the backlog: it is working through records produced
+        // before, so it has fetched them, rather than waiting for ones just produced.
+        processed >= at + self.backlog / 4 && self.inputs.sent.len() >= processed + self.backlog / 2
+    }
+
     /// One round: produce, poll the progress.
     fn step(&mut self) {
         self.committed();
@@ -1427,12 +1446,27 @@ impl<'a> Driver<'a> {
                     })
                     .collect();
                 let committed = self.committed_now();
+                let visible: Vec<String> = self
+                    .visible
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}: read_committed positions {:?}, last stable offsets {:?}, log \
+                             end offsets {:?}",
+                            r.topic,
+                            r.positions(),
+                            log_ends(&r.consumer, &r.topic, r.partitions),
+                            log_ends(&self.log_end, &r.topic, r.partitions)
+                        )
+                    })
+                    .collect();
                 self.case.fail(format!(
-                    "timed out after {timeout:?} while {what}: produced {} of {}, visibly \
-                     processed {}, committed input offsets {committed:?} of {:?}; instances: \
-                     {states:?}",
+                    "timed out after {timeout:?} while {what}: produced {} of {} (all \
+                     acknowledged: {}), visibly processed {}, committed input offsets \
+                     {committed:?} of {:?}; outputs {visible:?}; instances: {states:?}",
                     self.inputs.sent.len(),
                     self.target,
+                    self.inputs.all_acked(),
                     self.processed(),
                     self.inputs.end_offsets()
                 ));

@@ -45,6 +45,8 @@ pub(crate) struct ThreadMetrics {
     /// Counters of its current tasks.
     pub(crate) tasks: BTreeMap<TaskId, TaskMetrics>,
     pub(crate) delivery_dropped: u64,
+    /// Outputs the production handler sent to `<topic>.dead-letter`.
+    pub(crate) delivery_dead_lettered: u64,
     pub(crate) restored: u64,
     pub(crate) commits: u64,
     pub(crate) commit_total: Duration,
@@ -64,6 +66,7 @@ impl StreamsMetrics {
                 m.punctuations += c.punctuations;
             }
             m.records_dropped += t.delivery_dropped;
+            m.records_dead_lettered += t.delivery_dead_lettered;
             m.records_restored += t.restored;
             m.commits += t.commits;
             commit_total += t.commit_total;

@@ -581,7 +581,10 @@ impl KafkaStreams {
             &application_id,
             &existing,
             replication,
-            dead_letter,
+            topics::DeadLetterTopics {
+                sources: dead_letter,
+                outputs: handlers.production == ErrorHandling::DeadLetter,
+            },
         )?;
         let missing: Vec<TopicSpec> = plan
             .to_create

@@ -39,6 +39,12 @@ pub(crate) struct KafkaChangelogReader {
 
 impl rdkafka::consumer::ConsumerContext for LogContext {}
 
+/// How long a changelog partition may stay unknown to the cluster's metadata: briefly,
+/// right after a broker restarts, before the restore gives up. A changelog is created
+/// before any task starts, so an unknown one is not empty: reading it as empty would lose
+/// the store's state.
+const UNKNOWN_PARTITION_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl KafkaChangelogReader {
     /// Creates the restore consumer.
     pub(crate) fn new(config: &ClientConfig) -> Result<Self> {
@@ -55,6 +61,39 @@ impl KafkaChangelogReader {
             next: HashMap::new(),
             stash: HashMap::new(),
         })
+    }
+
+    /// The partition's (log start, log end) offsets, waiting out an unknown partition.
+    fn watermarks(&self, topic: &str, partition: i32, which: &str) -> Result<(i64, i64)> {
+        let consumer = &self.consumer;
+        let deadline = std::time::Instant::now() + UNKNOWN_PARTITION_TIMEOUT;
+        loop {
+            let what = format!("reading the {which} offset of changelog {topic}-{partition}");
+            match retry_transient(WATERMARK_TIMEOUT, &what, || {
+                consumer.fetch_watermarks(topic, partition, Duration::from_secs(5))
+            }) {
+                Err(Error::Kafka { source, .. })
+                    if std::time::Instant::now() < deadline
+                        && source.downcast_ref::<KafkaError>().is_some_and(|e| {
+                            matches!(
+                                e,
+                                KafkaError::MetadataFetch(
+                                    rdkafka::types::RDKafkaErrorCode::UnknownPartition
+                                        | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+                                )
+                            )
+                        }) =>
+                {
+                    tracing::warn!(
+                        topic,
+                        partition,
+                        "changelog partition unknown to the cluster yet; retrying"
+                    );
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn reassign(&self, overrides: &BTreeMap<Tp, Offset>) -> Result<()> {
@@ -89,40 +128,11 @@ impl KafkaChangelogReader {
 
 impl ChangelogReader for KafkaChangelogReader {
     fn end_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
-        let consumer = &self.consumer;
-        let (_, high) = retry_transient(
-            WATERMARK_TIMEOUT,
-            "reading a changelog's end offset",
-            || {
-                match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
-                    // A changelog that does not exist (yet) is empty.
-                    Err(KafkaError::MetadataFetch(
-                        rdkafka::types::RDKafkaErrorCode::UnknownPartition,
-                    ))
-                    | Err(KafkaError::MetadataFetch(
-                        rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
-                    )) => Ok((0, 0)),
-                    other => other,
-                }
-            },
-        )?;
-        Ok(high.max(0))
+        Ok(self.watermarks(topic, partition, "end")?.1.max(0))
     }
 
     fn start_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
-        let consumer = &self.consumer;
-        let (low, _) = retry_transient(
-            WATERMARK_TIMEOUT,
-            "reading a changelog's start offset",
-            || match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
-                Err(KafkaError::MetadataFetch(
-                    rdkafka::types::RDKafkaErrorCode::UnknownPartition
-                    | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
-                )) => Ok((0, 0)),
-                other => other,
-            },
-        )?;
-        Ok(low.max(0))
+        Ok(self.watermarks(topic, partition, "start")?.0.max(0))
     }
 
     fn seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
@@ -158,15 +168,7 @@ impl ChangelogReader for KafkaChangelogReader {
             (Some(a), None) => Ok(a),
             (None, Some(b)) => Ok(b),
             // Positioned at the beginning and nothing read yet: the log start.
-            (None, None) => {
-                let consumer = &self.consumer;
-                let (low, _) = retry_transient(
-                    WATERMARK_TIMEOUT,
-                    "reading a changelog's start offset",
-                    || consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)),
-                )?;
-                Ok(low.max(0))
-            }
+            (None, None) => self.start_offset(topic, partition),
         }
     }
 

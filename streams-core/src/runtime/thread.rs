@@ -667,7 +667,8 @@ impl TaskManager {
     /// The assignment was lost (the session timed out, the member was fenced): the tasks
     /// may be running elsewhere already, so they are closed without committing and the
     /// open transaction is aborted, as Kafka Streams' `handleLostAll`. What they did since
-    /// the last commit is processed again by the partitions' next owner.
+    /// the last commit is processed again by the partitions' next owner. The thread then
+    /// starts its clients anew and rejoins (see [`recovery`]).
     fn on_lost(&mut self, partitions: &[Tp]) {
         self.abort_if_transactional();
         let lost: BTreeSet<&Tp> = partitions.iter().collect();
@@ -685,6 +686,12 @@ impl TaskManager {
             self.committed.remove(tp);
         }
         self.assignment_changed = true;
+        // A member that lost its assignment does not always get a new one from librdkafka
+        // once the coordinator is back; starting the clients anew always rejoins.
+        self.callback_error.get_or_insert(Error::TaskMigrated {
+            context: "the group assignment was lost".into(),
+            source: "the member's session ended or it was fenced".into(),
+        });
     }
 
     /// Commits everything, then closes the tasks that lose partitions.
@@ -1122,6 +1129,7 @@ impl TaskManager {
             .map(|(id, e)| (*id, e.task.metrics()))
             .collect();
         self.metrics.delivery_dropped = self.collector.borrow().dropped;
+        self.metrics.delivery_dead_lettered = self.collector.borrow().dead_lettered;
         self.setup
             .shared
             .publish_metrics(self.setup.index, &self.metrics);

@@ -34,8 +34,11 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 pub(crate) const PARTITIONS: i32 = 3;
 /// How long an instance may take from its start to `STATE RUNNING`.
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long the application may take to commit everything after a fault.
-pub(crate) const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long the application may take to commit everything after a fault (or to restore a
+/// large store).
+pub(crate) fn recovery_timeout() -> Duration {
+    Duration::from_secs(scaled(90, 300) as u64)
+}
 
 /// `FAULT_LONG=1` selects the long form: more records, more faults.
 pub(crate) fn long_form() -> bool {
@@ -83,8 +86,9 @@ fn log_end_client(bootstrap: &str) -> BaseConsumer {
     cfg.create().expect("metadata client")
 }
 
-/// The log end offset of every partition of `topic`; `None` when the broker does not answer.
-/// (Asked through a `read_committed` consumer, the last stable offsets.)
+/// The high watermark of every partition of `topic` as `consumer` sees it: the log end
+/// offset for a `read_uncommitted` consumer, the last stable offset for a `read_committed`
+/// one. `None` when the broker does not answer.
 fn log_ends(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Option<Vec<i64>> {
     (0..partitions)
         .map(|p| {
@@ -953,6 +957,7 @@ impl ProducerContext for AckContext {
 /// results are computed from it.
 pub(crate) struct Inputs {
     producer: BaseProducer<AckContext>,
+    bootstrap: String,
     topic: String,
     /// Every record sent, by index.
     pub(crate) sent: Vec<Input>,
@@ -974,6 +979,7 @@ impl Inputs {
             .expect("producer");
         Inputs {
             producer,
+            bootstrap: bootstrap.to_owned(),
             topic: topic.to_owned(),
             sent: Vec::new(),
             workload,
@@ -1446,6 +1452,10 @@ impl<'a> Driver<'a> {
                     })
                     .collect();
                 let committed = self.committed_now();
+                let stable_client: BaseConsumer = client(&self.inputs.bootstrap)
+                    .set("isolation.level", "read_committed")
+                    .create()
+                    .expect("metadata client");
                 let visible: Vec<String> = self
                     .visible
                     .iter()
@@ -1455,7 +1465,7 @@ impl<'a> Driver<'a> {
                              end offsets {:?}",
                             r.topic,
                             r.positions(),
-                            log_ends(&r.consumer, &r.topic, r.partitions),
+                            log_ends(&stable_client, &r.topic, r.partitions),
                             log_ends(&self.log_end, &r.topic, r.partitions)
                         )
                     })
@@ -1477,7 +1487,7 @@ impl<'a> Driver<'a> {
     /// Rounds for `hold`, checking that the instances stay alive: the duration of a fault.
     pub(crate) fn hold(&mut self, apps: &mut [&mut App], hold: Duration, what: &str) {
         let started = Instant::now();
-        self.until(apps, hold + RECOVERY_TIMEOUT, what, |_| {
+        self.until(apps, hold + recovery_timeout(), what, |_| {
             started.elapsed() >= hold
         });
     }

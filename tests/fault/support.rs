@@ -86,6 +86,14 @@ fn log_end_client(bootstrap: &str) -> BaseConsumer {
     cfg.create().expect("metadata client")
 }
 
+/// A client whose watermarks are the last stable offsets: below them, no transaction is
+/// still open.
+fn stable_client(bootstrap: &str) -> BaseConsumer {
+    let mut cfg = client(bootstrap);
+    cfg.set("isolation.level", "read_committed");
+    cfg.create().expect("metadata client")
+}
+
 /// The high watermark of every partition of `topic` as `consumer` sees it: the log end
 /// offset for a `read_uncommitted` consumer, the last stable offset for a `read_committed`
 /// one. `None` when the broker does not answer.
@@ -957,7 +965,6 @@ impl ProducerContext for AckContext {
 /// results are computed from it.
 pub(crate) struct Inputs {
     producer: BaseProducer<AckContext>,
-    bootstrap: String,
     topic: String,
     /// Every record sent, by index.
     pub(crate) sent: Vec<Input>,
@@ -979,7 +986,6 @@ impl Inputs {
             .expect("producer");
         Inputs {
             producer,
-            bootstrap: bootstrap.to_owned(),
             topic: topic.to_owned(),
             sent: Vec::new(),
             workload,
@@ -1290,9 +1296,12 @@ pub(crate) struct Driver<'a> {
     progress: Reader,
     /// Per input partition, the offset after the last input seen in an output.
     seen: Vec<i64>,
-    /// `read_committed` readers of both outputs: what a downstream consumer sees.
-    visible: Vec<Reader>,
+    /// The output topics.
+    outputs: [String; 2],
+    /// Asks for log end offsets.
     log_end: BaseConsumer,
+    /// Asks for last stable offsets.
+    stable: BaseConsumer,
     group: GroupOffsets,
     /// How many records to produce in all (so far).
     pub(crate) target: usize,
@@ -1321,11 +1330,9 @@ impl<'a> Driver<'a> {
             inputs: Inputs::new(&spec.bootstrap, &spec.topics.input, workload),
             progress: Reader::new(&spec.bootstrap, &spec.topics.counts, false),
             seen: vec![0; PARTITIONS as usize],
-            visible: vec![
-                Reader::new(&spec.bootstrap, &spec.topics.counts, true),
-                Reader::new(&spec.bootstrap, &spec.topics.windows, true),
-            ],
+            outputs: [spec.topics.counts.clone(), spec.topics.windows.clone()],
             log_end: log_end_client(&spec.bootstrap),
+            stable: stable_client(&spec.bootstrap),
             group: GroupOffsets::new(&spec.bootstrap, &spec.application_id, &spec.topics.input),
             target,
             backlog,
@@ -1375,10 +1382,6 @@ impl<'a> Driver<'a> {
                 *s = (*s).max(o + 1);
             }
         }
-        for r in &mut self.visible {
-            r.poll(Duration::ZERO);
-            r.records.clear();
-        }
     }
 
     /// Committed offsets, asked at most every 200 ms.
@@ -1403,7 +1406,10 @@ impl<'a> Driver<'a> {
 
     /// Whether every record produced so far is acknowledged, its input offset committed by
     /// the application, and every output written so far visible to a `read_committed`
-    /// consumer (a transaction of a killed instance stays open until the broker aborts it).
+    /// consumer: the last stable offset of every output partition is its log end offset (a
+    /// transaction of a killed instance stays open until the broker aborts it). Asked of the
+    /// broker rather than read by a long-lived consumer, whose fetching may not recover from
+    /// a frozen broker.
     pub(crate) fn caught_up(&mut self) -> bool {
         if !self.inputs.all_acked() {
             return false;
@@ -1413,8 +1419,10 @@ impl<'a> Driver<'a> {
         if !committed.iter().zip(&ends).all(|(c, e)| c >= e) {
             return false;
         }
-        self.visible.iter().all(|r| {
-            log_ends(&self.log_end, &r.topic, r.partitions).is_some_and(|ends| r.at(&ends))
+        self.outputs.iter().all(|t| {
+            let stable = log_ends(&self.stable, t, PARTITIONS);
+            let ends = log_ends(&self.log_end, t, PARTITIONS);
+            matches!((stable, ends), (Some(s), Some(e)) if s.iter().zip(&e).all(|(s, e)| s >= e))
         })
     }
 
@@ -1452,21 +1460,14 @@ impl<'a> Driver<'a> {
                     })
                     .collect();
                 let committed = self.committed_now();
-                let stable_client: BaseConsumer = client(&self.inputs.bootstrap)
-                    .set("isolation.level", "read_committed")
-                    .create()
-                    .expect("metadata client");
                 let visible: Vec<String> = self
-                    .visible
+                    .outputs
                     .iter()
-                    .map(|r| {
+                    .map(|t| {
                         format!(
-                            "{}: read_committed positions {:?}, last stable offsets {:?}, log \
-                             end offsets {:?}",
-                            r.topic,
-                            r.positions(),
-                            log_ends(&stable_client, &r.topic, r.partitions),
-                            log_ends(&self.log_end, &r.topic, r.partitions)
+                            "{t}: last stable offsets {:?}, log end offsets {:?}",
+                            log_ends(&self.stable, t, PARTITIONS),
+                            log_ends(&self.log_end, t, PARTITIONS)
                         )
                     })
                     .collect();

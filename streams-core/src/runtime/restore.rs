@@ -91,6 +91,21 @@ impl KafkaChangelogReader {
                     );
                     std::thread::sleep(Duration::from_millis(500));
                 }
+                // Still unknown: the thread starts its clients anew and tries again rather
+                // than read the changelog as empty or stop the instance.
+                Err(Error::Kafka { context, source })
+                    if source.downcast_ref::<KafkaError>().is_some_and(|e| {
+                        matches!(
+                            e,
+                            KafkaError::MetadataFetch(
+                                rdkafka::types::RDKafkaErrorCode::UnknownPartition
+                                    | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+                            )
+                        )
+                    }) =>
+                {
+                    return Err(Error::TaskCorrupted { context, source });
+                }
                 other => return other,
             }
         }

@@ -350,7 +350,7 @@ impl BigStore {
         let fillers = std::env::var("FAULT_RESTORE_RECORDS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| scaled(500_000, 3_000_000));
+            .unwrap_or_else(|| scaled(1_000_000, 4_000_000));
         let changelog = format!("{}-counts-changelog", spec.application_id);
         create_topic(
             bootstrap,

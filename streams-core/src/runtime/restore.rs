@@ -39,6 +39,16 @@ pub(crate) struct KafkaChangelogReader {
 
 impl rdkafka::consumer::ConsumerContext for LogContext {}
 
+fn is_unknown_partition(source: &crate::error::BoxError) -> bool {
+    matches!(
+        source.downcast_ref::<KafkaError>(),
+        Some(KafkaError::MetadataFetch(
+            rdkafka::types::RDKafkaErrorCode::UnknownPartition
+                | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+        ))
+    )
+}
+
 /// How long a changelog partition may stay unknown to the cluster's metadata: briefly,
 /// right after a broker restarts, before the restore gives up. A changelog is created
 /// before any task starts, so an unknown one is not empty: reading it as empty would lose
@@ -72,39 +82,18 @@ impl KafkaChangelogReader {
             match retry_transient(WATERMARK_TIMEOUT, &what, || {
                 consumer.fetch_watermarks(topic, partition, Duration::from_secs(5))
             }) {
-                Err(Error::Kafka { source, .. })
-                    if std::time::Instant::now() < deadline
-                        && source.downcast_ref::<KafkaError>().is_some_and(|e| {
-                            matches!(
-                                e,
-                                KafkaError::MetadataFetch(
-                                    rdkafka::types::RDKafkaErrorCode::UnknownPartition
-                                        | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
-                                )
-                            )
-                        }) =>
-                {
+                Err(Error::Kafka { context, source }) if is_unknown_partition(&source) => {
+                    if std::time::Instant::now() >= deadline {
+                        // Still unknown: the thread starts its clients anew and tries again
+                        // rather than read the changelog as empty or stop the instance.
+                        return Err(Error::TaskCorrupted { context, source });
+                    }
                     tracing::warn!(
                         topic,
                         partition,
                         "changelog partition unknown to the cluster yet; retrying"
                     );
                     std::thread::sleep(Duration::from_millis(500));
-                }
-                // Still unknown: the thread starts its clients anew and tries again rather
-                // than read the changelog as empty or stop the instance.
-                Err(Error::Kafka { context, source })
-                    if source.downcast_ref::<KafkaError>().is_some_and(|e| {
-                        matches!(
-                            e,
-                            KafkaError::MetadataFetch(
-                                rdkafka::types::RDKafkaErrorCode::UnknownPartition
-                                    | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
-                            )
-                        )
-                    }) =>
-                {
-                    return Err(Error::TaskCorrupted { context, source });
                 }
                 other => return other,
             }

@@ -1,8 +1,9 @@
 //! Fault injection on a real broker: `fault-app` (tests/fault/app.rs, a logged RocksDB count
 //! per key and a logged one-hour window sum per key) runs as separate OS processes that are
-//! killed with SIGKILL, while a private broker (tests/fault/broker.sh) is frozen with SIGSTOP
-//! or restarted. What the application committed is read back with an independent
-//! `read_committed` consumer and compared with counts computed from the acknowledged input.
+//! killed with SIGKILL or frozen with SIGSTOP, while a private broker
+//! (tests/broker/single-node.sh) is frozen with SIGSTOP or restarted. What the application
+//! committed is read back with an independent `read_committed` consumer and compared with
+//! counts computed from the acknowledged input.
 //!
 //! Every fault is placed by observed progress (inputs seen in outputs, committed offsets),
 //! never by wall-clock time; input is produced only a bounded distance ahead of the
@@ -15,7 +16,8 @@
 //! the cases that leave the broker alone (f, g, i with records too large); the private one
 //! (started on first use, destroyed when the binary exits; needs java) serves those that
 //! freeze or restart it, and those that need a session timeout below the 6 s minimum of a
-//! default broker (kills, and e). Without either, the cases needing it fail, saying why.
+//! default broker (kills, e and j), so that they never depend on how the shared one was
+//! started. Without either, the cases needing it fail, saying why.
 //! `FAULT_LONG=1` runs the long form (ten times the records, more faults); `FAULT_KEEP=1`
 //! keeps the directories of passing cases too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -36,8 +38,8 @@ use support::{
 /// How long the private broker stays frozen in case d.
 const FREEZE: Duration = Duration::from_secs(30);
 
-/// Cases that kill instances run on the private broker, whose minimum session timeout is 1 s
-/// (the shared broker keeps Kafka's 6 s): a killed member then leaves the group within 2 s,
+/// Cases that kill or freeze instances run on the private broker, whose minimum session
+/// timeout is 1 s (Kafka's default is 6 s): a killed member then leaves the group within 2 s,
 /// and each kill costs seconds instead of tens of seconds. Records take 1 ms each, so that
 /// an instance is always working through a backlog when it is killed.
 fn quick_takeover(spec: AppSpec) -> AppSpec {
@@ -792,4 +794,144 @@ fn i_delivery_timeout_dead_letter() {
         DeliveryFault::Timeout,
         "dead-letter",
     );
+}
+
+/// What an instance logs (at `warn`) when its stream thread closes its tasks without
+/// committing and rejoins the group.
+const DIRTY_REJOIN: &str = "closing them without committing and rejoining";
+/// What it logs (at `warn`) when the consumer reports its assignment lost.
+const PARTITIONS_LOST: &str = "partitions lost";
+
+/// Two instances under exactly-once; one is frozen with SIGSTOP for longer than its session
+/// timeout, so that the group drops it and the other takes its tasks over (once the broker
+/// has aborted the frozen instance's open transaction), then continued with SIGCONT. In the
+/// same process, it must find its assignment lost, close those tasks without committing,
+/// rejoin and go on working. The long form freezes the two instances in turn. The recovery
+/// time is from the freeze until the other instance has committed everything produced before
+/// it; the rejoin time from SIGCONT until the continued instance runs tasks again.
+#[test]
+fn j_frozen_instance_finds_its_partitions_lost() {
+    let _serial = serial();
+    let bootstrap = PrivateBroker::get().bootstrap.clone();
+    let case = Case::new("j-lost-partitions");
+    let topics = Topics::create(&bootstrap, "j", &[]);
+    let spec = quick_takeover(AppSpec::new(&bootstrap, &topics, Guarantee::ExactlyOnce));
+    let n = scaled(2_000, 20_000);
+    let freezes = scaled(1, 4);
+    let mut apps: Vec<App> = (0..2)
+        .map(|i| App::start(&case, &spec, &format!("app{i}")))
+        .collect();
+    for app in &apps {
+        app.wait_running(&case, START_TIMEOUT);
+    }
+    let mut d = Driver::new(&case, &spec, Workload::new(keys(), n), n, (n / 10).max(200));
+    let mut recovery = Duration::ZERO;
+    let mut rejoin = Duration::ZERO;
+    let mut longest_freeze = Duration::ZERO;
+    let mut lost = 0;
+    let mut dirty = 0;
+    for j in 1..=freezes {
+        let at = n * j / (freezes + 1);
+        {
+            let mut all: Vec<&mut App> = apps.iter_mut().collect();
+            d.until(
+                &mut all,
+                recovery_timeout(),
+                &format!("processing up to input {at} before freeze {j}"),
+                |d| d.busy_past(at),
+            );
+        }
+        let (f, o) = if j % 2 == 1 { (0, 1) } else { (1, 0) };
+        let tasks = apps[f].metrics().map_or(0, |m| m.tasks);
+        if tasks == 0 {
+            case.fail(format!(
+                "precondition not met: app{f} runs no task before freeze {j}"
+            ));
+        }
+        let lost_before = apps[f].log_lines_with(PARTITIONS_LOST);
+        let dirty_before = apps[f].log_lines_with(DIRTY_REJOIN);
+        let mark = apps[f].line_count();
+        let frozen = apps[f].freeze();
+        let frozen_at = Instant::now();
+        d.producing = false;
+        let took = d.until(
+            &mut [&mut apps[o]],
+            recovery_timeout(),
+            &format!("app{o} taking over the tasks of the frozen app{f} (freeze {j})"),
+            Driver::caught_up,
+        );
+        recovery = recovery.max(took);
+        let taken = apps[o].metrics().map_or(0, |m| m.tasks);
+        if taken != PARTITIONS as u64 {
+            case.fail(format!(
+                "app{o} caught up with app{f} frozen, but runs {taken} tasks, not all \
+                 {PARTITIONS} (freeze {j})"
+            ));
+        }
+        longest_freeze = longest_freeze.max(frozen_at.elapsed());
+        frozen.thaw();
+        let thawed = Instant::now();
+        let rebalancing =
+            match apps[f].wait_line_from(mark, recovery_timeout(), |l| l == "STATE REBALANCING") {
+                Ok(i) => i,
+                Err(e) => case.fail(format!(
+                    "app{f} never left RUNNING after SIGCONT (freeze {j}): {e}; last state: {}",
+                    apps[f].last_state()
+                )),
+            };
+        let running = apps[f].wait_line_from(rebalancing, recovery_timeout(), |l| {
+            parse_metrics(l).is_some_and(|m| m.state == "RUNNING" && m.tasks > 0)
+        });
+        if let Err(e) = running {
+            case.fail(format!(
+                "app{f} did not rejoin and run tasks again after SIGCONT (freeze {j}): {e}; \
+                 last state: {}",
+                apps[f].last_state()
+            ));
+        }
+        rejoin = rejoin.max(thawed.elapsed());
+        lost += apps[f].log_lines_with(PARTITIONS_LOST) - lost_before;
+        let closed_dirty = apps[f].log_lines_with(DIRTY_REJOIN) - dirty_before;
+        if closed_dirty == 0 {
+            case.fail(format!(
+                "app{f} rejoined after SIGCONT without logging that it closed its tasks \
+                 without committing ('{DIRTY_REJOIN}', at warn) (freeze {j})"
+            ));
+        }
+        dirty += closed_dirty;
+        d.producing = true;
+    }
+    {
+        let mut all: Vec<&mut App> = apps.iter_mut().collect();
+        d.until(
+            &mut all,
+            recovery_timeout(),
+            "processing the rest of the input",
+            Driver::done,
+        );
+    }
+    for app in &mut apps {
+        app.close_cleanly(&case);
+    }
+    let v = verify(
+        &case,
+        &spec,
+        &d.inputs.workload().keys,
+        &Expected::of(&d.inputs),
+    );
+    let mut fields = header(Guarantee::ExactlyOnce, 2, 0, d.inputs.sent.len());
+    fields.extend([
+        ("fault", "sigstop-instance".to_owned()),
+        ("freezes", freezes.to_string()),
+        ("frozen_ms", ms(longest_freeze)),
+    ]);
+    fields.extend(v.fields());
+    fields.extend([
+        ("recovery_ms", ms(recovery)),
+        ("rejoin_ms", ms(rejoin)),
+        ("partitions_lost", lost.to_string()),
+        ("dirty_rejoins", dirty.to_string()),
+    ]);
+    case.summary(&fields);
+    assert_exact(&case, &spec, &v);
 }

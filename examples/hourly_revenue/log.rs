@@ -2,10 +2,14 @@
 //!
 //! `RUST_LOG` is a comma-separated list of `level` or `target=level` directives (levels
 //! `error`, `warn`, `info`, `debug`, `trace`, `off`); the directive with the longest target
-//! prefix of an event's target decides. Without `RUST_LOG` nothing is logged.
+//! prefix of an event's target decides. Without `RUST_LOG` nothing is logged. Each line
+//! names the thread it comes from, so that the stream threads of one instance can be told
+//! apart.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -92,8 +96,23 @@ impl Subscriber for StderrLogger {
         let mut line = Line::default();
         event.record(&mut line);
         let meta = event.metadata();
-        let now = chrono::Utc::now().format("%H:%M:%S%.3f");
-        eprintln!("{now} {:>5} {}:{}", meta.level(), meta.target(), line.0);
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let day_ms = ms % 86_400_000;
+        let thread = std::thread::current();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{:02}:{:02}:{:02}.{:03} {:>5} [{}] {}:{}",
+            day_ms / 3_600_000,
+            day_ms / 60_000 % 60,
+            day_ms / 1_000 % 60,
+            day_ms % 1_000,
+            meta.level(),
+            thread.name().unwrap_or("-"),
+            meta.target(),
+            line.0
+        );
     }
 
     fn enter(&self, _span: &Id) {}

@@ -27,6 +27,10 @@
 //! closes the instance cleanly. The exit status is 0 only after a clean close; `RUST_LOG`
 //! (e.g. `info`) logs the library's events to stderr.
 
+// The example's logger: lines carry the thread name, which tells stream threads apart.
+#[path = "../../examples/hourly_revenue/log.rs"]
+mod log;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::{BufRead as _, Write as _};
@@ -335,122 +339,5 @@ fn run(args: &Args) -> std::result::Result<(), String> {
         }
         (Some(e), _) => Err(format!("a stream thread failed: {e}")),
         (None, Err(e)) => Err(format!("close failed: {e}")),
-    }
-}
-
-/// A small stderr logger for the library's `tracing` events, switched on with `RUST_LOG`
-/// (`level` or `target=level` directives, comma-separated).
-mod log {
-    use std::io::Write as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Level, Metadata, Subscriber};
-
-    pub(super) fn init() {
-        let Ok(spec) = std::env::var("RUST_LOG") else {
-            return;
-        };
-        let directives: Vec<(String, Option<Level>)> = spec
-            .split(',')
-            .filter_map(|d| {
-                let d = d.trim();
-                let (target, level) = d.rsplit_once('=').unwrap_or(("", d));
-                let level = match level.to_ascii_lowercase().as_str() {
-                    "off" => None,
-                    l => Some(l.parse::<Level>().ok()?),
-                };
-                Some((target.to_owned(), level))
-            })
-            .collect();
-        if directives.is_empty() {
-            return;
-        }
-        let _ = tracing::subscriber::set_global_default(StderrLogger {
-            directives,
-            next_span: AtomicU64::new(1),
-        });
-    }
-
-    struct StderrLogger {
-        directives: Vec<(String, Option<Level>)>,
-        next_span: AtomicU64,
-    }
-
-    impl StderrLogger {
-        fn max_level(&self, target: &str) -> Option<Level> {
-            self.directives
-                .iter()
-                .filter(|(t, _)| target.starts_with(t.as_str()))
-                .max_by_key(|(t, _)| t.len())
-                .and_then(|(_, l)| *l)
-        }
-    }
-
-    #[derive(Default)]
-    struct Line(String);
-
-    impl Visit for Line {
-        fn record_str(&mut self, field: &Field, value: &str) {
-            use std::fmt::Write as _;
-            if field.name() == "message" {
-                let _ = write!(self.0, " {value}");
-            } else {
-                let _ = write!(self.0, " {}={value:?}", field.name());
-            }
-        }
-
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            use std::fmt::Write as _;
-            if field.name() == "message" {
-                let _ = write!(self.0, " {value:?}");
-            } else {
-                let _ = write!(self.0, " {}={value:?}", field.name());
-            }
-        }
-    }
-
-    impl Subscriber for StderrLogger {
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            self.max_level(metadata.target())
-                .is_some_and(|max| *metadata.level() <= max)
-        }
-
-        fn new_span(&self, _span: &Attributes<'_>) -> Id {
-            Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed))
-        }
-
-        fn record(&self, _span: &Id, _values: &Record<'_>) {}
-
-        fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
-
-        fn event(&self, event: &Event<'_>) {
-            let mut line = Line::default();
-            event.record(&mut line);
-            let meta = event.metadata();
-            let ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis());
-            let day_ms = ms % 86_400_000;
-            let thread = std::thread::current();
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "{:02}:{:02}:{:02}.{:03} {:>5} [{}] {}:{}",
-                day_ms / 3_600_000,
-                day_ms / 60_000 % 60,
-                day_ms / 1_000 % 60,
-                day_ms % 1_000,
-                meta.level(),
-                thread.name().unwrap_or("-"),
-                meta.target(),
-                line.0
-            );
-        }
-
-        fn enter(&self, _span: &Id) {}
-
-        fn exit(&self, _span: &Id) {}
     }
 }

@@ -1,9 +1,17 @@
 //! The machinery of the fault-injection suite: brokers (the shared one of
-//! `tests/broker/kafka-broker.sh`, and a private one of `tests/fault/broker.sh` that may be
-//! frozen and restarted), `fault-app` child processes, the input producer with its ledger of
-//! acknowledged records, readers of the outputs, the application's committed offsets, and the
-//! checks of what was committed against what was produced.
+//! `tests/broker/kafka-broker.sh`, and a private one of `tests/broker/single-node.sh` that may
+//! be frozen and restarted), `fault-app` child processes, the input producer with its ledger
+//! of acknowledged records, readers of the outputs (the runtime tests' reader), the
+//! application's committed offsets, and the checks of what was committed against what was
+//! produced.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../runtime_support/names.rs"]
+mod names;
+// Shared with the runtime tests, which use the parts this suite does not.
+#[allow(dead_code)]
+#[path = "../runtime_support/reader.rs"]
+mod reader;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -11,7 +19,6 @@ use std::fs::OpenOptions;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,10 +29,13 @@ use rdkafka::admin::{
 };
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers as _, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use streams_core::partitioner::default_partition;
+
+pub(crate) use names::unique;
+pub(crate) use reader::{Read, Reader, partition_count};
 
 /// One hour in milliseconds: the window size of the application.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
@@ -56,19 +66,6 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A name no other case or earlier run uses.
-pub(crate) fn unique(prefix: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000);
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn client(bootstrap: &str) -> ClientConfig {
@@ -134,8 +131,8 @@ pub(crate) fn shared_broker() -> String {
     bootstrap
 }
 
-/// The private broker of `tests/fault/broker.sh`, started on first use and destroyed by the
-/// script's watchdog when this test binary exits.
+/// The private broker of `tests/broker/single-node.sh`, started on first use and destroyed
+/// by the script's watchdog when this test binary exits.
 pub(crate) struct PrivateBroker {
     dir: PathBuf,
     /// Its bootstrap address, the same across restarts.
@@ -143,18 +140,19 @@ pub(crate) struct PrivateBroker {
 }
 
 fn broker_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fault/broker.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("broker/single-node.sh")
 }
 
 fn run_script(args: &[&str]) -> String {
     let out = Command::new(broker_script())
         .args(args)
+        .env("BROKER_LOG_NAME", "fault-broker")
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", broker_script().display()));
     assert!(
         out.status.success(),
-        "tests/fault/broker.sh {} failed ({}):\n{}{}",
+        "tests/broker/single-node.sh {} failed ({}):\n{}{}",
         args.join(" "),
         out.status,
         String::from_utf8_lossy(&out.stdout),
@@ -196,9 +194,7 @@ impl PrivateBroker {
 
     /// Freezes the broker with SIGSTOP until the guard is dropped (or thawed).
     pub(crate) fn freeze(&self) -> Frozen {
-        let pid = self.pid();
-        signal("STOP", &pid);
-        Frozen { pid: Some(pid) }
+        Frozen::new(self.pid())
     }
 
     /// Stops the broker cleanly, keeping its data.
@@ -225,14 +221,20 @@ fn signal(name: &str, pid: &str) {
     assert!(status.success(), "kill -{name} {pid} failed: {status}");
 }
 
-/// A broker frozen with SIGSTOP; continued (SIGCONT) when dropped, so that a failing case
-/// does not leave it frozen for the next.
+/// A process (the broker, an instance) frozen with SIGSTOP; continued (SIGCONT) when dropped,
+/// so that a failing case does not leave it frozen for the next.
 pub(crate) struct Frozen {
     pid: Option<String>,
 }
 
 impl Frozen {
-    /// Continues the broker.
+    /// Freezes process `pid`.
+    fn new(pid: String) -> Frozen {
+        signal("STOP", &pid);
+        Frozen { pid: Some(pid) }
+    }
+
+    /// Continues the process.
     pub(crate) fn thaw(mut self) {
         if let Some(pid) = self.pid.take() {
             signal("CONT", &pid);
@@ -265,21 +267,6 @@ pub(crate) fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs
         assert!(Instant::now() < deadline, "topic {name} did not appear");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The partition count of `topic` (0 when unknown).
-pub(crate) fn partition_count(bootstrap: &str, topic: &str) -> i32 {
-    let consumer: BaseConsumer = client(bootstrap).create().expect("metadata client");
-    consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .ok()
-        .and_then(|m| {
-            m.topics()
-                .iter()
-                .find(|t| t.name() == topic && t.error().is_none())
-                .map(|t| t.partitions().len() as i32)
-        })
-        .unwrap_or(0)
 }
 
 /// Low and high watermark of every partition of `topic`.
@@ -720,11 +707,23 @@ impl App {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
+        let i = self.wait_line_from(0, timeout, pred)?;
+        Ok(self.lines.lock().lines[i].clone())
+    }
+
+    /// As [`wait_line`](Self::wait_line), among the lines of the current run from index
+    /// `from` on (see [`line_count`](Self::line_count)); returns the line's index.
+    pub(crate) fn wait_line_from(
+        &self,
+        from: usize,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<usize, String> {
         let deadline = Instant::now() + timeout;
         let mut g = self.lines.lock();
         loop {
-            if let Some(l) = g.lines.iter().find(|l| pred(l)) {
-                return Ok(l.clone());
+            if let Some(i) = g.lines.iter().skip(from).position(|l| pred(l)) {
+                return Ok(from + i);
             }
             if g.closed {
                 return Err(format!("{} exited", self.name));
@@ -756,6 +755,20 @@ impl App {
     /// The lines of the current run so far.
     pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().lines.clone()
+    }
+
+    /// How many lines the current run has printed so far.
+    pub(crate) fn line_count(&self) -> usize {
+        self.lines.lock().lines.len()
+    }
+
+    /// How many lines of its stderr log (every run) contain `text`.
+    pub(crate) fn log_lines_with(&self, text: &str) -> usize {
+        std::fs::read_to_string(&self.stderr)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(text))
+            .count()
     }
 
     /// When the first line of the current run satisfying `pred` arrived.
@@ -800,6 +813,12 @@ impl App {
             )),
             Some(Err(e)) => Err(format!("{}: {e}", self.name)),
         }
+    }
+
+    /// Freezes the process with SIGSTOP until the guard is dropped (or thawed).
+    pub(crate) fn freeze(&self) -> Frozen {
+        let child = self.child.as_ref().expect("the instance is running");
+        Frozen::new(child.id().to_string())
     }
 
     /// SIGKILL, and reap the process.
@@ -1102,144 +1121,44 @@ pub(crate) struct Out {
     pub(crate) headers: BTreeMap<String, String>,
 }
 
-fn parse_out(m: &rdkafka::message::BorrowedMessage<'_>) -> Out {
-    let position = |p: &str| {
-        let (a, b) = p.split_once(':')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
-    };
-    let text = String::from_utf8_lossy(m.payload().unwrap_or_default());
-    let mut parts = text.split_whitespace();
-    let value = parts.next().and_then(|v| v.parse().ok()).unwrap_or(-1);
-    let mut from = parts.next().and_then(position);
-    let mut headers = BTreeMap::new();
-    if let Some(h) = m.headers() {
-        for i in 0..h.count() {
-            let hd = h.get(i);
-            headers.insert(
-                hd.key.to_owned(),
-                String::from_utf8_lossy(hd.value.unwrap_or_default()).into_owned(),
-            );
-        }
-    }
-    if let Some(p) = headers.get("fault-input").and_then(|p| position(p)) {
-        from = Some(p);
-    }
-    Out {
-        partition: m.partition(),
-        offset: m.offset(),
-        key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-        value,
-        from,
-        headers,
-    }
-}
-
-/// Reads every partition of a topic from the beginning.
-pub(crate) struct Reader {
-    consumer: BaseConsumer,
-    topic: String,
-    partitions: i32,
-    /// What was read so far, in the order read.
-    pub(crate) records: Vec<Out>,
-}
-
-impl Reader {
-    /// A reader of `topic`; `committed` reads with `isolation.level=read_committed`.
-    pub(crate) fn new(bootstrap: &str, topic: &str, committed: bool) -> Reader {
-        let partitions = partition_count(bootstrap, topic);
-        assert!(partitions > 0, "topic {topic} does not exist");
-        let mut cfg = client(bootstrap);
-        cfg.set("group.id", unique("fault-reader"))
-            .set("enable.auto.commit", "false")
-            .set(
-                "isolation.level",
-                if committed {
-                    "read_committed"
-                } else {
-                    "read_uncommitted"
-                },
-            );
-        let consumer: BaseConsumer = cfg.create().expect("reader");
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .expect("tpl");
-        }
-        consumer.assign(&tpl).expect("assign");
-        Reader {
-            consumer,
-            topic: topic.to_owned(),
-            partitions,
-            records: Vec::new(),
-        }
-    }
-
-    /// Reads what arrives within `wait` (with no wait: what is already there); returns how
-    /// many records were read.
-    pub(crate) fn poll(&mut self, wait: Duration) -> usize {
-        let before = self.records.len();
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.consumer.poll(left.min(Duration::from_millis(20))) {
-                Some(Ok(m)) => {
-                    self.records.push(parse_out(&m));
-                    if self.records.len() - before >= 100_000 {
-                        break;
-                    }
-                }
-                Some(Err(_)) | None => {
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                }
-            }
-        }
-        self.records.len() - before
-    }
-
-    /// The position of every partition (-1 when unknown).
-    pub(crate) fn positions(&self) -> Vec<i64> {
-        let positions = self.consumer.position().ok();
-        (0..self.partitions)
-            .map(|p| {
-                positions
-                    .as_ref()
-                    .and_then(|t| {
-                        t.find_partition(&self.topic, p)
-                            .and_then(|e| e.offset().to_raw())
-                    })
-                    .unwrap_or(-1)
-            })
-            .collect()
-    }
-
-    /// Whether every partition's position has reached `ends` (with `read_committed`: no
-    /// transaction below them is still open).
-    pub(crate) fn at(&self, ends: &[i64]) -> bool {
-        self.positions()
-            .iter()
-            .zip(ends)
-            .all(|(p, e)| *e == 0 || p >= e)
-    }
-
-    /// Reads until every partition's position reaches the log end offset it had when this
-    /// was called. Returns whether it did within `timeout`.
-    pub(crate) fn read_to_end(&mut self, bootstrap: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let Some(ends) = log_ends(&log_end_client(bootstrap), &self.topic, self.partitions) else {
-            return false;
+impl Out {
+    /// Parses a record of an output topic (or of its dead-letter topic, whose value the
+    /// runtime may leave out: the header `fault-input` still names the input).
+    pub(crate) fn of(r: Read) -> Out {
+        let position = |p: &str| {
+            let (a, b) = p.split_once(':')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
         };
-        loop {
-            self.poll(Duration::from_millis(100));
-            if self.at(&ends) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
+        let text = r.value_str();
+        let mut parts = text.split_whitespace();
+        let value = parts.next().and_then(|v| v.parse().ok()).unwrap_or(-1);
+        let mut from = parts.next().and_then(position);
+        if let Some(p) = r.headers.get("fault-input").and_then(|p| position(p)) {
+            from = Some(p);
+        }
+        Out {
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key_str(),
+            value,
+            from,
+            headers: r.headers,
         }
     }
+}
+
+/// Reads `topic` to its end with `read_committed`; fails the case when that takes more than
+/// 60 s (a transaction stays open).
+pub(crate) fn read_outputs(case: &Case, bootstrap: &str, topic: &str) -> Vec<Out> {
+    let mut r = Reader::new(bootstrap, topic, true);
+    if !r.read_to_end(Duration::from_secs(60)) {
+        case.fail(format!(
+            "could not read {} to its end with read_committed within 60 s (a transaction \
+             stays open?)",
+            r.topic()
+        ));
+    }
+    r.records.into_iter().map(Out::of).collect()
 }
 
 /// The application's committed input offsets, as its group coordinator has them.
@@ -1376,7 +1295,7 @@ impl<'a> Driver<'a> {
         self.inputs.poll();
         self.progress.poll(Duration::from_millis(50));
         for r in self.progress.records.drain(..) {
-            if let Some((p, o)) = r.from
+            if let Some((p, o)) = Out::of(r).from
                 && let Some(s) = self.seen.get_mut(p as usize)
             {
                 *s = (*s).max(o + 1);
@@ -1565,19 +1484,10 @@ impl Expected {
 /// Reads both output topics to their end with `read_committed` and compares the last value
 /// per key (and per window) with `expected`.
 pub(crate) fn verify(case: &Case, spec: &AppSpec, keys: &[String], expected: &Expected) -> Verdict {
-    let mut counts = Reader::new(&spec.bootstrap, &spec.topics.counts, true);
-    let mut windows = Reader::new(&spec.bootstrap, &spec.topics.windows, true);
-    for r in [&mut counts, &mut windows] {
-        if !r.read_to_end(&spec.bootstrap, Duration::from_secs(60)) {
-            case.fail(format!(
-                "could not read {} to its end with read_committed within 60 s (a transaction \
-                 stays open?)",
-                r.topic
-            ));
-        }
-    }
+    let mut counts = read_outputs(case, &spec.bootstrap, &spec.topics.counts);
+    let mut windows = read_outputs(case, &spec.bootstrap, &spec.topics.windows);
     let mut v = Verdict {
-        outputs: counts.records.len() + windows.records.len(),
+        outputs: counts.len() + windows.len(),
         ..Verdict::default()
     };
     let index: HashMap<&str, usize> = keys
@@ -1585,11 +1495,10 @@ pub(crate) fn verify(case: &Case, spec: &AppSpec, keys: &[String], expected: &Ex
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
-    let mut sorted = counts.records.clone();
-    sorted.sort_by_key(|r| (r.partition, r.offset));
+    counts.sort_by_key(|r| (r.partition, r.offset));
     let mut last: Vec<Option<i64>> = vec![None; keys.len()];
     let mut prev: Vec<i64> = expected.count_start.clone();
-    for r in &sorted {
+    for r in &counts {
         let Some(&k) = index.get(r.key.as_str()) else {
             v.note(format!("unknown key '{}' in the count topic", r.key));
             continue;
@@ -1626,10 +1535,9 @@ pub(crate) fn verify(case: &Case, spec: &AppSpec, keys: &[String], expected: &Ex
             v.note(format!("{key}: final count {got}, expected {want}"));
         }
     }
-    let mut sorted = windows.records.clone();
-    sorted.sort_by_key(|r| (r.partition, r.offset));
+    windows.sort_by_key(|r| (r.partition, r.offset));
     let mut final_sums: HashMap<&str, i64> = HashMap::new();
-    for r in &sorted {
+    for r in &windows {
         let before = final_sums.insert(r.key.as_str(), r.value);
         if let Some(b) = before
             && r.value <= b
@@ -1811,13 +1719,7 @@ pub(crate) fn coverage(
     skippable: &HashSet<usize>,
 ) -> Coverage {
     let committed = driver.committed_now();
-    let read = |topic: &str| -> Vec<Out> {
-        let mut r = Reader::new(&spec.bootstrap, topic, true);
-        if !r.read_to_end(&spec.bootstrap, Duration::from_secs(60)) {
-            case.fail(format!("could not read {topic} to its end within 60 s"));
-        }
-        r.records
-    };
+    let read = |topic: &str| read_outputs(case, &spec.bootstrap, topic);
     let counts = read(&spec.topics.counts);
     let windows = read(&spec.topics.windows);
     let count_dlq = read(&dead_letter(&spec.topics.counts));

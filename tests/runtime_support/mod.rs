@@ -4,19 +4,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
+mod names;
+mod reader;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use streams_core::partitioner::default_partition;
 use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::runtime::{AdminTopicCreator, KafkaClientConfigs, TopicCreator};
@@ -25,22 +26,12 @@ use streams_core::state::{KeyValueStore, ReadOnlyKeyValueStore};
 use streams_core::{Consumed, Produced, Record, Result, StreamsConfig, Topology};
 use streams_state::{Stores, TypedKeyValueStore};
 
+pub(crate) use names::unique;
+pub(crate) use reader::{Read, Reader, partition_count};
+
 /// The environment variable naming the file the broker script writes the bootstrap address
 /// to.
 pub(crate) const BOOTSTRAP_FILE_ENV: &str = "KAFKA_BOOTSTRAP_FILE";
-
-/// A topic or application name no other test (or earlier run) uses.
-pub(crate) fn unique(prefix: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
 pub(crate) fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -160,23 +151,6 @@ impl Cluster {
     }
 }
 
-/// The partition count of `topic` (0 when unknown).
-pub(crate) fn partition_count(bootstrap: &str, topic: &str) -> i32 {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", bootstrap);
-    let consumer: BaseConsumer = cfg.create().expect("metadata client");
-    consumer
-        .fetch_metadata(None, Duration::from_secs(5))
-        .ok()
-        .and_then(|m| {
-            m.topics()
-                .iter()
-                .find(|t| t.name() == topic && t.error().is_none())
-                .map(|t| t.partitions().len() as i32)
-        })
-        .unwrap_or(0)
-}
-
 /// The event time tests call `t`, shifted to this run's recent past.
 ///
 /// A broker deletes log segments whose newest record is older than the topic's retention
@@ -247,115 +221,6 @@ pub(crate) fn produce_bytes(
         }
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
-}
-
-/// A record read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Read {
-    /// Key.
-    pub(crate) key: Option<Vec<u8>>,
-    /// Value.
-    pub(crate) value: Option<Vec<u8>>,
-    /// Partition.
-    pub(crate) partition: i32,
-    /// Offset.
-    pub(crate) offset: i64,
-    /// Headers as (key, UTF-8 value).
-    pub(crate) headers: BTreeMap<String, String>,
-}
-
-impl Read {
-    /// The key as a string.
-    pub(crate) fn key_str(&self) -> String {
-        String::from_utf8_lossy(self.key.as_deref().unwrap_or_default()).into_owned()
-    }
-
-    /// The value as a string.
-    pub(crate) fn value_str(&self) -> String {
-        String::from_utf8_lossy(self.value.as_deref().unwrap_or_default()).into_owned()
-    }
-}
-
-/// A reader of every partition of a topic from the beginning.
-pub(crate) struct Reader {
-    consumer: BaseConsumer,
-    /// What was read so far.
-    pub(crate) records: Vec<Read>,
-}
-
-impl Reader {
-    /// Reads `topic` from the beginning; `read_committed` hides uncommitted and aborted
-    /// transactional records.
-    pub(crate) fn new(bootstrap: &str, topic: &str, read_committed: bool) -> Reader {
-        let partitions = partition_count(bootstrap, topic);
-        assert!(partitions > 0, "topic {topic} does not exist");
-        let mut cfg = ClientConfig::new();
-        cfg.set("bootstrap.servers", bootstrap)
-            .set("group.id", unique("reader"))
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .set(
-                "isolation.level",
-                if read_committed {
-                    "read_committed"
-                } else {
-                    "read_uncommitted"
-                },
-            );
-        let consumer: BaseConsumer = cfg.create().expect("consumer");
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .expect("tpl");
-        }
-        consumer.assign(&tpl).expect("assign");
-        Reader {
-            consumer,
-            records: Vec::new(),
-        }
-    }
-
-    /// Reads whatever is available within `wait`.
-    pub(crate) fn poll(&mut self, wait: Duration) {
-        let deadline = Instant::now() + wait;
-        let mut timeout = wait.min(Duration::from_millis(100));
-        while Instant::now() < deadline {
-            match self.consumer.poll(timeout) {
-                Some(Ok(m)) => {
-                    let mut headers = BTreeMap::new();
-                    if let Some(h) = m.headers() {
-                        for i in 0..h.count() {
-                            let hd = h.get(i);
-                            headers.insert(
-                                hd.key.to_owned(),
-                                String::from_utf8_lossy(hd.value.unwrap_or_default()).into_owned(),
-                            );
-                        }
-                    }
-                    self.records.push(Read {
-                        key: m.key().map(<[u8]>::to_vec),
-                        value: m.payload().map(<[u8]>::to_vec),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        headers,
-                    });
-                    timeout = Duration::ZERO;
-                }
-                Some(Err(_)) => {}
-                None => timeout = Duration::from_millis(100),
-            }
-        }
-    }
-
-    /// Reads until at least `n` records have been read or `timeout` passes; returns whether
-    /// `n` were read.
-    pub(crate) fn read_at_least(&mut self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.records.len() < n && Instant::now() < deadline {
-            self.poll(Duration::from_millis(200));
-        }
-        self.records.len() >= n
-    }
 }
 
 /// Headers for a produced record.

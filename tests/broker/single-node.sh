@@ -1,36 +1,39 @@
 #!/usr/bin/env bash
-# A private single-node Apache Kafka broker (KRaft, combined broker and controller) for the
-# fault-injection suite, which freezes and restarts it. The shared broker of
-# tests/broker/kafka-broker.sh serves other test binaries and must never be frozen, so this
-# one lives in a run directory of its own, on free loopback ports, with the same jars.
+# A single-node Apache Kafka broker (KRaft, combined broker and controller) living in a run
+# directory of its own, on free loopback ports, with the jars pinned in pom.xml (fetched into
+# lib/ on first use). kafka-broker.sh runs the shared test broker with it; the fault-injection
+# suite runs a private one that it freezes and restarts.
 #
-#   tests/fault/broker.sh start DIR [OWNER_PID]
+#   single-node.sh start DIR [OWNER_PID]
 #         first start: format fresh storage in DIR, pick free ports; later starts: the same
 #         data and the same ports, so clients reconnect to the address they know. Waits until
 #         the broker answers, prints the bootstrap address (also in DIR/bootstrap). With
 #         OWNER_PID, a watchdog destroys the broker once that process is gone, so a test
-#         binary that dies cannot leave a broker behind.
-#   tests/fault/broker.sh stop DIR      stop it cleanly (SIGTERM), keeping its data
-#   tests/fault/broker.sh kill DIR      SIGKILL it, keeping its data
-#   tests/fault/broker.sh pid DIR       print the broker's pid (for SIGSTOP/SIGCONT)
-#   tests/fault/broker.sh status DIR    print the bootstrap address if it is running
-#   tests/fault/broker.sh destroy DIR   stop it and delete DIR
+#         binary that dies cannot leave a broker behind. Exits with 4 when the broker was
+#         launched but never became ready (worth another try), 1 on any other failure.
+#   single-node.sh stop DIR      stop it cleanly (SIGTERM), keeping its data
+#   single-node.sh kill DIR      SIGKILL it, keeping its data
+#   single-node.sh pid DIR       print the broker's pid (for SIGSTOP/SIGCONT)
+#   single-node.sh status DIR    print the bootstrap address if it is running (else exit 3)
+#   single-node.sh destroy DIR   stop it and delete DIR
+#
+# Diagnostics go to stderr, prefixed with $BROKER_LOG_NAME (default "broker").
+# The broker accepts session timeouts down to 1 s, for both group protocols, so that tests
+# can have a dead member leave its group within seconds.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 self="$here/$(basename "${BASH_SOURCE[0]}")"
-shared="$(cd "$here/../broker" && pwd)"
-lib="$shared/lib"
-pom="$shared/pom.xml"
-log4j="$shared/log4j2.properties"
+lib="$here/lib"
+pom="$here/pom.xml"
+log4j="$here/log4j2.properties"
 start_timeout="${KAFKA_BROKER_START_TIMEOUT:-120}"
 
-log() { echo "fault-broker: $*" >&2; }
+log() { echo "${BROKER_LOG_NAME:-broker}: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom"; }
 
-# Same jars and stamp as tests/broker/kafka-broker.sh: whichever script runs first fetches.
 fetch_jars() {
   local stamp="$lib/.pom.sha256" want
   want="$(sha256sum "$pom" | cut -d' ' -f1)"
@@ -53,6 +56,7 @@ fetch_jars() {
   echo "$want" > "$stamp"
 }
 
+# The storage tool moved between Kafka versions; use whichever class the jars have.
 storage_tool_class() {
   local cls jar
   for cls in org/apache/kafka/tools/StorageTool kafka/tools/StorageTool; do
@@ -99,6 +103,8 @@ free_port() {
   die "no free port found"
 }
 
+# group.min.session.timeout.ms bounds the classic protocol (which the runtime uses),
+# group.consumer.min.session.timeout.ms the consumer protocol of KIP-848.
 write_config() {
   local port="$1" controller_port="$2"
   cat > "$run/server.properties" <<CONF
@@ -138,6 +144,7 @@ wait_ready() {
     kill -0 "$pid" 2>/dev/null || return 1
     if tail -c "+$((from + 1))" "$run/server.log" 2>/dev/null | grep -q "Kafka Server started" \
          && port_in_use "$port"; then
+      # The broker says it started; make sure it answers a metadata round trip.
       if java_tool org.apache.kafka.tools.BrokerApiVersionsCommand \
            --bootstrap-server "127.0.0.1:$port" >"$run/probe.out" 2>&1; then
         return 0
@@ -161,6 +168,7 @@ start_watchdog() {
 start() {
   local owner="${1:-}" pid
   if pid="$(running_pid)" && [[ -s "$run/bootstrap" ]]; then
+    log "already running (pid $pid)"
     [[ -n "$owner" ]] && start_watchdog "$owner"
     cat "$run/bootstrap"
     return 0
@@ -195,18 +203,20 @@ start() {
   if ! wait_ready "$pid" "$port" "$from"; then
     log "the broker did not become ready; its last log lines:"
     tail -n 30 "$run/server.log" "$run/server.out" >&2 2>/dev/null || true
-    stop_broker KILL
-    die "the broker in $run did not start"
+    stop_broker KILL || true
+    log "the broker in $run did not start"
+    exit 4
   fi
   echo "127.0.0.1:$port" > "$run/bootstrap"
   log "Kafka $(kafka_version) ready on 127.0.0.1:$port (pid $pid) in $((SECONDS - started)) s"
   cat "$run/bootstrap"
 }
 
-# A frozen broker only acts on SIGTERM once continued.
+# A frozen broker only acts on SIGTERM once continued. Returns 1 when none was running.
 stop_broker() {
-  local signal="$1" pid
+  local signal="$1" pid stopped=1
   if pid="$(running_pid)"; then
+    stopped=0
     kill -CONT "$pid" 2>/dev/null || true
     kill "-$signal" "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 30))
@@ -218,10 +228,22 @@ stop_broker() {
     fi
   fi
   rm -f "$run/pid" "$run/bootstrap"
+  return "$stopped"
+}
+
+status() {
+  local pid
+  if pid="$(running_pid)" && [[ -s "$run/bootstrap" ]]; then
+    log "running (pid $pid)"
+    cat "$run/bootstrap"
+  else
+    log "not running"
+    return 3
+  fi
 }
 
 destroy() {
-  stop_broker TERM
+  stop_broker TERM || true
   if [[ -f "$run/watchdog.pid" ]]; then
     local w
     w="$(cat "$run/watchdog.pid")"
@@ -231,17 +253,18 @@ destroy() {
   rm -rf "$run"
 }
 
+usage() { echo "usage: $0 start|stop|kill|pid|status|destroy DIR [OWNER_PID]" >&2; exit 2; }
+
 cmd="${1:-}"
-[[ -n "${2:-}" ]] || { echo "usage: $0 start|stop|kill|pid|status|destroy DIR [OWNER_PID]" >&2; exit 2; }
+[[ -n "${2:-}" ]] || usage
 mkdir -p "$(dirname "$2")"
 run="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 case "$cmd" in
   start) start "${3:-}" ;;
-  stop) stop_broker TERM; log "stopped (data kept in $run)" ;;
-  kill) stop_broker KILL; log "killed (data kept in $run)" ;;
+  stop) if stop_broker TERM; then log "stopped"; fi ;;
+  kill) if stop_broker KILL; then log "killed"; fi ;;
   pid) running_pid || { log "not running"; exit 3; } ;;
-  status)
-    if running_pid >/dev/null && [[ -s "$run/bootstrap" ]]; then cat "$run/bootstrap"; else log "not running"; exit 3; fi ;;
+  status) status ;;
   destroy) destroy ;;
-  *) echo "usage: $0 start|stop|kill|pid|status|destroy DIR [OWNER_PID]" >&2; exit 2 ;;
+  *) usage ;;
 esac

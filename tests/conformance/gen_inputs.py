@@ -19,6 +19,13 @@ Files:
                              records, records past grace and past retention, duplicates, null
                              keys and values, held-back non-matches and their release
     random-joins-3k.jsonl    3,000 seeded random records split evenly over "input" and "input2"
+    closing.jsonl            hand-written: many windows, sessions and held-back join records of
+                             different keys, starts and ends closing on one record
+    shape-<shape>-s<n>.jsonl seeded random records of one shape (see SHAPES), seeds 1..n:
+                             few keys and many collisions, many null keys, late and very late
+                             records, bursts of equal timestamps
+
+With --sweep N, also writes seeds 1..N of every shape (the long sweep of regen.sh --sweep).
 """
 
 import argparse
@@ -219,6 +226,70 @@ JOINS = [
 ]
 
 
+# --------------------------------------------------------------------------------------
+# closing.jsonl: (topic, key, value, offset from START in ms). Each block ends with a record
+# far enough ahead to close everything before it at once, so the order in which several
+# results are released together is pinned: sessions with equal ends and different starts,
+# windows of several keys and starts, held-back outer-join records of both sides. Keys
+# arrive in descending order so that arrival order and key order differ.
+# --------------------------------------------------------------------------------------
+CLOSING = [
+    # sessions (gap 5 s, grace 2 s): equal ends, different starts and keys
+    ("input", "k04", "a", 100_000),
+    ("input", "k04", "b", 102_000),
+    ("input", "k04", "c", 104_000),
+    ("input", "k03", "d", 101_000),
+    ("input", "k03", "e", 104_000),
+    ("input", "k02", "f", 103_000),
+    ("input", "k01", "g", 104_000),
+    ("input", "k00", "h", 104_000),
+    ("input", "k05", "i", 100_500),
+    # closes all of the above (and their 10 s windows) on one record
+    ("input", "k09", "close", 130_000),
+    # windows of several starts and keys, closing together
+    ("input", "k07", "j", 140_500),
+    ("input", "k06", "k", 140_500),
+    ("input", "k07", "l", 149_999),
+    ("input", "k06", "m", 150_000),
+    ("input", "k05", "n", 155_000),
+    ("input", "k04", "o", 151_000),
+    ("input", "k03", "p", 159_999),
+    ("input", "k02", "q", 160_000),
+    ("input", "k01", "r", 145_000),
+    ("input", "k00", "s", 160_000),
+    ("input", "k09", "close", 200_000),
+    # held-back outer-join records (5 s windows, grace 2 s) of both sides, no matches,
+    # equal and different timestamps, released by one record
+    ("input", "k08", "t", 210_000),
+    ("input2", "k07", "u", 210_000),
+    ("input", "k06", "v", 210_000),
+    ("input2", "k05", "w", 211_000),
+    ("input", "k04", "x", 209_000),
+    ("input2", "k08", "y", 218_000),
+    ("input", "k03", "z", 211_000),
+    ("input2", "k02", "aa", 210_000),
+    ("input", "k09", "close", 240_000),
+    ("input2", "k09", "close", 240_000),
+]
+
+# Random shapes: each gives the generator's knobs. Two seeds of each run in CI.
+SHAPES = {
+    # three keys: almost every record collides with an open window, session or join partner
+    "collide": dict(count=1_000, keys=3, step_ms=200, jitter_ms=3_000, input2_share=0.3,
+                    null_key_share=0.02, late_share=0.0, burst_share=0.0),
+    # a third of the keys null
+    "nullkeys": dict(count=1_000, keys=10, step_ms=300, jitter_ms=3_000, input2_share=0.3,
+                     null_key_share=0.3, late_share=0.0, burst_share=0.0),
+    # one record in eight 3 to 40 s late: within grace, past grace and past retention
+    "late": dict(count=1_000, keys=8, step_ms=150, jitter_ms=2_000, input2_share=0.3,
+                 null_key_share=0.02, late_share=0.125, burst_share=0.0),
+    # runs of up to 20 records with one timestamp
+    "bursts": dict(count=1_000, keys=6, step_ms=400, jitter_ms=0, input2_share=0.3,
+                   null_key_share=0.02, late_share=0.0, burst_share=0.15),
+}
+CI_SEEDS = 2
+
+
 def edge_records():
     return [rec(t, k, v, START + off) for (t, k, v, off) in EDGE]
 
@@ -267,6 +338,45 @@ def random_records(seed, count, keys, step_ms, jitter_ms, input2_share):
     return out
 
 
+def shaped_records(seed, count, keys, step_ms, jitter_ms, input2_share, null_key_share,
+                   late_share, burst_share):
+    """Like random_records, with the knobs of one SHAPES entry. A late record is 3..40 s
+    behind the current time; a burst repeats the current timestamp for 2..20 records."""
+    rng = Rng(seed)
+    out = []
+    now = START
+    burst_left = 0
+    for i in range(count):
+        topic = "input2" if rng.chance(input2_share) else "input"
+        key = None if rng.chance(null_key_share) else "k%02d" % rng.int_between(0, keys - 1)
+        if rng.chance(0.03):
+            value = None
+        else:
+            value = ",".join(rng.pick(WORDS) for _ in range(rng.int_between(1, 4)))
+        if burst_left > 0:
+            burst_left -= 1
+            timestamp = now
+        else:
+            now += step_ms
+            if burst_share and rng.chance(burst_share):
+                burst_left = rng.int_between(1, 19)
+            jitter = 0 if i == 0 or not jitter_ms else rng.int_between(-jitter_ms, jitter_ms)
+            timestamp = max(START, now + jitter)
+            if late_share and rng.chance(late_share):
+                timestamp = max(START, now - rng.int_between(3_000, 40_000))
+        out.append(rec(topic, key, value, timestamp))
+    return out
+
+
+def shaped_files(seeds):
+    files = {}
+    for index, (shape, knobs) in enumerate(SHAPES.items()):
+        for n in range(1, seeds + 1):
+            seed = 100_000 * (index + 1) + n
+            files["shape-%s-s%d.jsonl" % (shape, n)] = shaped_records(seed, **knobs)
+    return files
+
+
 def write_jsonl(path, records):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in records:
@@ -279,6 +389,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(here, "inputs"),
                         help="output directory (default: inputs/ beside this script)")
+    parser.add_argument("--sweep", type=int, default=CI_SEEDS, metavar="N",
+                        help="seeds per random shape (default: %d, what CI runs)" % CI_SEEDS)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -294,7 +406,9 @@ def main():
         "random-joins-3k.jsonl": random_records(seed=3_000, count=3_000, keys=15,
                                                 step_ms=400, jitter_ms=6_000,
                                                 input2_share=0.5),
+        "closing.jsonl": [rec(t, k, v, START + off) for (t, k, v, off) in CLOSING],
     }
+    files.update(shaped_files(args.sweep))
     for name, records in files.items():
         write_jsonl(os.path.join(args.out, name), records)
 

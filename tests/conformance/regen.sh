@@ -4,6 +4,9 @@
 #   regen.sh          rewrite inputs/ (gen_inputs.py) and golden/ (Ref.java over every input)
 #   regen.sh --check  regenerate into a temporary directory and compare with the committed
 #                     inputs/ and golden/; exits 1 and names every differing file
+#   regen.sh --sweep N  the long sweep: N seeds of every random shape (CI has 2), goldens
+#                     from Java into a temporary directory, then the Rust conformance test
+#                     against them (CONFORMANCE_DIR); nothing committed is touched
 #
 # Needs Java 17+, Maven (first run only, for lib/) and Python 3.
 set -euo pipefail
@@ -12,10 +15,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
 check=false
+sweep=""
 case "${1:-}" in
   "") ;;
   --check) check=true ;;
-  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+  --sweep) sweep="${2:?usage: $0 --sweep N}" ;;
+  *) echo "usage: $0 [--check | --sweep N]" >&2; exit 2 ;;
 esac
 
 ./fetch-jars.sh
@@ -23,11 +28,20 @@ esac
 work="$(mktemp -d "${TMPDIR:-/tmp}/conformance-regen.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-python3 gen_inputs.py --out "$work/inputs"
+python3 gen_inputs.py --out "$work/inputs" ${sweep:+--sweep "$sweep"}
 
 javac -nowarn -d "$work/classes" -cp "$here/lib/*" Ref.java
 inputs=("$work"/inputs/*.jsonl)
 java -cp "$here/lib/*:$work/classes" Ref --all "$work/golden" "${inputs[@]}"
+
+if [[ -n "$sweep" ]]; then
+  records=$(cat "${inputs[@]}" | grep -c .)
+  echo "regen.sh --sweep $sweep: ${#inputs[@]} inputs, $records records, $(ls "$work/golden" | wc -l) cases"
+  cd "$here/../.."
+  source tests/setup.sh
+  CONFORMANCE_DIR="$work" cargo test --workspace --test conformance every_golden_case
+  exit 0
+fi
 
 if ! $check; then
   rm -rf inputs golden

@@ -5,9 +5,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The directory of the conformance harness.
+/// The directory of the conformance harness: `CONFORMANCE_DIR` when set (the long sweep of
+/// `tests/conformance/regen.sh --sweep N` points it at freshly generated inputs and goldens),
+/// otherwise the committed `tests/conformance/`.
 pub fn conformance_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
+    match std::env::var_os("CONFORMANCE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance"),
+    }
 }
 
 /// One line of an input script.

@@ -1,17 +1,34 @@
 //! The engine of a Kafka Streams-style stream processing library.
 //!
 //! `streams-core` holds records and serdes, the typed processor API, topologies and their
-//! description, tasks, the state store traits, and the topology test driver. Most users
-//! reach it through `streams-dsl`, whose prelude re-exports what they need.
+//! description, tasks and the state store traits. Two cargo features add the parts that
+//! bring dependencies of their own, and neither is on by default:
+//!
+//! | feature | module | adds |
+//! |---|---|---|
+//! | `kafka` | [`runtime`] | `KafkaStreams`, its stream threads and clients (librdkafka, tokio) |
+//! | `test-driver` | [`driver`] | `TopologyTestDriver`, Java's `kafka-streams-test-utils` |
+//!
+//! Most users reach this crate through `streams-dsl`, which turns both on by default and
+//! whose prelude re-exports what an application needs.
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+// Tasks, restores and commits are driven by the runtime and the test driver; a build without
+// one of them keeps the engine's code but has nobody to call the parts only it uses.
+#![cfg_attr(
+    not(all(feature = "kafka", feature = "test-driver")),
+    allow(dead_code, unused_imports)
+)]
 
 mod config;
+mod context;
+#[cfg(feature = "test-driver")]
 pub mod driver;
 mod error;
 mod options;
 pub mod partitioner;
 pub mod processor;
 pub mod record;
+#[cfg(feature = "kafka")]
 pub mod runtime;
 pub mod serde;
 pub mod state;
@@ -24,11 +41,12 @@ pub use config::{
     ErrorHandling, OUTER_JOIN_EMIT_INTERVAL, ProcessingGuarantee, StreamsConfig,
     WINDOWED_AGGREGATION_EMIT_INTERVAL,
 };
+pub use context::{RawRecord, RecordCollector, TaskMetrics};
 pub use error::{BoxError, Error, Result};
 pub use options::{Consumed, Named, OffsetReset, Produced, StreamPartitioner};
 pub use record::{Header, Headers, Record, RecordMetadata};
+#[cfg(feature = "kafka")]
 pub use runtime::{KafkaStreams, State, StateListener, StreamsMetrics};
 pub use serde::{Serde, SerdeRef};
-pub use task::{RawRecord, RecordCollector, TaskMetrics};
 pub use task_id::TaskId;
 pub use topology::{Topology, TopologyDescription};

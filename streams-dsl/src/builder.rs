@@ -8,6 +8,8 @@ use streams_core::state::StoreBuilder;
 use streams_core::{Consumed, Error, Result, Topology};
 
 use crate::kstream::KStream;
+use crate::repartition::Partitioning;
+use crate::table_registry::TableRegistry;
 
 /// What every stream handle of one builder shares.
 pub(crate) struct BuilderState {
@@ -15,7 +17,7 @@ pub(crate) struct BuilderState {
     index: u64,
     error: Option<Error>,
     /// What aggregations and suppressions need to know about table nodes.
-    pub(crate) tables: crate::kgrouped::TableRegistry,
+    pub(crate) tables: TableRegistry,
 }
 
 pub(crate) type Shared = Rc<RefCell<BuilderState>>;
@@ -81,7 +83,7 @@ impl StreamsBuilder {
                 topology: Topology::new(),
                 index: 0,
                 error: None,
-                tables: crate::kgrouped::TableRegistry::default(),
+                tables: TableRegistry::default(),
             })),
         }
     }
@@ -120,7 +122,13 @@ impl StreamsBuilder {
         let r = st.topology.add_source(&name, topics, consumed).map(|_| ());
         st.record(r);
         drop(st);
-        KStream::new(self.state.clone(), name, key_serde, value_serde, false)
+        KStream::new(
+            self.state.clone(),
+            name,
+            key_serde,
+            value_serde,
+            Partitioning::ByKey,
+        )
     }
 
     /// Adds a state store for [`KStream::process`] processors to use, as Kafka Streams'

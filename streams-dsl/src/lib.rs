@@ -26,11 +26,15 @@
 
 mod builder;
 mod global_table;
+mod join_kind;
 mod join_windows;
+mod keep;
 mod kgrouped;
 mod kstream;
 mod ktable;
 mod materialized;
+mod repartition;
+mod table_registry;
 mod windows;
 
 pub use builder::StreamsBuilder;
@@ -77,6 +81,7 @@ pub mod prelude {
         Suppressed, TimeWindows,
     };
     pub use crate::{JoinWindows, Repartitioned, StreamJoined, TableJoined};
+    #[cfg(feature = "test-driver")]
     pub use streams_core::driver::{
         DriverOptions, TestInputTopic, TestOutputTopic, TestRecord, TopologyTestDriver,
     };
@@ -84,6 +89,7 @@ pub mod prelude {
         LogAndSkipOnInvalidTimestamp, Processor, ProcessorContext, PunctuationType, PunctuatorId,
         TimestampExtractor, UsePartitionTimeOnInvalidTimestamp,
     };
+    #[cfg(feature = "kafka")]
     pub use streams_core::runtime::{
         KafkaStreams, RetryTopics, State, StateListener, StreamsMetrics, TopicCreator,
     };

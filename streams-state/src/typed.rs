@@ -128,6 +128,53 @@ impl<K: 'static, V: 'static> Codec<K, V> {
 /// V>>>` from the state manager.
 ///
 /// Iterators borrow the store, so they cannot outlive it (nor a `RefCell` borrow of it).
+/// An iterator used while the borrow lasts:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// use streams_core::serde::Serdes;
+/// use streams_core::state::ReadOnlyKeyValueStore;
+/// use streams_state::{InMemoryKeyValueStore, TypedKeyValueStore};
+///
+/// let store: TypedKeyValueStore<String, String> = TypedKeyValueStore::new(
+///     Box::new(InMemoryKeyValueStore::new("s")),
+///     "app-s-changelog",
+///     Serdes::string(),
+///     Serdes::string(),
+/// );
+/// let shared = Rc::new(RefCell::new(store));
+///
+/// let guard = shared.borrow();
+/// let iter = guard.all().ok();
+/// drop(iter);
+/// ```
+///
+/// An iterator cannot escape the borrow it came from:
+///
+/// ```compile_fail,E0597
+/// # use std::cell::RefCell;
+/// # use std::rc::Rc;
+/// #
+/// # use streams_core::serde::Serdes;
+/// # use streams_core::state::ReadOnlyKeyValueStore;
+/// # use streams_state::{InMemoryKeyValueStore, TypedKeyValueStore};
+/// #
+/// # let store: TypedKeyValueStore<String, String> = TypedKeyValueStore::new(
+/// #     Box::new(InMemoryKeyValueStore::new("s")),
+/// #     "app-s-changelog",
+/// #     Serdes::string(),
+/// #     Serdes::string(),
+/// # );
+/// # let shared = Rc::new(RefCell::new(store));
+/// #
+/// let iter = {
+///     let guard = shared.borrow();
+///     guard.all().ok()
+/// };
+/// drop(iter);
+/// ```
 pub struct TypedKeyValueStore<K, V> {
     inner: Box<dyn KeyValueBytesStore>,
     codec: Codec<K, V>,

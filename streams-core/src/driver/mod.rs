@@ -21,12 +21,13 @@ use std::time::Duration;
 pub use topics::{TestInputTopic, TestOutputTopic, TestRecord};
 
 use crate::config::{OUTER_JOIN_EMIT_INTERVAL, StreamsConfig, WINDOWED_AGGREGATION_EMIT_INTERVAL};
+use crate::context::{RawRecord, RecordCollector, TaskHandlers, TaskMetrics};
 use crate::error::{Error, Result};
 use crate::partitioner::default_partition;
 use crate::record::Headers;
 use crate::serde::SerdeRef;
 use crate::state::{GlobalStores, InMemoryChangelog, StateDirectory};
-use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskMetrics, TaskSpec};
+use crate::task::{Task, TaskSpec};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
 

@@ -6,11 +6,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::punctuation::{PunctuationType, PunctuatorId};
 use crate::config::StreamsConfig;
+use crate::context::{PunctuationType, PunctuatorId, TaskContext};
 use crate::error::{Error, Result};
 use crate::record::{Record, RecordMetadata};
-use crate::task::TaskContext;
 use crate::task_id::TaskId;
 
 /// The typed input of a node: what a parent forwards into.
@@ -191,11 +190,5 @@ impl<K, V> ProcessorContext<'_, K, V> {
     /// The shared clock cell the task's stores read the current record timestamp from.
     pub fn record_timestamp(&self) -> i64 {
         self.task.record_timestamp.get()
-    }
-}
-
-impl PunctuationType {
-    pub(crate) fn is_stream_time(self) -> bool {
-        matches!(self, PunctuationType::StreamTime)
     }
 }

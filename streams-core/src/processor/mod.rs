@@ -5,18 +5,19 @@
 //! supplier closure, so each partition's task has its own instances and its own state.
 
 mod context;
-mod punctuation;
 mod timestamp;
 
 pub use context::ProcessorContext;
-pub use punctuation::{PunctuationType, PunctuatorId};
 pub use timestamp::{
     FailOnInvalidTimestamp, LogAndSkipOnInvalidTimestamp, RecordTimestampExtractor,
     TimestampExtractor, UsePartitionTimeOnInvalidTimestamp,
 };
 
+// Punctuation schedules live with the task context, below this API; processors name their
+// types from here.
+pub use crate::context::{PunctuationType, PunctuatorId};
+
 pub(crate) use context::{Child, RecordSink, forward_all as context_forward_all};
-pub(crate) use punctuation::PunctuationQueue;
 
 use crate::error::Result;
 use crate::record::Record;

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::runtime::topics::TopicPlan;
+use crate::runtime::topic_plan::TopicPlan;
 
 type Tp = (String, i32);
 

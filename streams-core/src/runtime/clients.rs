@@ -230,6 +230,22 @@ impl KafkaClientConfigs {
         let application_id = config.application_id()?.to_owned();
         let bootstrap = config.bootstrap_servers()?.to_owned();
         let guarantee = config.processing_guarantee()?;
+        let mut clients = Self::defaults(config, application_id, &bootstrap, guarantee);
+        clients.apply_user_overrides(config)?;
+        if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
+            clients.check_exactly_once()?;
+        }
+        clients.check_with_librdkafka(config)?;
+        Ok(clients)
+    }
+
+    /// The runtime's own settings of every client, before the user's overrides.
+    fn defaults(
+        config: &StreamsConfig,
+        application_id: String,
+        bootstrap: &str,
+        guarantee: ProcessingGuarantee,
+    ) -> Self {
         let eos = guarantee == ProcessingGuarantee::ExactlyOnceV2;
         let client_id = match config.get("client.id") {
             Some(id) if !id.is_empty() => id.to_owned(),
@@ -242,7 +258,7 @@ impl KafkaClientConfigs {
         let heartbeat_ms = (session_ms / 3).clamp(100, 3_000);
 
         let mut base = ClientConfig::new();
-        base.set("bootstrap.servers", &bootstrap)
+        base.set("bootstrap.servers", bootstrap)
             .set("client.id", &client_id);
 
         let mut consumer = base.clone();
@@ -296,59 +312,7 @@ impl KafkaClientConfigs {
         let mut admin = base;
         admin.set("client.id", format!("{client_id}-admin"));
 
-        apply_overrides(
-            config,
-            &mut main_consumer,
-            &[SHARED_CONSUMER_PREFIX, "main.consumer."],
-            OWNED_MAIN_CONSUMER_KEYS,
-        )?;
-        apply_overrides(
-            config,
-            &mut restore_consumer,
-            &[SHARED_CONSUMER_PREFIX, "restore.consumer."],
-            OWNED_RESTORE_CONSUMER_KEYS,
-        )?;
-        apply_overrides(
-            config,
-            &mut global_consumer,
-            &[SHARED_CONSUMER_PREFIX, "global.consumer."],
-            OWNED_GLOBAL_CONSUMER_KEYS,
-        )?;
-        apply_overrides(config, &mut producer, &["producer."], OWNED_PRODUCER_KEYS)?;
-        apply_overrides(config, &mut admin, &["admin."], &[])?;
-
-        if eos {
-            for (cfg, prefix) in [
-                (&main_consumer, "consumer."),
-                (&restore_consumer, "consumer."),
-                (&global_consumer, "consumer."),
-            ] {
-                if cfg.get("isolation.level") != Some("read_committed") {
-                    return Err(Error::Config {
-                        key: format!("{prefix}isolation.level"),
-                        reason: "must be read_committed under exactly_once_v2".into(),
-                    });
-                }
-            }
-            if producer.get("enable.idempotence") != Some("true") {
-                return Err(Error::Config {
-                    key: "producer.enable.idempotence".into(),
-                    reason: "must be true under exactly_once_v2".into(),
-                });
-            }
-        }
-
-        for (cfg, prefixes) in [
-            (&main_consumer, &["main.consumer.", "consumer."][..]),
-            (&restore_consumer, &["restore.consumer.", "consumer."][..]),
-            (&global_consumer, &["global.consumer.", "consumer."][..]),
-            (&producer, &["producer."][..]),
-            (&admin, &["admin."][..]),
-        ] {
-            check_librdkafka(config, cfg, prefixes)?;
-        }
-
-        Ok(KafkaClientConfigs {
+        KafkaClientConfigs {
             main_consumer,
             restore_consumer,
             global_consumer,
@@ -356,7 +320,81 @@ impl KafkaClientConfigs {
             admin,
             guarantee,
             application_id,
-        })
+        }
+    }
+
+    /// Applies the user's prefixed overrides to each client, refusing the settings the
+    /// runtime owns.
+    fn apply_user_overrides(&mut self, config: &StreamsConfig) -> Result<()> {
+        apply_overrides(
+            config,
+            &mut self.main_consumer,
+            &[SHARED_CONSUMER_PREFIX, "main.consumer."],
+            OWNED_MAIN_CONSUMER_KEYS,
+        )?;
+        apply_overrides(
+            config,
+            &mut self.restore_consumer,
+            &[SHARED_CONSUMER_PREFIX, "restore.consumer."],
+            OWNED_RESTORE_CONSUMER_KEYS,
+        )?;
+        apply_overrides(
+            config,
+            &mut self.global_consumer,
+            &[SHARED_CONSUMER_PREFIX, "global.consumer."],
+            OWNED_GLOBAL_CONSUMER_KEYS,
+        )?;
+        apply_overrides(
+            config,
+            &mut self.producer,
+            &["producer."],
+            OWNED_PRODUCER_KEYS,
+        )?;
+        apply_overrides(config, &mut self.admin, &["admin."], &[])
+    }
+
+    /// Refuses overrides that contradict exactly-once: consumers reading uncommitted
+    /// records, a producer that is not idempotent.
+    fn check_exactly_once(&self) -> Result<()> {
+        for (cfg, prefix) in [
+            (&self.main_consumer, "consumer."),
+            (&self.restore_consumer, "consumer."),
+            (&self.global_consumer, "consumer."),
+        ] {
+            if cfg.get("isolation.level") != Some("read_committed") {
+                return Err(Error::Config {
+                    key: format!("{prefix}isolation.level"),
+                    reason: "must be read_committed under exactly_once_v2".into(),
+                });
+            }
+        }
+        if self.producer.get("enable.idempotence") != Some("true") {
+            return Err(Error::Config {
+                key: "producer.enable.idempotence".into(),
+                reason: "must be true under exactly_once_v2".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Lets librdkafka check every client's keys and values.
+    fn check_with_librdkafka(&self, config: &StreamsConfig) -> Result<()> {
+        for (cfg, prefixes) in [
+            (&self.main_consumer, &["main.consumer.", "consumer."][..]),
+            (
+                &self.restore_consumer,
+                &["restore.consumer.", "consumer."][..],
+            ),
+            (
+                &self.global_consumer,
+                &["global.consumer.", "consumer."][..],
+            ),
+            (&self.producer, &["producer."][..]),
+            (&self.admin, &["admin."][..]),
+        ] {
+            check_librdkafka(config, cfg, prefixes)?;
+        }
+        Ok(())
     }
 
     /// The processing guarantee the configs were derived for.

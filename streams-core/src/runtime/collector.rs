@@ -2,24 +2,22 @@
 //! acknowledged, and decides what each failed send means (see [`KafkaCollector`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
-use rdkafka::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::TopicPartitionList;
 
 use crate::config::ErrorHandling;
+use crate::context::RecordCollector;
 use crate::error::{Error, Result};
 use crate::record::Headers;
-use crate::runtime::kafka_error;
-use crate::runtime::topics::is_internal_topic;
-use crate::task::RecordCollector;
+use crate::runtime::deliveries::DeliveryContext;
+use crate::runtime::kafka_errors::{kafka_error, retry_transient};
+use crate::runtime::send_failure::{Destination, SendFailure, classify, code_of, is_size_error};
 
 /// How long a send waits for room in a full producer queue before failing.
 const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,320 +26,6 @@ const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(60);
 const STATE_CAUSE_WAIT: Duration = Duration::from_secs(2);
 /// How long a metadata look-up for an unknown topic may take, retries included.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Routes a client's librdkafka log lines and errors to `tracing`.
-pub(crate) fn log_line(client: &str, level: RDKafkaLogLevel, fac: &str, message: &str) {
-    match level {
-        RDKafkaLogLevel::Emerg
-        | RDKafkaLogLevel::Alert
-        | RDKafkaLogLevel::Critical
-        | RDKafkaLogLevel::Error => tracing::error!(client, fac, "librdkafka: {message}"),
-        RDKafkaLogLevel::Warning => tracing::warn!(client, fac, "librdkafka: {message}"),
-        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-            tracing::info!(client, fac, "librdkafka: {message}");
-        }
-        RDKafkaLogLevel::Debug => tracing::debug!(client, fac, "librdkafka: {message}"),
-    }
-}
-
-/// A client error librdkafka reports outside any call. Transport errors while a broker is
-/// down are expected and retried by librdkafka, so they are warnings.
-pub(crate) fn client_error(client: &str, error: &KafkaError, reason: &str) {
-    tracing::warn!(client, error = %error, "Kafka client error: {reason}");
-}
-
-/// A client context that only logs through `tracing`.
-#[derive(Debug, Clone)]
-pub(crate) struct LogContext {
-    pub(crate) client: String,
-}
-
-impl ClientContext for LogContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log_line(&self.client, level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        client_error(&self.client, &error, reason);
-    }
-}
-
-/// The offset of the last acknowledged record of each topic-partition, kept so that an
-/// acknowledgement costs no allocation: topics are looked up by name once (the last one
-/// is compared first), partitions by index.
-#[derive(Debug, Default)]
-struct Acked {
-    /// Topic names and, per partition, the last acknowledged offset (-1: none yet).
-    topics: Vec<(String, Vec<i64>)>,
-    index: HashMap<String, usize>,
-    last: usize,
-}
-
-impl Acked {
-    fn record(&mut self, topic: &str, partition: i32, offset: i64) {
-        let Ok(p) = usize::try_from(partition) else {
-            return;
-        };
-        let t = match self.topics.get(self.last) {
-            Some((name, _)) if name == topic => self.last,
-            _ => match self.index.get(topic) {
-                Some(&t) => t,
-                None => {
-                    self.topics.push((topic.to_owned(), Vec::new()));
-                    self.index.insert(topic.to_owned(), self.topics.len() - 1);
-                    self.topics.len() - 1
-                }
-            },
-        };
-        self.last = t;
-        let offsets = &mut self.topics[t].1;
-        if offsets.len() <= p {
-            offsets.resize(p + 1, -1);
-        }
-        offsets[p] = offsets[p].max(offset);
-    }
-
-    fn to_map(&self) -> HashMap<(String, i32), i64> {
-        let mut map = HashMap::new();
-        for (topic, offsets) in &self.topics {
-            for (p, &offset) in offsets.iter().enumerate() {
-                if offset >= 0
-                    && let Ok(p) = i32::try_from(p)
-                {
-                    map.insert((topic.clone(), p), offset);
-                }
-            }
-        }
-        map
-    }
-}
-
-/// What a failed send means for the tasks, from the mildest to the most severe (the order
-/// decides which failure is reported when several happened since the last check).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum SendFailure {
-    /// The brokers refused an output record for good (too large, invalid): the production
-    /// handler decides, as Kafka Streams hands only non-retriable errors to it.
-    Handled,
-    /// Nothing is known to be wrong with the record: the brokers did not take it within
-    /// `delivery.timeout.ms` (timeouts, leader changes, brokers down) or it was purged.
-    /// The tasks are corrupted ([`Error::TaskCorrupted`]): their work since the last commit
-    /// is processed again.
-    Retriable,
-    /// The producer was fenced by a newer one with the same `transactional.id`, or its
-    /// epoch or id is no longer valid: the tasks have moved ([`Error::TaskMigrated`]).
-    Fenced,
-    /// Neither skippable nor worth retrying: a refused record of an internal or dead-letter
-    /// topic, a missing authorization, a producer in a fatal state ([`Error::Kafka`]).
-    Fatal,
-}
-
-/// What the topic of a failed record is, as far as failures go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Destination {
-    /// A sink topic of the topology: its records may be skipped or dead-lettered by the
-    /// production handler.
-    Output,
-    /// A changelog or repartition topic (see [`is_internal_topic`]): losing a record would
-    /// corrupt a store or a downstream task, so no handler may skip it.
-    Internal,
-    /// A dead-letter topic: its record is the last trace of one that could not be written,
-    /// so it may not be skipped either.
-    DeadLetter,
-}
-
-impl Destination {
-    /// The destination of a record sent to `topic`, by the topic's name.
-    pub(crate) fn of(topic: &str) -> Self {
-        if topic.ends_with(".dead-letter") {
-            Destination::DeadLetter
-        } else if is_internal_topic(topic) {
-            Destination::Internal
-        } else {
-            Destination::Output
-        }
-    }
-}
-
-/// Classifies a send failure with error `code` of a record bound for `destination`, as
-/// Kafka Streams' `RecordCollectorImpl.recordSendError` does: fencing migrates the tasks,
-/// retriable errors corrupt them, security and producer-state errors are fatal, and the
-/// rest is the production handler's to decide, for outputs only.
-pub(crate) fn classify(code: RDKafkaErrorCode, destination: Destination) -> SendFailure {
-    use RDKafkaErrorCode as C;
-    let class = match code {
-        C::Fenced
-        | C::ProducerFenced
-        | C::InvalidProducerEpoch
-        | C::InvalidProducerIdMapping
-        | C::TransactionCoordinatorFenced
-        | C::OutOfOrderSequenceNumber => SendFailure::Fenced,
-        C::MessageTimedOut
-        | C::RequestTimedOut
-        | C::OperationTimedOut
-        | C::TimedOutQueue
-        | C::BrokerTransportFailure
-        | C::AllBrokersDown
-        | C::Resolve
-        | C::NetworkException
-        | C::BrokerNotAvailable
-        | C::LeaderNotAvailable
-        | C::NotLeaderForPartition
-        | C::ReplicaNotAvailable
-        | C::UnknownTopicOrPartition
-        | C::FencedLeaderEpoch
-        | C::UnknownLeaderEpoch
-        | C::NotEnoughReplicas
-        | C::NotEnoughReplicasAfterAppend
-        | C::KafkaStorageError
-        | C::CoordinatorLoadInProgress
-        | C::CoordinatorNotAvailable
-        | C::NotCoordinator
-        | C::WaitingForCoordinator
-        | C::ConcurrentTransactions
-        | C::UnknownProducerId
-        | C::PurgeInflight
-        | C::PurgeQueue
-        | C::Retry
-        | C::BrokerDestroy
-        | C::DestroyBroker
-        // Producing is refused while a transaction must be aborted.
-        | C::State => SendFailure::Retriable,
-        C::Fatal
-        | C::Inconsistent
-        | C::InvalidTransactionalState
-        | C::TopicAuthorizationFailed
-        | C::ClusterAuthorizationFailed
-        | C::GroupAuthorizationFailed
-        | C::TransactionalIdAuthorizationFailed
-        | C::SaslAuthenticationFailed
-        | C::Authentication
-        | C::SSL
-        | C::SecurityDisabled
-        | C::InvalidTopic
-        | C::OffsetMetadataTooLarge
-        | C::Unknown => SendFailure::Fatal,
-        _ => SendFailure::Handled,
-    };
-    if class == SendFailure::Handled && destination != Destination::Output {
-        SendFailure::Fatal
-    } else {
-        class
-    }
-}
-
-/// Whether the brokers (or the producer's own `message.max.bytes`) refused a record for its
-/// size.
-fn is_size_error(code: RDKafkaErrorCode) -> bool {
-    matches!(
-        code,
-        RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge
-    )
-}
-
-fn code_of(error: &KafkaError) -> RDKafkaErrorCode {
-    error
-        .rdkafka_error_code()
-        .unwrap_or(RDKafkaErrorCode::Unknown)
-}
-
-/// Failures of one kind since they were last taken: how many, and the most severe with its
-/// topic (the first among equals).
-#[derive(Debug)]
-struct Failed {
-    class: SendFailure,
-    topic: String,
-    error: KafkaError,
-    count: u64,
-}
-
-#[derive(Debug, Default)]
-struct Deliveries {
-    acked: Acked,
-    /// Failures that stop the tasks: retriable, fenced or fatal.
-    stopping: Option<Failed>,
-    /// Outputs the brokers refused for good, for the production handler.
-    refused: Option<Failed>,
-    /// Copies of the refused outputs, kept only when they are to be dead-lettered.
-    dead_letters: Vec<(KafkaError, OwnedMessage)>,
-}
-
-impl Deliveries {
-    fn fail(&mut self, class: SendFailure, topic: &str, error: &KafkaError) {
-        let slot = if class == SendFailure::Handled {
-            &mut self.refused
-        } else {
-            &mut self.stopping
-        };
-        match slot {
-            Some(f) => {
-                f.count += 1;
-                if class > f.class {
-                    f.class = class;
-                    topic.clone_into(&mut f.topic);
-                    f.error = error.clone();
-                }
-            }
-            None => {
-                *slot = Some(Failed {
-                    class,
-                    topic: topic.to_owned(),
-                    error: error.clone(),
-                    count: 1,
-                });
-            }
-        }
-    }
-
-    fn clear_failures(&mut self) {
-        self.stopping = None;
-        self.refused = None;
-        self.dead_letters = Vec::new();
-    }
-}
-
-/// The producer's context: records acknowledgements and failures.
-pub(crate) struct DeliveryContext {
-    client: String,
-    /// Whether refused outputs are copied for dead-lettering: with the dead-letter handler
-    /// outside transactions (inside one, a refused record dooms the transaction anyway).
-    copy_refused: bool,
-    deliveries: Mutex<Deliveries>,
-}
-
-impl ClientContext for DeliveryContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log_line(&self.client, level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        client_error(&self.client, &error, reason);
-    }
-}
-
-impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        // A failure must never be lost, even after a panic elsewhere poisoned the lock.
-        let mut d = self
-            .deliveries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match result {
-            Ok(m) => d.acked.record(m.topic(), m.partition(), m.offset()),
-            Err((e, m)) => {
-                let class = classify(code_of(e), Destination::of(m.topic()));
-                // Copied here, on failure only, because the message is gone after the
-                // callback; a success costs nothing.
-                if class == SendFailure::Handled && self.copy_refused {
-                    d.dead_letters.push((e.clone(), m.detach()));
-                }
-                d.fail(class, m.topic(), e);
-            }
-        }
-    }
-}
 
 /// A record that could not be sent, as the dead-letter path needs it.
 struct FailedRecord<'a> {
@@ -376,7 +60,7 @@ impl<'a> FailedRecord<'a> {
 /// `original-offset` since the record never had one), and `dead-letter-value-bytes` with the
 /// length of a value left out because it was too large.
 ///
-/// [`TaskContext::dead_letter`]: crate::task::TaskContext
+/// [`TaskContext::dead_letter`]: crate::context::TaskContext
 fn dead_letter_headers(
     original: &[(&str, Option<&[u8]>)],
     reason: &str,
@@ -480,11 +164,10 @@ impl KafkaCollector {
         let client = config.get("client.id").unwrap_or("producer").to_owned();
         let transactional = config.get("transactional.id").is_some();
         let producer: BaseProducer<DeliveryContext> = config
-            .create_with_context(DeliveryContext {
+            .create_with_context(DeliveryContext::new(
                 client,
-                copy_refused: production == ErrorHandling::DeadLetter && !transactional,
-                deliveries: Mutex::new(Deliveries::default()),
-            })
+                production == ErrorHandling::DeadLetter && !transactional,
+            ))
             .map_err(|e| kafka_error("creating the producer", e))?;
         if transactional {
             retry_transient(init_timeout, "initialising transactions", || {
@@ -1010,55 +693,6 @@ fn resume_transactional(
     }
 }
 
-/// Whether an error is worth retrying: the broker is unreachable or busy, not a refusal.
-pub(crate) fn is_transient(error: &KafkaError) -> bool {
-    if let KafkaError::Transaction(e) = error {
-        return e.is_retriable();
-    }
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::OperationTimedOut
-                | RDKafkaErrorCode::BrokerTransportFailure
-                | RDKafkaErrorCode::AllBrokersDown
-                | RDKafkaErrorCode::Resolve
-                | RDKafkaErrorCode::RequestTimedOut
-                | RDKafkaErrorCode::NetworkException
-                | RDKafkaErrorCode::CoordinatorLoadInProgress
-                | RDKafkaErrorCode::CoordinatorNotAvailable
-                | RDKafkaErrorCode::NotCoordinator
-                | RDKafkaErrorCode::LeaderNotAvailable
-                | RDKafkaErrorCode::NotLeaderForPartition
-                | RDKafkaErrorCode::WaitingForCoordinator
-                | RDKafkaErrorCode::TimedOutQueue
-                | RDKafkaErrorCode::RebalanceInProgress
-                | RDKafkaErrorCode::ConcurrentTransactions
-        )
-    )
-}
-
-/// Runs `op` until it succeeds, fails for good, or `timeout` passes, backing off
-/// exponentially (100 ms up to 2 s) between transient failures.
-pub(crate) fn retry_transient<T>(
-    timeout: Duration,
-    what: &str,
-    mut op: impl FnMut() -> std::result::Result<T, KafkaError>,
-) -> Result<T> {
-    let deadline = Instant::now() + timeout;
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match op() {
-            Ok(v) => return Ok(v),
-            Err(e) if is_transient(&e) && Instant::now() + backoff < deadline => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "{what} failed; retrying");
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => return Err(kafka_error(what, e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1067,86 +701,6 @@ mod tests {
     use rdkafka::producer::DefaultProducerContext;
     use rdkafka::topic_partition_list::Offset;
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-
-    #[test]
-    fn retriable_failures_corrupt_the_tasks_whatever_the_topic() {
-        for code in [
-            RDKafkaErrorCode::MessageTimedOut,
-            RDKafkaErrorCode::RequestTimedOut,
-            RDKafkaErrorCode::NotLeaderForPartition,
-            RDKafkaErrorCode::BrokerTransportFailure,
-            RDKafkaErrorCode::AllBrokersDown,
-            RDKafkaErrorCode::NotEnoughReplicas,
-            RDKafkaErrorCode::PurgeInflight,
-        ] {
-            for topic in ["out", "app-counts-changelog", "out.dead-letter"] {
-                assert_eq!(
-                    classify(code, Destination::of(topic)),
-                    SendFailure::Retriable,
-                    "{code:?} on {topic}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn refusals_go_to_the_handler_for_outputs_only() {
-        for code in [
-            RDKafkaErrorCode::MessageSizeTooLarge,
-            RDKafkaErrorCode::MessageBatchTooLarge,
-            RDKafkaErrorCode::InvalidRecord,
-            RDKafkaErrorCode::InvalidTimestamp,
-            RDKafkaErrorCode::UnknownPartition,
-        ] {
-            assert_eq!(
-                classify(code, Destination::of("out")),
-                SendFailure::Handled,
-                "{code:?}"
-            );
-            for topic in [
-                "app-counts-changelog",
-                "app-KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition",
-                "app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
-                "orders.dead-letter",
-            ] {
-                assert_eq!(
-                    classify(code, Destination::of(topic)),
-                    SendFailure::Fatal,
-                    "{code:?} on {topic}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn fencing_migrates_and_security_errors_are_fatal() {
-        for code in [
-            RDKafkaErrorCode::ProducerFenced,
-            RDKafkaErrorCode::Fenced,
-            RDKafkaErrorCode::InvalidProducerEpoch,
-            RDKafkaErrorCode::InvalidProducerIdMapping,
-        ] {
-            assert_eq!(
-                classify(code, Destination::Output),
-                SendFailure::Fenced,
-                "{code:?}"
-            );
-        }
-        for code in [
-            RDKafkaErrorCode::TopicAuthorizationFailed,
-            RDKafkaErrorCode::Fatal,
-            RDKafkaErrorCode::InvalidTopic,
-        ] {
-            assert_eq!(
-                classify(code, Destination::Output),
-                SendFailure::Fatal,
-                "{code:?}"
-            );
-        }
-        assert!(SendFailure::Fatal > SendFailure::Fenced);
-        assert!(SendFailure::Fenced > SendFailure::Retriable);
-        assert!(SendFailure::Retriable > SendFailure::Handled);
-    }
 
     #[test]
     fn a_dead_letter_says_why_and_where_and_how_large_the_dropped_value_was() {
@@ -1431,24 +985,5 @@ mod tests {
         assert!(c.in_transaction(), "left open, to be aborted");
         c.abort_transaction(Duration::from_secs(20)).expect("abort");
         assert_eq!(c.dead_lettered, 0);
-    }
-
-    #[test]
-    fn acknowledgements_keep_the_largest_offset_per_partition() {
-        let mut acked = Acked::default();
-        acked.record("out", 1, 7);
-        acked.record("out", 1, 5);
-        acked.record("changelog", 0, 3);
-        acked.record("out", 0, 2);
-        acked.record("out", 3, 9);
-        acked.record("changelog", 0, 4);
-        acked.record("out", -1, 100);
-        let expected = HashMap::from([
-            (("out".to_owned(), 0), 2),
-            (("out".to_owned(), 1), 7),
-            (("out".to_owned(), 3), 9),
-            (("changelog".to_owned(), 0), 4),
-        ]);
-        assert_eq!(acked.to_map(), expected);
     }
 }

@@ -29,22 +29,28 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::config::{ErrorHandling, StreamsConfig};
+use crate::context::{RecordCollector, TaskHandlers, error_chain};
 use crate::error::{Error, Result};
 use crate::record::Headers;
-use crate::runtime::collector::{LogContext, is_transient, retry_transient};
+use crate::runtime::client_log::LogContext;
+use crate::runtime::clock::now_ms;
+use crate::runtime::consumed::raw_record;
+use crate::runtime::kafka_errors::{is_transient, kafka_error, retry_transient};
 use crate::runtime::metrics::ThreadMetrics;
-use crate::runtime::{Shared, ThreadState, kafka_error};
-use crate::state::{GlobalStores, InMemoryChangelog, OffsetCheckpoint, StateDirectory};
-use crate::task::{RawRecord, RecordCollector, Task, TaskHandlers, TaskSpec, error_chain};
+use crate::runtime::shared::{Shared, ThreadState};
+use crate::state::{
+    GlobalStores, InMemoryChangelog, OffsetCheckpoint, StateDirectory, StoreBuilder,
+};
+use crate::task::{Task, TaskSpec};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
 
@@ -164,12 +170,6 @@ impl RecordCollector for NoOutput {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 struct GlobalThread {
     consumer: BaseConsumer<LogContext>,
     task: Task,
@@ -201,18 +201,7 @@ impl GlobalThread {
             .consumer
             .create_with_context(LogContext { client })
             .map_err(|e| kafka_error("creating the global consumer", e))?;
-
-        let mut watermarks: BTreeMap<Tp, (i64, i64)> = BTreeMap::new();
-        for (topic, &n) in &setup.partitions {
-            for p in 0..n {
-                let (low, high) = retry_transient(
-                    WATERMARK_TIMEOUT,
-                    "reading a global topic's offsets",
-                    || consumer.fetch_watermarks(topic, p, Duration::from_secs(5)),
-                )?;
-                watermarks.insert((topic.clone(), p), (low.max(0), high.max(0)));
-            }
-        }
+        let watermarks = read_watermarks(&consumer, &setup.partitions)?;
 
         std::fs::create_dir_all(&setup.dir).map_err(|e| Error::StateDir {
             path: setup.dir.display().to_string(),
@@ -220,96 +209,13 @@ impl GlobalThread {
             source: Some(e),
         })?;
         let checkpoint = OffsetCheckpoint::in_dir(&setup.dir);
-        let checkpointed = match checkpoint.read() {
-            Ok(offsets) => offsets,
-            Err(e) => {
-                tracing::warn!(path = %checkpoint.path().display(), error = %e,
-                    "the global checkpoint is unreadable; reading the global topics from the beginning");
-                checkpoint.delete()?;
-                HashMap::new()
-            }
-        };
-
+        let checkpointed = read_checkpoint(&checkpoint)?;
         let builders = setup.topology.global_store_builders();
-        let mut start: BTreeMap<Tp, i64> = BTreeMap::new();
-        let mut checkpointed_topics = BTreeSet::new();
-        for (builder, topic) in &builders {
-            let full = setup.topology.resolve_topic(&setup.application_id, topic);
-            let partitions: Vec<(&Tp, &(i64, i64))> =
-                watermarks.iter().filter(|((t, _), _)| *t == full).collect();
-            let resumable = builder.persistent()
-                && partitions.iter().all(|(tp, (low, high))| {
-                    checkpointed
-                        .get(*tp)
-                        .is_some_and(|o| (*low..=*high).contains(o))
-                });
-            if builder.persistent() {
-                checkpointed_topics.insert(full.clone());
-            }
-            if !resumable
-                && builder.persistent()
-                && StateDirectory::wipe_store(&setup.dir, builder.name())?
-            {
-                tracing::warn!(store = builder.name(), topic = %full,
-                    "no valid checkpoint for the global store: wiped it; reading its topic from the beginning");
-            }
-            for (tp, (low, _)) in partitions {
-                let from = if resumable {
-                    checkpointed.get(tp).copied().unwrap_or(*low)
-                } else {
-                    *low
-                };
-                start.insert(tp.clone(), from);
-            }
-        }
+        let (start, checkpointed_topics) =
+            start_offsets(&setup, &builders, &watermarks, &checkpointed)?;
         let stores = Arc::new(GlobalStores::open(&setup.dir, &builders)?);
-
-        let global_ids = setup.topology.global_subtopology_ids();
-        let first = global_ids.first().copied().unwrap_or_default();
-        let skip_dead_letters = |h: ErrorHandling| match h {
-            ErrorHandling::DeadLetter => ErrorHandling::Continue,
-            other => other,
-        };
-        let handlers = TaskHandlers {
-            deserialization: skip_dead_letters(setup.handlers.deserialization),
-            processing: skip_dead_letters(setup.handlers.processing),
-            production: skip_dead_letters(setup.handlers.production),
-        };
-        let collector: Rc<RefCell<dyn RecordCollector>> = Rc::new(RefCell::new(NoOutput));
-        let mut task = Task::new(
-            &setup.topology,
-            TaskSpec {
-                id: TaskId::new(u32::try_from(first).unwrap_or(u32::MAX), 0),
-                application_id: Arc::clone(&setup.application_id),
-                subtopologies: global_ids,
-                partition: 0,
-                handlers,
-                collector,
-                wall_clock: now_ms(),
-                state_dir: None,
-                cache_max_bytes: 0,
-                exactly_once: false,
-                config: Arc::clone(&setup.config),
-                global_views: stores.writable_views(),
-            },
-        )?;
-        task.init_state(&mut InMemoryChangelog::new())?;
-
-        let mut tpl = TopicPartitionList::new();
-        let mut next: HashMap<String, Vec<i64>> = HashMap::new();
-        for ((topic, p), from) in &start {
-            tpl.add_partition_offset(topic, *p, Offset::Offset(*from))
-                .map_err(|e| kafka_error("building the global assignment", e))?;
-            let offsets = next.entry(topic.clone()).or_default();
-            let i = usize::try_from(*p).unwrap_or(0);
-            if offsets.len() <= i {
-                offsets.resize(i + 1, 0);
-            }
-            offsets[i] = *from;
-        }
-        consumer
-            .assign(&tpl)
-            .map_err(|e| kafka_error("assigning the global topics' partitions", e))?;
+        let task = global_task(&setup, &stores)?;
+        let next = assign(&consumer, &start)?;
 
         let mut thread = GlobalThread {
             consumer,
@@ -466,6 +372,143 @@ impl GlobalThread {
     }
 }
 
+/// The (log start, log end) offsets of every partition of the global topics.
+fn read_watermarks(
+    consumer: &BaseConsumer<LogContext>,
+    partitions: &BTreeMap<String, i32>,
+) -> Result<BTreeMap<Tp, (i64, i64)>> {
+    let mut watermarks: BTreeMap<Tp, (i64, i64)> = BTreeMap::new();
+    for (topic, &n) in partitions {
+        for p in 0..n {
+            let (low, high) = retry_transient(
+                WATERMARK_TIMEOUT,
+                "reading a global topic's offsets",
+                || consumer.fetch_watermarks(topic, p, Duration::from_secs(5)),
+            )?;
+            watermarks.insert((topic.clone(), p), (low.max(0), high.max(0)));
+        }
+    }
+    Ok(watermarks)
+}
+
+/// The offsets of the global checkpoint; an unreadable checkpoint is deleted and counts as
+/// none.
+fn read_checkpoint(checkpoint: &OffsetCheckpoint) -> Result<HashMap<Tp, i64>> {
+    match checkpoint.read() {
+        Ok(offsets) => Ok(offsets),
+        Err(e) => {
+            tracing::warn!(path = %checkpoint.path().display(), error = %e,
+                "the global checkpoint is unreadable; reading the global topics from the beginning");
+            checkpoint.delete()?;
+            Ok(HashMap::new())
+        }
+    }
+}
+
+/// Where the bootstrap starts reading each global partition, and the topics of the
+/// persistent stores (whose offsets are checkpointed). A persistent store resumes from the
+/// checkpoint when every partition of its topic has a valid offset there; otherwise it is
+/// wiped and read from the log start, as an in-memory store always is.
+fn start_offsets(
+    setup: &GlobalSetup,
+    builders: &[(Arc<dyn StoreBuilder>, String)],
+    watermarks: &BTreeMap<Tp, (i64, i64)>,
+    checkpointed: &HashMap<Tp, i64>,
+) -> Result<(BTreeMap<Tp, i64>, BTreeSet<String>)> {
+    let mut start: BTreeMap<Tp, i64> = BTreeMap::new();
+    let mut checkpointed_topics = BTreeSet::new();
+    for (builder, topic) in builders {
+        let full = setup.topology.resolve_topic(&setup.application_id, topic);
+        let partitions: Vec<(&Tp, &(i64, i64))> =
+            watermarks.iter().filter(|((t, _), _)| *t == full).collect();
+        let resumable = builder.persistent()
+            && partitions.iter().all(|(tp, (low, high))| {
+                checkpointed
+                    .get(*tp)
+                    .is_some_and(|o| (*low..=*high).contains(o))
+            });
+        if builder.persistent() {
+            checkpointed_topics.insert(full.clone());
+        }
+        if !resumable
+            && builder.persistent()
+            && StateDirectory::wipe_store(&setup.dir, builder.name())?
+        {
+            tracing::warn!(store = builder.name(), topic = %full,
+                "no valid checkpoint for the global store: wiped it; reading its topic from the beginning");
+        }
+        for (tp, (low, _)) in partitions {
+            let from = if resumable {
+                checkpointed.get(tp).copied().unwrap_or(*low)
+            } else {
+                *low
+            };
+            start.insert(tp.clone(), from);
+        }
+    }
+    Ok((start, checkpointed_topics))
+}
+
+/// The task of the global sub-topologies, writing to the global stores. A dead-letter
+/// handler skips instead: the global thread has no producer.
+fn global_task(setup: &GlobalSetup, stores: &GlobalStores) -> Result<Task> {
+    let global_ids = setup.topology.global_subtopology_ids();
+    let first = global_ids.first().copied().unwrap_or_default();
+    let skip_dead_letters = |h: ErrorHandling| match h {
+        ErrorHandling::DeadLetter => ErrorHandling::Continue,
+        other => other,
+    };
+    let handlers = TaskHandlers {
+        deserialization: skip_dead_letters(setup.handlers.deserialization),
+        processing: skip_dead_letters(setup.handlers.processing),
+        production: skip_dead_letters(setup.handlers.production),
+    };
+    let collector: Rc<RefCell<dyn RecordCollector>> = Rc::new(RefCell::new(NoOutput));
+    let mut task = Task::new(
+        &setup.topology,
+        TaskSpec {
+            id: TaskId::new(u32::try_from(first).unwrap_or(u32::MAX), 0),
+            application_id: Arc::clone(&setup.application_id),
+            subtopologies: global_ids,
+            partition: 0,
+            handlers,
+            collector,
+            wall_clock: now_ms(),
+            state_dir: None,
+            cache_max_bytes: 0,
+            exactly_once: false,
+            config: Arc::clone(&setup.config),
+            global_views: stores.writable_views(),
+        },
+    )?;
+    task.init_state(&mut InMemoryChangelog::new())?;
+    Ok(task)
+}
+
+/// Assigns the consumer every global partition at its start offset; returns the next
+/// offset to read of each partition, by topic.
+fn assign(
+    consumer: &BaseConsumer<LogContext>,
+    start: &BTreeMap<Tp, i64>,
+) -> Result<HashMap<String, Vec<i64>>> {
+    let mut tpl = TopicPartitionList::new();
+    let mut next: HashMap<String, Vec<i64>> = HashMap::new();
+    for ((topic, p), from) in start {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*from))
+            .map_err(|e| kafka_error("building the global assignment", e))?;
+        let offsets = next.entry(topic.clone()).or_default();
+        let i = usize::try_from(*p).unwrap_or(0);
+        if offsets.len() <= i {
+            offsets.resize(i + 1, 0);
+        }
+        offsets[i] = *from;
+    }
+    consumer
+        .assign(&tpl)
+        .map_err(|e| kafka_error("assigning the global topics' partitions", e))?;
+    Ok(next)
+}
+
 /// Applies one record through the global task and advances its partition's offset.
 fn apply(
     task: &mut Task,
@@ -474,21 +517,7 @@ fn apply(
 ) -> Result<()> {
     let topic = message.topic();
     let partition = message.partition();
-    let mut headers = Headers::default();
-    if let Some(h) = message.headers() {
-        for i in 0..h.count() {
-            let header = h.get(i);
-            headers.add(header.key, header.value.map(<[u8]>::to_vec));
-        }
-    }
-    let raw = RawRecord {
-        key: message.key(),
-        value: message.payload(),
-        timestamp: message.timestamp().to_millis().unwrap_or(-1),
-        offset: message.offset(),
-        headers,
-    };
-    task.add_record_of_partition(topic, partition, raw)?;
+    task.add_record_of_partition(topic, partition, raw_record(message))?;
     while task.process_one()? {}
     if let Some(offsets) = next.get_mut(topic)
         && let Some(o) = usize::try_from(partition)

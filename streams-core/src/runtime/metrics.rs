@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::task::TaskMetrics;
+use rdkafka::statistics::Statistics;
+
+use crate::context::TaskMetrics;
 use crate::task_id::TaskId;
 
 /// The counters of a [`KafkaStreams`](crate::runtime::KafkaStreams) instance, summed over
@@ -87,4 +89,40 @@ pub(crate) fn add_task_metrics(into: &mut TaskMetrics, from: &TaskMetrics) {
     into.dropped += from.dropped;
     into.dead_lettered += from.dead_lettered;
     into.punctuations += from.punctuations;
+}
+
+/// The consumer lag of every partition a consumer reads, from its statistics: the log end
+/// (the last stable offset, else the high watermark) minus the application's position.
+pub(crate) fn consumer_lag(statistics: &Statistics) -> BTreeMap<(String, i32), i64> {
+    let mut lag = BTreeMap::new();
+    for (topic, t) in &statistics.topics {
+        for p in t.partitions.values() {
+            if p.partition < 0 || !p.desired {
+                continue;
+            }
+            let end = if p.ls_offset >= 0 {
+                p.ls_offset
+            } else {
+                p.hi_offset
+            };
+            // Before the first record of a partition reaches the application, its fetch
+            // position stands in for the application's.
+            let position = if p.app_offset >= 0 {
+                p.app_offset
+            } else if p.fetch_state == "active" {
+                p.next_offset
+            } else {
+                -1
+            };
+            let value = if end >= 0 && position >= 0 {
+                (end - position).max(0)
+            } else {
+                p.consumer_lag
+            };
+            if value >= 0 {
+                lag.insert((topic.clone(), p.partition), value);
+            }
+        }
+    }
+    lag
 }

@@ -13,10 +13,10 @@
 
 use std::time::Duration;
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 
 use crate::error::Error;
-use crate::runtime::collector::is_transient;
+use crate::runtime::kafka_errors::{CodeKind, kind_of};
 
 /// The first pause before a thread starts again after a recoverable failure.
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -41,37 +41,23 @@ fn is_recoverable_kafka(error: &KafkaError) -> bool {
         return e.is_retriable()
             || e.txn_requires_abort()
             || matches!(
-                e.code(),
-                RDKafkaErrorCode::ProducerFenced
-                    | RDKafkaErrorCode::InvalidProducerEpoch
-                    | RDKafkaErrorCode::InvalidProducerIdMapping
-                    | RDKafkaErrorCode::Fenced
-                    | RDKafkaErrorCode::OperationTimedOut
-                    | RDKafkaErrorCode::TimedOutQueue
-                    | RDKafkaErrorCode::RequestTimedOut
+                kind_of(e.code()),
+                CodeKind::ProducerFenced | CodeKind::TimedOut
             );
     }
-    if is_transient(error) {
-        return true;
-    }
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::PollExceeded
-                | RDKafkaErrorCode::IllegalGeneration
-                | RDKafkaErrorCode::UnknownMemberId
-                | RDKafkaErrorCode::RebalanceInProgress
-                | RDKafkaErrorCode::ProducerFenced
-                | RDKafkaErrorCode::InvalidProducerEpoch
-                | RDKafkaErrorCode::InvalidProducerIdMapping
-                | RDKafkaErrorCode::Fenced
-                | RDKafkaErrorCode::MessageTimedOut
-                | RDKafkaErrorCode::PurgeInflight
-                | RDKafkaErrorCode::PurgeQueue
-                | RDKafkaErrorCode::InvalidTransactionTimeout
-                | RDKafkaErrorCode::TransactionCoordinatorFenced
+    error.rdkafka_error_code().is_some_and(|code| {
+        matches!(
+            kind_of(code),
+            CodeKind::TimedOut
+                | CodeKind::Unavailable
+                | CodeKind::Rebalancing
+                | CodeKind::MembershipLost
+                | CodeKind::ProducerFenced
+                | CodeKind::CoordinatorFenced
+                | CodeKind::Undelivered
+                | CodeKind::TransactionTimeout
         )
-    )
+    })
 }
 
 /// The pause before attempt `attempt` (1 for the first retry): doubling from
@@ -84,7 +70,8 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::kafka_error;
+    use crate::runtime::kafka_errors::kafka_error;
+    use rdkafka::error::RDKafkaErrorCode;
 
     #[test]
     fn group_and_producer_losses_are_recoverable_and_refusals_are_not() {
@@ -114,6 +101,82 @@ mod tests {
             context: "delivery".into(),
             source: "timed out".into(),
         }));
+    }
+
+    /// The codes the record collector classifies as well, with whether a stream thread
+    /// recovers from a call failing with each.
+    const SHARED_CODES: &[(RDKafkaErrorCode, bool)] = &[
+        (RDKafkaErrorCode::Fenced, true),
+        (RDKafkaErrorCode::ProducerFenced, true),
+        (RDKafkaErrorCode::InvalidProducerEpoch, true),
+        (RDKafkaErrorCode::InvalidProducerIdMapping, true),
+        (RDKafkaErrorCode::TransactionCoordinatorFenced, true),
+        (RDKafkaErrorCode::OutOfOrderSequenceNumber, false),
+        (RDKafkaErrorCode::OperationTimedOut, true),
+        (RDKafkaErrorCode::TimedOutQueue, true),
+        (RDKafkaErrorCode::RequestTimedOut, true),
+        (RDKafkaErrorCode::MessageTimedOut, true),
+        (RDKafkaErrorCode::PurgeInflight, true),
+        (RDKafkaErrorCode::PurgeQueue, true),
+        (RDKafkaErrorCode::BrokerTransportFailure, true),
+        (RDKafkaErrorCode::AllBrokersDown, true),
+        (RDKafkaErrorCode::Resolve, true),
+        (RDKafkaErrorCode::NetworkException, true),
+        (RDKafkaErrorCode::CoordinatorLoadInProgress, true),
+        (RDKafkaErrorCode::CoordinatorNotAvailable, true),
+        (RDKafkaErrorCode::NotCoordinator, true),
+        (RDKafkaErrorCode::LeaderNotAvailable, true),
+        (RDKafkaErrorCode::NotLeaderForPartition, true),
+        (RDKafkaErrorCode::WaitingForCoordinator, true),
+        (RDKafkaErrorCode::ConcurrentTransactions, true),
+        (RDKafkaErrorCode::RebalanceInProgress, true),
+        (RDKafkaErrorCode::PollExceeded, true),
+        (RDKafkaErrorCode::IllegalGeneration, true),
+        (RDKafkaErrorCode::UnknownMemberId, true),
+        (RDKafkaErrorCode::InvalidTransactionTimeout, true),
+        (RDKafkaErrorCode::BrokerNotAvailable, false),
+        (RDKafkaErrorCode::ReplicaNotAvailable, false),
+        (RDKafkaErrorCode::UnknownTopicOrPartition, false),
+        (RDKafkaErrorCode::FencedLeaderEpoch, false),
+        (RDKafkaErrorCode::UnknownLeaderEpoch, false),
+        (RDKafkaErrorCode::NotEnoughReplicas, false),
+        (RDKafkaErrorCode::NotEnoughReplicasAfterAppend, false),
+        (RDKafkaErrorCode::KafkaStorageError, false),
+        (RDKafkaErrorCode::UnknownProducerId, false),
+        (RDKafkaErrorCode::Retry, false),
+        (RDKafkaErrorCode::BrokerDestroy, false),
+        (RDKafkaErrorCode::DestroyBroker, false),
+        (RDKafkaErrorCode::State, false),
+        (RDKafkaErrorCode::Fatal, false),
+        (RDKafkaErrorCode::Inconsistent, false),
+        (RDKafkaErrorCode::InvalidTransactionalState, false),
+        (RDKafkaErrorCode::TopicAuthorizationFailed, false),
+        (RDKafkaErrorCode::ClusterAuthorizationFailed, false),
+        (RDKafkaErrorCode::GroupAuthorizationFailed, false),
+        (RDKafkaErrorCode::TransactionalIdAuthorizationFailed, false),
+        (RDKafkaErrorCode::SaslAuthenticationFailed, false),
+        (RDKafkaErrorCode::Authentication, false),
+        (RDKafkaErrorCode::SSL, false),
+        (RDKafkaErrorCode::SecurityDisabled, false),
+        (RDKafkaErrorCode::InvalidTopic, false),
+        (RDKafkaErrorCode::OffsetMetadataTooLarge, false),
+        (RDKafkaErrorCode::Unknown, false),
+        (RDKafkaErrorCode::MessageSizeTooLarge, false),
+        (RDKafkaErrorCode::InvalidRecord, false),
+    ];
+
+    #[test]
+    fn recoverability_of_every_code_the_collector_classifies() {
+        for &(code, recoverable) in SHARED_CODES {
+            for error in [
+                KafkaError::MessageConsumption(code),
+                KafkaError::ConsumerCommit(code),
+                KafkaError::Flush(code),
+            ] {
+                let e = kafka_error("calling", error);
+                assert_eq!(is_recoverable(&e), recoverable, "{code:?}");
+            }
+        }
     }
 
     #[test]

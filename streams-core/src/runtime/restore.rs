@@ -11,8 +11,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::error::{Error, Result};
-use crate::runtime::collector::{LogContext, retry_transient};
-use crate::runtime::kafka_error;
+use crate::runtime::client_log::LogContext;
+use crate::runtime::kafka_errors::{kafka_error, retry_transient};
 use crate::state::{ChangelogReader, ChangelogRecord, OwnedChangelogRecord};
 
 /// How long one read waits for the first record.
@@ -36,8 +36,6 @@ pub(crate) struct KafkaChangelogReader {
     /// Records read for another partition than the one asked for, kept for its next read.
     stash: HashMap<Tp, VecDeque<OwnedChangelogRecord>>,
 }
-
-impl rdkafka::consumer::ConsumerContext for LogContext {}
 
 fn is_unknown_partition(source: &crate::error::BoxError) -> bool {
     matches!(
@@ -128,6 +126,28 @@ impl KafkaChangelogReader {
             .assign(&tpl)
             .map_err(|e| kafka_error("assigning changelog partitions", e))
     }
+
+    /// Hands out up to `max_records` records stashed for `key` by an earlier read, if it
+    /// has any; returns how many.
+    fn read_stashed(
+        &mut self,
+        key: &Tp,
+        max_records: usize,
+        sink: &mut dyn FnMut(&[ChangelogRecord<'_>]) -> Result<()>,
+    ) -> Result<Option<usize>> {
+        let Some(stashed) = self.stash.get_mut(key).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let n = stashed.len().min(max_records);
+        let owned: Vec<OwnedChangelogRecord> = stashed.drain(..n).collect();
+        let batch: Vec<ChangelogRecord<'_>> =
+            owned.iter().map(OwnedChangelogRecord::as_record).collect();
+        sink(&batch)?;
+        if let Some(last) = owned.last() {
+            self.next.insert(key.clone(), last.offset + 1);
+        }
+        Ok(Some(n))
+    }
 }
 
 impl ChangelogReader for KafkaChangelogReader {
@@ -184,97 +204,14 @@ impl ChangelogReader for KafkaChangelogReader {
         sink: &mut dyn FnMut(&[ChangelogRecord<'_>]) -> Result<()>,
     ) -> Result<usize> {
         let key = (topic.to_owned(), partition);
-        if let Some(stashed) = self.stash.get_mut(&key)
-            && !stashed.is_empty()
-        {
-            let n = stashed.len().min(max_records);
-            let owned: Vec<OwnedChangelogRecord> = stashed.drain(..n).collect();
-            let batch: Vec<ChangelogRecord<'_>> =
-                owned.iter().map(OwnedChangelogRecord::as_record).collect();
-            sink(&batch)?;
-            if let Some(last) = owned.last() {
-                self.next.insert(key, last.offset + 1);
-            }
+        if let Some(n) = self.read_stashed(&key, max_records, sink)? {
             return Ok(n);
         }
         let Self {
             consumer, stash, ..
         } = self;
-        let mut messages: Vec<BorrowedMessage<'_>> = Vec::new();
-        let mut wait = FIRST_RECORD_WAIT;
-        while messages.len() < max_records {
-            match consumer.poll(wait) {
-                None => break,
-                Some(Ok(m)) => {
-                    if m.topic() == topic && m.partition() == partition {
-                        messages.push(m);
-                    } else {
-                        stash
-                            .entry((m.topic().to_owned(), m.partition()))
-                            .or_default()
-                            .push_back(owned_record(&m));
-                    }
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => {}
-                // The restore consumer runs with `auto.offset.reset=error`: a position
-                // below the log start surfaces here instead of jumping to the beginning.
-                Some(Err(e))
-                    if e.rdkafka_error_code().is_some_and(|c| {
-                        matches!(
-                            c,
-                            rdkafka::types::RDKafkaErrorCode::AutoOffsetReset
-                                | rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange
-                        )
-                    }) =>
-                {
-                    return Err(Error::ChangelogOutOfRange {
-                        topic: topic.to_owned(),
-                        partition,
-                        source: Box::new(e),
-                    });
-                }
-                Some(Err(e))
-                    if e.rdkafka_error_code().is_some_and(|c| {
-                        matches!(
-                            c,
-                            rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure
-                                | rdkafka::types::RDKafkaErrorCode::AllBrokersDown
-                                | rdkafka::types::RDKafkaErrorCode::OperationTimedOut
-                        )
-                    }) =>
-                {
-                    tracing::warn!(topic, partition, error = %e, "changelog read failed; retrying");
-                    break;
-                }
-                Some(Err(e)) => {
-                    return Err(kafka_error(
-                        format!("reading changelog {topic}-{partition}"),
-                        e,
-                    ));
-                }
-            }
-            wait = Duration::ZERO;
-        }
-        let batch: Vec<ChangelogRecord<'_>> = messages
-            .iter()
-            .filter_map(|m| {
-                let Some(key) = m.key() else {
-                    tracing::warn!(
-                        topic,
-                        partition,
-                        offset = m.offset(),
-                        "skipping a changelog record without a key"
-                    );
-                    return None;
-                };
-                Some(ChangelogRecord {
-                    key,
-                    value: m.payload(),
-                    timestamp: m.timestamp().to_millis().unwrap_or(-1),
-                    offset: m.offset(),
-                })
-            })
-            .collect();
+        let messages = poll_partition(consumer, stash, topic, partition, max_records)?;
+        let batch = changelog_records(&messages, topic, partition);
         let n = messages.len();
         if !batch.is_empty() {
             sink(&batch)?;
@@ -306,4 +243,107 @@ fn owned_record(m: &BorrowedMessage<'_>) -> OwnedChangelogRecord {
         timestamp: m.timestamp().to_millis().unwrap_or(-1),
         offset: m.offset(),
     }
+}
+
+/// Polls up to `max_records` records of `topic`/`partition`, stashing those of other
+/// partitions for their own reads. A broker that cannot be reached ends the poll early
+/// (the restore goes on at its next round).
+fn poll_partition<'c>(
+    consumer: &'c BaseConsumer<LogContext>,
+    stash: &mut HashMap<Tp, VecDeque<OwnedChangelogRecord>>,
+    topic: &str,
+    partition: i32,
+    max_records: usize,
+) -> Result<Vec<BorrowedMessage<'c>>> {
+    let mut messages: Vec<BorrowedMessage<'c>> = Vec::new();
+    let mut wait = FIRST_RECORD_WAIT;
+    while messages.len() < max_records {
+        match consumer.poll(wait) {
+            None => break,
+            Some(Ok(m)) => {
+                if m.topic() == topic && m.partition() == partition {
+                    messages.push(m);
+                } else {
+                    stash
+                        .entry((m.topic().to_owned(), m.partition()))
+                        .or_default()
+                        .push_back(owned_record(&m));
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            // The restore consumer runs with `auto.offset.reset=error`: a position
+            // below the log start surfaces here instead of jumping to the beginning.
+            Some(Err(e)) if is_out_of_range(&e) => {
+                return Err(Error::ChangelogOutOfRange {
+                    topic: topic.to_owned(),
+                    partition,
+                    source: Box::new(e),
+                });
+            }
+            Some(Err(e)) if is_unreachable(&e) => {
+                tracing::warn!(topic, partition, error = %e, "changelog read failed; retrying");
+                break;
+            }
+            Some(Err(e)) => {
+                return Err(kafka_error(
+                    format!("reading changelog {topic}-{partition}"),
+                    e,
+                ));
+            }
+        }
+        wait = Duration::ZERO;
+    }
+    Ok(messages)
+}
+
+/// Whether the consumer's position is outside the partition's log.
+fn is_out_of_range(error: &KafkaError) -> bool {
+    error.rdkafka_error_code().is_some_and(|c| {
+        matches!(
+            c,
+            rdkafka::types::RDKafkaErrorCode::AutoOffsetReset
+                | rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange
+        )
+    })
+}
+
+/// Whether the brokers could not be reached or did not answer in time.
+fn is_unreachable(error: &KafkaError) -> bool {
+    error.rdkafka_error_code().is_some_and(|c| {
+        matches!(
+            c,
+            rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure
+                | rdkafka::types::RDKafkaErrorCode::AllBrokersDown
+                | rdkafka::types::RDKafkaErrorCode::OperationTimedOut
+        )
+    })
+}
+
+/// The changelog records of `messages`; a record without a key is skipped, as a store
+/// cannot apply it.
+fn changelog_records<'m>(
+    messages: &'m [BorrowedMessage<'_>],
+    topic: &str,
+    partition: i32,
+) -> Vec<ChangelogRecord<'m>> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            let Some(key) = m.key() else {
+                tracing::warn!(
+                    topic,
+                    partition,
+                    offset = m.offset(),
+                    "skipping a changelog record without a key"
+                );
+                return None;
+            };
+            Some(ChangelogRecord {
+                key,
+                value: m.payload(),
+                timestamp: m.timestamp().to_millis().unwrap_or(-1),
+                offset: m.offset(),
+            })
+        })
+        .collect()
 }

@@ -1,77 +1,26 @@
-//! `describe()`: the same text as Kafka Streams' `TopologyDescription.toString()`.
+//! `describe()`: the description Kafka Streams gives of the same topology, with its nodes,
+//! topics and stores in the order Java's collections list them.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use super::{NodeKind, SinkTopic, Topology};
+use super::Topology;
+use super::description::{
+    GlobalStoreDescription, NodeDescription, NodeDescriptionKind, SubtopologyDescription,
+    TopologyDescription,
+};
+use super::node::{NodeKind, SinkTopic};
 
-/// One node of a described sub-topology.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeDescription {
-    /// The node's name.
-    pub name: String,
-    /// `Source`, `Processor` or `Sink`, with what it reads, uses or writes.
-    pub kind: NodeDescriptionKind,
-    /// Its parents, in Kafka Streams' order.
-    pub predecessors: Vec<String>,
-    /// Its children, in Kafka Streams' order.
-    pub successors: Vec<String>,
+impl Topology {
+    /// Describes the topology in Kafka Streams' `TopologyDescription` format.
+    pub fn describe(&self) -> TopologyDescription {
+        describe(self)
+    }
 }
 
-/// What a described node is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum NodeDescriptionKind {
-    /// A source and its topics.
-    Source {
-        /// The topics, in the order Java's `HashSet` lists them.
-        topics: Vec<String>,
-    },
-    /// A processor and its stores.
-    Processor {
-        /// The stores, in the order Java's `HashSet` lists them.
-        stores: Vec<String>,
-    },
-    /// A sink writing to a fixed topic.
-    Sink {
-        /// The topic.
-        topic: String,
-    },
-    /// A sink choosing topics per record.
-    DynamicSink {
-        /// A description of the extractor.
-        extractor: String,
-    },
-}
-
-/// A connected group of nodes; each becomes one task per input partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubtopologyDescription {
-    /// The sub-topology id, the first part of its task ids.
-    pub id: u32,
-    /// Its nodes, in Kafka Streams' order: larger sub-trees first, then by name.
-    pub nodes: Vec<NodeDescription>,
-}
-
-/// The sub-topology of a global store: its source and the processor that updates it. It
-/// creates no tasks; its id comes from the same sequence as the other sub-topologies'.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GlobalStoreDescription {
-    /// The sub-topology id.
-    pub id: u32,
-    /// The source node reading the store's topic.
-    pub source: NodeDescription,
-    /// The processor that updates the store.
-    pub processor: NodeDescription,
-}
-
-/// The description of a whole topology. `to_string()` gives Kafka Streams' text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopologyDescription {
-    /// The sub-topologies that create tasks, by id.
-    pub subtopologies: Vec<SubtopologyDescription>,
-    /// The sub-topologies of global stores, by id.
-    pub global_stores: Vec<GlobalStoreDescription>,
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe().to_string())
+    }
 }
 
 /// Java's `String.hashCode`, over UTF-16 code units.
@@ -101,98 +50,6 @@ pub(crate) fn java_hash_set_order(items: &[String]) -> Vec<String> {
         .collect();
     keyed.sort();
     keyed.into_iter().map(|(_, _, s)| s.clone()).collect()
-}
-
-fn node_names(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
-}
-
-impl fmt::Display for NodeDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            NodeDescriptionKind::Source { topics } => write!(
-                f,
-                "Source: {} (topics: [{}])\n      --> {}",
-                self.name,
-                topics.join(", "),
-                node_names(&self.successors)
-            ),
-            NodeDescriptionKind::Processor { stores } => write!(
-                f,
-                "Processor: {} (stores: [{}])\n      --> {}\n      <-- {}",
-                self.name,
-                stores.join(", "),
-                node_names(&self.successors),
-                node_names(&self.predecessors)
-            ),
-            NodeDescriptionKind::Sink { topic } => write!(
-                f,
-                "Sink: {} (topic: {})\n      <-- {}",
-                self.name,
-                topic,
-                node_names(&self.predecessors)
-            ),
-            NodeDescriptionKind::DynamicSink { extractor } => write!(
-                f,
-                "Sink: {} (extractor class: {})\n      <-- {}",
-                self.name,
-                extractor,
-                node_names(&self.predecessors)
-            ),
-        }
-    }
-}
-
-impl fmt::Display for SubtopologyDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Sub-topology: {}", self.id)?;
-        for n in &self.nodes {
-            writeln!(f, "    {n}")?;
-        }
-        writeln!(f)
-    }
-}
-
-impl fmt::Display for GlobalStoreDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "Sub-topology: {} for global store (will not generate tasks)",
-            self.id
-        )?;
-        writeln!(f, "    {}", self.source)?;
-        writeln!(f, "    {}", self.processor)
-    }
-}
-
-impl fmt::Display for TopologyDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Kafka Streams prints sub-topologies and global stores interleaved by id.
-        f.write_str("Topologies:\n ")?;
-        let mut subs = self.subtopologies.iter().peekable();
-        let mut globals = self.global_stores.iter().peekable();
-        loop {
-            match (subs.peek(), globals.peek()) {
-                (Some(s), Some(g)) if g.id < s.id => {
-                    write!(f, "  {g}")?;
-                    globals.next();
-                }
-                (Some(s), _) => {
-                    write!(f, "  {s}")?;
-                    subs.next();
-                }
-                (None, Some(g)) => {
-                    write!(f, "  {g}")?;
-                    globals.next();
-                }
-                (None, None) => return Ok(()),
-            }
-        }
-    }
 }
 
 /// Java's `TreeSet` with a comparator, reproduced node for node: Kafka builds a node's
@@ -386,7 +243,7 @@ fn java_bucket(s: &str, cap: usize) -> usize {
     ((h ^ (h >> 16)) as usize) & (cap - 1)
 }
 
-pub(super) fn describe(t: &Topology) -> TopologyDescription {
+fn describe(t: &Topology) -> TopologyDescription {
     use std::cell::RefCell;
 
     let mut subtopologies = Vec::new();

@@ -6,101 +6,25 @@
 //! task; records then flow between nodes as plain typed values.
 
 mod describe;
+mod description;
+mod node;
 mod nodes;
 
-use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::rc::Rc;
 use std::sync::Arc;
 
-pub use describe::{
+pub use description::{
     GlobalStoreDescription, NodeDescription, NodeDescriptionKind, SubtopologyDescription,
     TopologyDescription,
 };
-pub(crate) use nodes::{NodeLifecycle, SourceInput};
+pub(crate) use node::{BuildContext, BuiltNode, NodeKind, NodeLifecycle, SinkTopic, SourceInput};
+
+use node::{NodeDef, Types};
 
 use crate::error::{Error, Result};
 use crate::options::{Consumed, Named, OffsetReset, Produced};
 use crate::processor::Processor;
 use crate::state::StoreBuilder;
-
-/// The key and value types flowing on an edge, kept to check connections and to name types
-/// in error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Types {
-    key: TypeId,
-    value: TypeId,
-    key_name: &'static str,
-    value_name: &'static str,
-}
-
-impl Types {
-    pub(crate) fn of<K: 'static, V: 'static>() -> Self {
-        Types {
-            key: TypeId::of::<K>(),
-            value: TypeId::of::<V>(),
-            key_name: std::any::type_name::<K>(),
-            value_name: std::any::type_name::<V>(),
-        }
-    }
-
-    fn same(&self, other: &Types) -> bool {
-        self.key == other.key && self.value == other.value
-    }
-}
-
-impl std::fmt::Display for Types {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "({}, {})", self.key_name, self.value_name)
-    }
-}
-
-/// What kind of node, for descriptions and task wiring.
-#[derive(Debug, Clone)]
-pub(crate) enum NodeKind {
-    Source { topics: Vec<String> },
-    Processor,
-    Sink { topic: SinkTopic },
-}
-
-/// Where a sink writes.
-#[derive(Debug, Clone)]
-pub(crate) enum SinkTopic {
-    Fixed(String),
-    Extractor(String),
-}
-
-/// What a node factory gets to build one task's instance of its node.
-pub(crate) struct BuildContext<'a> {
-    pub(crate) name: Arc<str>,
-    pub(crate) index: usize,
-    /// The children's typed input handles, in child order: `Rc<RefCell<dyn RecordSink<K, V>>>`
-    /// behind `dyn Any`, downcast once here.
-    pub(crate) children: Vec<(Arc<str>, Rc<dyn Any>)>,
-    pub(crate) resolve_topic: &'a dyn Fn(&str) -> String,
-}
-
-/// One task's instance of a node.
-pub(crate) struct BuiltNode {
-    pub(crate) input: Option<Rc<dyn Any>>,
-    pub(crate) lifecycle: Rc<std::cell::RefCell<dyn NodeLifecycle>>,
-    pub(crate) source: Option<Rc<std::cell::RefCell<dyn SourceInput>>>,
-}
-
-/// Builds a node's per-task instance. Held by the topology, shared by all tasks and threads.
-pub(crate) trait NodeFactory: Send + Sync {
-    fn build(&self, ctx: BuildContext<'_>) -> Result<BuiltNode>;
-}
-
-pub(crate) struct NodeDef {
-    pub(crate) name: Arc<str>,
-    pub(crate) kind: NodeKind,
-    pub(crate) parents: Vec<usize>,
-    pub(crate) children: Vec<usize>,
-    pub(crate) stores: Vec<String>,
-    pub(crate) factory: Box<dyn NodeFactory>,
-    output: Option<Types>,
-}
 
 /// What an internal topic is for, which decides its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,12 +95,6 @@ pub(crate) struct GlobalStoreDef {
     pub(crate) processor: usize,
     pub(crate) store: String,
     pub(crate) topic: String,
-}
-
-impl std::fmt::Debug for Topology {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe().to_string())
-    }
 }
 
 impl Topology {
@@ -813,10 +731,5 @@ impl Topology {
     /// The names of the stores connected to any processor.
     pub fn store_names(&self) -> impl Iterator<Item = &str> {
         self.store_names.iter().map(String::as_str)
-    }
-
-    /// Describes the topology in Kafka Streams' `TopologyDescription` format.
-    pub fn describe(&self) -> TopologyDescription {
-        describe::describe(self)
     }
 }

@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{BuildContext, BuiltNode, NodeFactory};
+use super::node::{BuildContext, BuiltNode, NodeFactory, NodeLifecycle, SourceInput};
+use crate::context::{RawRecord, TaskContext};
 use crate::error::{Error, Result};
 use crate::options::StreamPartitioner;
 use crate::partitioner::default_partition;
@@ -17,39 +18,8 @@ use crate::processor::{
 };
 use crate::record::Record;
 use crate::serde::SerdeRef;
-use crate::task::{RawRecord, TaskContext};
 
 pub(crate) type TopicExtractor<K, V> = dyn Fn(&K, &V) -> String + Send + Sync;
-
-/// The untyped side of a node: what the task calls outside the record flow.
-pub(crate) trait NodeLifecycle {
-    fn init(&mut self, task: &mut TaskContext) -> Result<()>;
-    fn punctuate(&mut self, id: PunctuatorId, timestamp: i64, task: &mut TaskContext)
-    -> Result<()>;
-    fn flush(&mut self, task: &mut TaskContext) -> Result<()>;
-    fn close(&mut self) -> Result<()>;
-    /// Whether [`flush`](Self::flush) may do anything; the task skips nodes that say no
-    /// when it flushes (after every record, in the test driver).
-    fn flushes(&self) -> bool {
-        true
-    }
-}
-
-/// A source node's per-partition queues of deserialized records.
-pub(crate) trait SourceInput {
-    fn add_queue(&mut self, topic: Arc<str>, partition: i32) -> usize;
-    /// Deserializes and time-stamps a raw record and queues it. Returns whether it was queued.
-    fn enqueue(&mut self, queue: usize, raw: RawRecord<'_>, task: &mut TaskContext)
-    -> Result<bool>;
-    fn head_timestamp(&self, queue: usize) -> Option<i64>;
-    /// Processes the head record of a queue and returns its offset; does nothing when the
-    /// queue is empty. A failure comes with the offset of the record that failed.
-    fn process_head(
-        &mut self,
-        queue: usize,
-        task: &mut TaskContext,
-    ) -> Result<Option<i64>, (i64, Error)>;
-}
 
 /// Downcasts the children's erased handles to the typed inputs this node forwards into.
 fn typed_children<K: 'static, V: 'static>(ctx: &BuildContext<'_>) -> Result<Vec<Child<K, V>>> {

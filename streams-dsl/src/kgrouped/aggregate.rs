@@ -7,15 +7,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_core::processor::{Processor, ProcessorContext};
-use streams_core::serde::Serdes;
 use streams_core::state::{KeyValueStore, ReadOnlyKeyValueStore, ValueAndTimestamp};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedEntry, TimestampedKeyValueStore};
 
 use super::fold::no_merger;
+use super::folding::FoldingStream;
 use super::{
-    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
-    key_value_store,
+    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, key_value_store,
 };
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
@@ -131,14 +130,20 @@ where
     }
 }
 
-impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
-    fn aggregate_impl<VA, F>(
+impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for KGroupedStream<K, V> {
+    type Key = K;
+
+    fn grouped(&self) -> &KGroupedStream<K, V> {
+        self
+    }
+
+    fn aggregate_fold<VA, F>(
         &self,
         prefix: &str,
         fold: F,
         materialized: Materialized<K, VA>,
         default_value_serde: Option<SerdeRef<VA>>,
-        burn_store_name: bool,
+        generated: GeneratedStoreName,
     ) -> KTable<K, VA>
     where
         VA: Clone + 'static,
@@ -147,7 +152,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         let names = self.prepare(
             StoreName::Materialized(materialized.name.as_deref()),
             prefix,
-            burn_store_name,
+            generated,
         );
         let key_serde = first_some(materialized.key_serde.clone(), self.key_serde.clone());
         let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
@@ -180,7 +185,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
             value_serde,
         )
     }
+}
 
+impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     /// Counts the records of each key, as Kafka Streams' `KGroupedStream.count()`.
     ///
     /// A record whose key or value is null (by its serde's
@@ -214,13 +221,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```
     pub fn count(&self) -> KTable<K, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            Materialized::default(),
-            Some(Serdes::i64()),
-            false,
-        )
+        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
     }
 
     /// [`count`](Self::count) with the store set up by `materialized` (its value serde
@@ -240,13 +241,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            materialized,
-            Some(Serdes::i64()),
-            true,
-        )
+        self.count_fold(materialized, GeneratedStoreName::SkipOne)
     }
 
     /// Combines the values of each key with `reducer(aggregate, value)`, the first value
@@ -288,13 +283,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     where
         R: Fn(V, V) -> V + Send + Sync + 'static,
     {
-        self.aggregate_impl(
-            "KSTREAM-REDUCE-",
-            ReduceFold(reducer),
-            materialized,
-            self.value_serde.clone(),
-            false,
-        )
+        self.reduce_fold(reducer, materialized)
     }
 
     /// Folds the values of each key into an aggregate: `aggregator(key, value, aggregate)`,
@@ -355,16 +344,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         I: Fn() -> VA + Send + Sync + 'static,
         A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
     {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            AggregateFold {
-                initializer,
-                aggregator,
-                merger: no_merger::<K, VA>,
-            },
-            materialized,
-            None,
-            false,
-        )
+        self.aggregate_fold_with(initializer, aggregator, no_merger::<K, VA>, materialized)
     }
 }

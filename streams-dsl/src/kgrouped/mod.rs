@@ -15,13 +15,13 @@
 
 mod aggregate;
 mod fold;
+mod folding;
 mod session;
 mod sliding;
 mod table;
 mod time_windowed;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,17 +39,10 @@ use streams_state::{Stores, WindowReads};
 use crate::builder::Shared;
 use crate::ktable::{KTable, SendOldValues};
 use crate::materialized::{Materialized, StoreType};
-use crate::windows::{SessionWindows, SlidingWindows, TimeWindows};
+use crate::repartition::{Partitioning, add_repartition};
+use crate::windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
 
 pub(crate) use fold::{AggregateFold, CountFold, Fold, ReduceFold};
-
-/// What aggregations and suppressions need to know about the table nodes of one builder.
-#[derive(Default)]
-pub(crate) struct TableRegistry {
-    /// The grace period (ms) of each windowed aggregation node, so that a suppression
-    /// downstream knows when a window closes.
-    pub(crate) window_grace: HashMap<String, i64>,
-}
 
 /// A stream grouped by key, ready for an aggregation, as Kafka Streams' `KGroupedStream`.
 ///
@@ -60,7 +53,7 @@ pub struct KGroupedStream<K, V> {
     pub(crate) node: String,
     pub(crate) key_serde: Option<SerdeRef<K>>,
     pub(crate) value_serde: Option<SerdeRef<V>>,
-    pub(crate) repartition_required: bool,
+    pub(crate) partitioning: Partitioning,
     pub(crate) name: Option<String>,
     pub(crate) next_name: Option<String>,
     /// The source of the repartition topic once made, reused by later aggregations of a
@@ -75,7 +68,7 @@ impl<K, V> Clone for KGroupedStream<K, V> {
             node: self.node.clone(),
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
-            repartition_required: self.repartition_required,
+            partitioning: self.partitioning,
             name: self.name.clone(),
             next_name: self.next_name.clone(),
             repartition_source: self.repartition_source.clone(),
@@ -87,7 +80,10 @@ impl<K, V> std::fmt::Debug for KGroupedStream<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KGroupedStream")
             .field("node", &self.node)
-            .field("repartition_required", &self.repartition_required)
+            .field(
+                "repartition_required",
+                &self.partitioning.requires_repartition(),
+            )
             .field("name", &self.name)
             .finish()
     }
@@ -97,6 +93,15 @@ impl<K, V> std::fmt::Debug for KGroupedStream<K, V> {
 pub(crate) enum StoreName<'a> {
     /// `Materialized::as_(name)` or a generated one.
     Materialized(Option<&'a str>),
+}
+
+/// Which index of the builder's counter a generated store name takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GeneratedStoreName {
+    /// The next one.
+    Next,
+    /// The one after: Kafka Streams' `count(Materialized)` takes an index it leaves unused.
+    SkipOne,
 }
 
 /// The names and parent of one aggregation node, decided before it is added.
@@ -118,21 +123,21 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
 
     /// Whether the aggregations of this grouping go through a repartition topic.
     pub fn is_repartition_required(&self) -> bool {
-        self.repartition_required
+        self.partitioning.requires_repartition()
     }
 
     /// Decides the store and processor names (in Kafka Streams' order: store, then
     /// processor, then the repartition nodes) and adds the repartition topic when needed.
-    /// `burn_store_name` reproduces Java's extra index for `count(Materialized)`.
+    /// `generated` places a generated store name in the builder's counter.
     pub(crate) fn prepare(
         &self,
         store: StoreName<'_>,
         prefix: &str,
-        burn_store_name: bool,
+        generated: GeneratedStoreName,
     ) -> AggregateNames {
         let mut st = self.builder.borrow_mut();
         let StoreName::Materialized(given) = store;
-        if burn_store_name && given.is_none() {
+        if generated == GeneratedStoreName::SkipOne && given.is_none() {
             st.new_name(&format!("{prefix}STATE-STORE-"));
         }
         let store = match given {
@@ -141,7 +146,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         };
         let processor = st.name_or_generate(self.next_name.as_deref(), prefix);
         drop(st);
-        let parent = if self.repartition_required {
+        let parent = if self.partitioning.requires_repartition() {
             let prefix = self.name.clone().unwrap_or_else(|| store.clone());
             self.repartition(&prefix)
         } else {
@@ -162,7 +167,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         {
             return existing;
         }
-        let source = crate::kstream::group_by::repartition_for_grouping(
+        let source = add_repartition(
             &self.builder,
             &self.node,
             prefix,
@@ -343,8 +348,9 @@ pub(crate) fn key_value_store<K: 'static, VA: 'static>(
 }
 
 /// A timestamped window store builder, as Kafka Streams' `WindowStoreMaterializer`.
-/// `reads` picks Kafka Streams' time-ordered RocksDB store for emit-on-close aggregations
-/// (the in-memory store has no such variant, in Kafka Streams either).
+/// An emit-on-close aggregation (by `emit`) gets no cache and reads its RocksDB store as
+/// `on_close_reads` tells: Kafka Streams' time-ordered stores (the in-memory store has no
+/// such variant, in Kafka Streams either).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn window_store<K: 'static, VA: 'static>(
     name: &str,
@@ -354,11 +360,18 @@ pub(crate) fn window_store<K: 'static, VA: 'static>(
     node: &str,
     retention_ms: i64,
     window_size_ms: i64,
-    caching: bool,
-    reads: WindowReads,
+    emit: EmitStrategy,
+    on_close_reads: WindowReads,
 ) -> Result<Arc<dyn StoreBuilder>> {
     let key_serde = key_serde.ok_or_else(|| missing_serde(node, "key"))?;
     let value_serde = value_serde.ok_or_else(|| missing_serde(node, "value"))?;
+    let on_close = emit.is_on_window_close();
+    let caching = materialized.caching && !on_close;
+    let reads = if on_close {
+        on_close_reads
+    } else {
+        WindowReads::KeyOrdered
+    };
     let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
     let (retention, size) = (ms(retention_ms), ms(window_size_ms));
     macro_rules! finish {

@@ -22,9 +22,10 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
+use super::folding::FoldingStream;
 use super::{
-    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
-    retention, window_store,
+    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, retention,
+    window_store,
 };
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
@@ -59,6 +60,15 @@ impl<K, V> std::fmt::Debug for SessionWindowedKStream<K, V> {
 }
 
 type Vat<VA> = ValueAndTimestamp<VA>;
+
+/// How an update of the session store reaches downstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Forwarded at once: the store has no cache.
+    Direct,
+    /// Through the store's cache, which forwards what it releases.
+    Cached,
+}
 
 /// The processor of session-window aggregations.
 pub(crate) struct KStreamSessionWindowAggregate<K, V, VA, F> {
@@ -134,13 +144,13 @@ where
         &mut self,
         key: Windowed<K>,
         change: Change<VA>,
-        cached: bool,
+        delivery: Delivery,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
     ) -> Result<()> {
         if self.emit_on_close {
             return Ok(());
         }
-        if cached {
+        if delivery == Delivery::Cached {
             return self.forward_flushed(ctx);
         }
         let end = key.window.end;
@@ -176,7 +186,13 @@ where
                 self.closed.push(item?);
             }
         }
-        self.closed.sort_by_key(|(k, _)| k.window.start);
+        // Java reads closed sessions from a time-ordered session store whose keys are laid
+        // out end time, start time, key (`PrefixedSessionKeySchemas.TimeFirstSessionKeySchema`),
+        // so sessions closing together come out by end, then start, then key bytes. Here the
+        // stored window's start is the session's end and the value's timestamp its start; the
+        // scan is in key-byte order within one end time and the sort is stable.
+        self.closed
+            .sort_by_key(|(k, v)| (k.window.start, v.timestamp));
         for (key, v) in self.closed.drain(..) {
             let end = key.window.start;
             let session = Windowed::new(key.key, Window::new(v.timestamp, end));
@@ -247,10 +263,12 @@ where
                 for (session_end, session) in &merged {
                     let mut s = store.borrow_mut();
                     s.delete(&key, *session_end)?;
-                    let cached = s.caching_enabled();
-                    if cached {
+                    let delivery = if s.caching_enabled() {
                         self.flushed.extend(s.take_evicted()?);
-                    }
+                        Delivery::Cached
+                    } else {
+                        Delivery::Direct
+                    };
                     drop(s);
                     let old = if self.send_old {
                         Some(session.value.clone())
@@ -259,7 +277,7 @@ where
                     };
                     let gone =
                         Windowed::new(key.clone(), Window::new(session.timestamp, *session_end));
-                    self.forward_update(gone, Change::new(None, old), cached, ctx)?;
+                    self.forward_update(gone, Change::new(None, old), delivery, ctx)?;
                 }
                 self.merged = merged;
             }
@@ -267,13 +285,20 @@ where
             let stored = ValueAndTimestamp::new(new, start);
             let mut s = store.borrow_mut();
             s.put(&key, &stored, end)?;
-            let cached = s.caching_enabled();
-            if cached {
+            let delivery = if s.caching_enabled() {
                 self.flushed.extend(s.take_evicted()?);
-            }
+                Delivery::Cached
+            } else {
+                Delivery::Direct
+            };
             drop(s);
             let session = Windowed::new(key, Window::new(start, end));
-            self.forward_update(session, Change::new(Some(stored.value), None), cached, ctx)?;
+            self.forward_update(
+                session,
+                Change::new(Some(stored.value), None),
+                delivery,
+                ctx,
+            )?;
         }
         if self.emit_on_close {
             self.maybe_emit_final(close_time, &headers, ctx)?;
@@ -298,30 +323,20 @@ where
     }
 }
 
-impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
-    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SessionWindows) -> Self {
-        SessionWindowedKStream {
-            grouped,
-            windows,
-            emit: EmitStrategy::on_window_update(),
-        }
+impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SessionWindowedKStream<K, V> {
+    type Key = Windowed<K>;
+
+    fn grouped(&self) -> &KGroupedStream<K, V> {
+        &self.grouped
     }
 
-    /// Sets when results are forwarded: every update (the default) or only each session's
-    /// final result once it closes.
-    #[must_use]
-    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.emit = emit;
-        self
-    }
-
-    fn aggregate_impl<VA, F>(
+    fn aggregate_fold<VA, F>(
         &self,
         prefix: &str,
         fold: F,
         materialized: Materialized<K, VA>,
         default_value_serde: Option<SerdeRef<VA>>,
-        burn_store_name: bool,
+        generated: GeneratedStoreName,
     ) -> KTable<Windowed<K>, VA>
     where
         VA: Clone + 'static,
@@ -331,7 +346,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
         let names = g.prepare(
             StoreName::Materialized(materialized.name.as_deref()),
             prefix,
-            burn_store_name,
+            generated,
         );
         let windows = self.windows;
         let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
@@ -350,12 +365,8 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
                 &names.processor,
                 retention,
                 1,
-                materialized.caching && !emit_on_close,
-                if emit_on_close {
-                    WindowReads::TimeOrderedSessions
-                } else {
-                    WindowReads::KeyOrdered
-                },
+                self.emit,
+                WindowReads::TimeOrderedSessions,
             )
         });
         let store_name: Arc<str> = names.store.as_str().into();
@@ -392,6 +403,24 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
             key_serde.map(Serdes::session_windowed),
             value_serde,
         )
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
+    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SessionWindows) -> Self {
+        SessionWindowedKStream {
+            grouped,
+            windows,
+            emit: EmitStrategy::on_window_update(),
+        }
+    }
+
+    /// Sets when results are forwarded: every update (the default) or only each session's
+    /// final result once it closes.
+    #[must_use]
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
     }
 
     /// Counts the records of each session.
@@ -435,24 +464,12 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```
     pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            Materialized::default(),
-            Some(Serdes::i64()),
-            false,
-        )
+        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
     }
 
     /// [`count`](Self::count) with the store set up by `materialized`.
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            materialized,
-            Some(Serdes::i64()),
-            true,
-        )
+        self.count_fold(materialized, GeneratedStoreName::SkipOne)
     }
 
     /// Combines the values of each session with `reducer(aggregate, value)`; merging
@@ -473,14 +490,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
     where
         R: Fn(V, V) -> V + Send + Sync + 'static,
     {
-        let serde = self.grouped.value_serde.clone();
-        self.aggregate_impl(
-            "KSTREAM-REDUCE-",
-            ReduceFold(reducer),
-            materialized,
-            serde,
-            false,
-        )
+        self.reduce_fold(reducer, materialized)
     }
 
     /// Folds the values of each session: `aggregator(key, value, aggregate)` from
@@ -521,16 +531,6 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
         A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
         M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
     {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            AggregateFold {
-                initializer,
-                aggregator,
-                merger,
-            },
-            materialized,
-            None,
-            false,
-        )
+        self.aggregate_fold_with(initializer, aggregator, merger, materialized)
     }
 }

@@ -14,9 +14,10 @@ use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::fold::no_merger;
+use super::folding::FoldingStream;
 use super::{
-    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
-    retention, window_store,
+    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, retention,
+    window_store,
 };
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
@@ -70,6 +71,26 @@ pub(crate) struct KStreamSlidingWindowAggregate<K, V, VA, F> {
     flushed: Vec<FlushedWindowEntry<K, Vat<VA>>>,
     closed: Vec<(Windowed<K>, Vat<VA>)>,
     _types: PhantomData<fn(V)>,
+}
+
+/// The order in which windows are loaded, by start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartOrder {
+    /// The store's own order.
+    Ascending,
+    /// The reverse iteration Kafka Streams uses with RocksDB.
+    Descending,
+}
+
+/// What the scan of a key's windows around a record found: the windows that already exist
+/// and the aggregates the missing ones start from.
+struct Scan<'a, VA> {
+    starts: &'a [i64],
+    right_agg: Option<Vat<VA>>,
+    left_agg: Option<Vat<VA>>,
+    left_created: bool,
+    right_created: bool,
+    previous: Option<i64>,
 }
 
 /// The record being processed, borrowed by the helpers.
@@ -177,16 +198,15 @@ where
             .map(|v| ValueAndTimestamp::new(v, timestamp))
     }
 
-    /// The windows of the key starting in `[from, to]`, in descending start order (the
-    /// reverse iteration Kafka Streams uses with RocksDB).
-    fn load_windows(&mut self, key: &K, from: i64, to: i64, reverse: bool) -> Result<()> {
+    /// The windows of the key starting in `[from, to]`, in `order`.
+    fn load_windows(&mut self, key: &K, from: i64, to: i64, order: StartOrder) -> Result<()> {
         self.windows.clear();
         let store = self.store()?;
         let s = store.borrow();
         for item in s.fetch(key, from, to)? {
             self.windows.push(item?);
         }
-        if reverse {
+        if order == StartOrder::Descending {
             self.windows.reverse();
         }
         Ok(())
@@ -204,7 +224,12 @@ where
         let mut left_created = false;
         let mut right_created = false;
         let mut previous: Option<i64> = None;
-        self.load_windows(cur.key, (ts - 2 * self.diff).max(0), ts + 1, true)?;
+        self.load_windows(
+            cur.key,
+            (ts - 2 * self.diff).max(0),
+            ts + 1,
+            StartOrder::Descending,
+        )?;
         let windows = std::mem::take(&mut self.windows);
         let mut stop = false;
         for (start, value) in &windows {
@@ -238,30 +263,31 @@ where
         if stop {
             return Ok(());
         }
-        self.create_windows(
-            cur,
-            &starts,
+        let scan = Scan {
+            starts: &starts,
             right_agg,
             left_agg,
             left_created,
             right_created,
             previous,
-            ctx,
-        )
+        };
+        self.create_windows(cur, scan, ctx)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create_windows(
         &mut self,
         cur: &Current<'_, K, V>,
-        starts: &[i64],
-        right_agg: Option<Vat<VA>>,
-        left_agg: Option<Vat<VA>>,
-        left_created: bool,
-        right_created: bool,
-        previous: Option<i64>,
+        scan: Scan<'_, VA>,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
     ) -> Result<()> {
+        let Scan {
+            starts,
+            right_agg,
+            left_agg,
+            left_created,
+            right_created,
+            previous,
+        } = scan;
         let ts = cur.timestamp;
         if let Some(prev) = previous {
             let prev_right_start = prev + 1;
@@ -301,7 +327,7 @@ where
         let mut right_created = false;
         let mut starts = Vec::new();
         let mut previous: Option<i64> = None;
-        self.load_windows(cur.key, 0, ts + 1, false)?;
+        self.load_windows(cur.key, 0, ts + 1, StartOrder::Ascending)?;
         let windows = std::mem::take(&mut self.windows);
         for (start, value) in &windows {
             let start = *start;
@@ -452,29 +478,20 @@ where
     }
 }
 
-impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
-    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SlidingWindows) -> Self {
-        SlidingWindowedKStream {
-            grouped,
-            windows,
-            emit: EmitStrategy::on_window_update(),
-        }
+impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SlidingWindowedKStream<K, V> {
+    type Key = Windowed<K>;
+
+    fn grouped(&self) -> &KGroupedStream<K, V> {
+        &self.grouped
     }
 
-    /// Sets when results are forwarded: every update (the default) or only each window's
-    /// final result.
-    #[must_use]
-    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.emit = emit;
-        self
-    }
-
-    fn aggregate_impl<VA, F>(
+    fn aggregate_fold<VA, F>(
         &self,
         prefix: &str,
         fold: F,
         materialized: Materialized<K, VA>,
         default_value_serde: Option<SerdeRef<VA>>,
+        generated: GeneratedStoreName,
     ) -> KTable<Windowed<K>, VA>
     where
         VA: Clone + 'static,
@@ -484,7 +501,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
         let names = g.prepare(
             StoreName::Materialized(materialized.name.as_deref()),
             prefix,
-            false,
+            generated,
         );
         let windows = self.windows;
         let diff = windows.time_difference_ms();
@@ -502,12 +519,8 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
                 &names.processor,
                 retention,
                 diff,
-                materialized.caching && !emit_on_close,
-                if emit_on_close {
-                    WindowReads::TimeOrderedWindows
-                } else {
-                    WindowReads::KeyOrdered
-                },
+                self.emit,
+                WindowReads::TimeOrderedWindows,
             )
         });
         let store_name: Arc<str> = names.store.as_str().into();
@@ -546,6 +559,24 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
             value_serde,
         )
     }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
+    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SlidingWindows) -> Self {
+        SlidingWindowedKStream {
+            grouped,
+            windows,
+            emit: EmitStrategy::on_window_update(),
+        }
+    }
+
+    /// Sets when results are forwarded: every update (the default) or only each window's
+    /// final result.
+    #[must_use]
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
 
     /// Counts the records of each key per sliding window.
     ///
@@ -575,22 +606,12 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```
     pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            Materialized::default(),
-            Some(Serdes::i64()),
-        )
+        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
     }
 
     /// [`count`](Self::count) with the store set up by `materialized`.
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            materialized,
-            Some(Serdes::i64()),
-        )
+        self.count_fold(materialized, GeneratedStoreName::Next)
     }
 
     /// Combines the values of each key per sliding window with `reducer(aggregate, value)`.
@@ -610,8 +631,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
     where
         R: Fn(V, V) -> V + Send + Sync + 'static,
     {
-        let serde = self.grouped.value_serde.clone();
-        self.aggregate_impl("KSTREAM-REDUCE-", ReduceFold(reducer), materialized, serde)
+        self.reduce_fold(reducer, materialized)
     }
 
     /// Folds the values of each key per sliding window, stored with `value_serde`.
@@ -645,15 +665,6 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
         I: Fn() -> VA + Send + Sync + 'static,
         A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
     {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            AggregateFold {
-                initializer,
-                aggregator,
-                merger: no_merger::<K, VA>,
-            },
-            materialized,
-            None,
-        )
+        self.aggregate_fold_with(initializer, aggregator, no_merger::<K, VA>, materialized)
     }
 }

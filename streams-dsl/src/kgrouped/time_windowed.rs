@@ -14,9 +14,10 @@ use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::fold::no_merger;
+use super::folding::FoldingStream;
 use super::{
-    AggregateFold, CountFold, Fold, KGroupedStream, ReduceFold, StoreName, first_some, is_null,
-    retention, window_store,
+    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, retention,
+    window_store,
 };
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
@@ -236,30 +237,20 @@ where
     }
 }
 
-impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
-    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: TimeWindows) -> Self {
-        TimeWindowedKStream {
-            grouped,
-            windows,
-            emit: EmitStrategy::on_window_update(),
-        }
+impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for TimeWindowedKStream<K, V> {
+    type Key = Windowed<K>;
+
+    fn grouped(&self) -> &KGroupedStream<K, V> {
+        &self.grouped
     }
 
-    /// Sets when results are forwarded: every update (the default) or, with
-    /// [`EmitStrategy::on_window_close`], only each window's final result.
-    #[must_use]
-    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.emit = emit;
-        self
-    }
-
-    fn aggregate_impl<VA, F>(
+    fn aggregate_fold<VA, F>(
         &self,
         prefix: &str,
         fold: F,
         materialized: Materialized<K, VA>,
         default_value_serde: Option<SerdeRef<VA>>,
-        burn_store_name: bool,
+        generated: GeneratedStoreName,
     ) -> KTable<Windowed<K>, VA>
     where
         VA: Clone + 'static,
@@ -269,7 +260,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         let names = g.prepare(
             StoreName::Materialized(materialized.name.as_deref()),
             prefix,
-            burn_store_name,
+            generated,
         );
         let windows = self.windows;
         let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
@@ -286,12 +277,8 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                 &names.processor,
                 retention,
                 windows.size_ms(),
-                materialized.caching && !emit_on_close,
-                if emit_on_close {
-                    WindowReads::TimeOrderedWindows
-                } else {
-                    WindowReads::KeyOrdered
-                },
+                self.emit,
+                WindowReads::TimeOrderedWindows,
             )
         });
         let store_name: Arc<str> = names.store.as_str().into();
@@ -327,6 +314,24 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             value_serde,
         )
     }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
+    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: TimeWindows) -> Self {
+        TimeWindowedKStream {
+            grouped,
+            windows,
+            emit: EmitStrategy::on_window_update(),
+        }
+    }
+
+    /// Sets when results are forwarded: every update (the default) or, with
+    /// [`EmitStrategy::on_window_close`], only each window's final result.
+    #[must_use]
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
 
     /// Counts the records of each key per window.
     ///
@@ -360,24 +365,12 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```
     pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            Materialized::default(),
-            Some(Serdes::i64()),
-            false,
-        )
+        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
     }
 
     /// [`count`](Self::count) with the store set up by `materialized`.
     pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            CountFold,
-            materialized,
-            Some(Serdes::i64()),
-            true,
-        )
+        self.count_fold(materialized, GeneratedStoreName::SkipOne)
     }
 
     /// Combines the values of each key per window with `reducer(aggregate, value)`.
@@ -397,14 +390,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
     where
         R: Fn(V, V) -> V + Send + Sync + 'static,
     {
-        let serde = self.grouped.value_serde.clone();
-        self.aggregate_impl(
-            "KSTREAM-REDUCE-",
-            ReduceFold(reducer),
-            materialized,
-            serde,
-            false,
-        )
+        self.reduce_fold(reducer, materialized)
     }
 
     /// Folds the values of each key per window: `aggregator(key, value, aggregate)` from
@@ -466,16 +452,6 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         I: Fn() -> VA + Send + Sync + 'static,
         A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
     {
-        self.aggregate_impl(
-            "KSTREAM-AGGREGATE-",
-            AggregateFold {
-                initializer,
-                aggregator,
-                merger: no_merger::<K, VA>,
-            },
-            materialized,
-            None,
-            false,
-        )
+        self.aggregate_fold_with(initializer, aggregator, no_merger::<K, VA>, materialized)
     }
 }

@@ -236,7 +236,7 @@ impl<K: Clone + 'static, V: Clone + 'static> BranchedKStream<K, V> {
             child.clone(),
             self.source.key_serde.clone(),
             self.source.value_serde.clone(),
-            self.source.repartition_required,
+            self.source.partitioning,
         );
         match branched.chain {
             Some(chain) => {

@@ -6,11 +6,12 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Record, Result};
 
 use super::KStream;
+use crate::keep::Keep;
 
-/// Forwards the records for which the predicate returns `keep`.
+/// Forwards the records `keep` keeps.
 struct KStreamFilter<F> {
     predicate: Arc<F>,
-    keep: bool,
+    keep: Keep,
 }
 
 impl<K, V, F> Processor<K, V, K, V> for KStreamFilter<F>
@@ -24,7 +25,10 @@ where
         record: Record<K, V>,
         ctx: &mut ProcessorContext<'_, K, V>,
     ) -> Result<()> {
-        if (self.predicate)(&record.key, &record.value) == self.keep {
+        if self
+            .keep
+            .keeps((self.predicate)(&record.key, &record.value))
+        {
             ctx.forward(record)
         } else {
             Ok(())
@@ -60,7 +64,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        self.filter_impl(predicate, true)
+        self.filter_impl(predicate, Keep::Matching)
     }
 
     /// Drops the records for which `predicate` returns true: the complement of [`filter`](Self::filter).
@@ -86,10 +90,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        self.filter_impl(predicate, false)
+        self.filter_impl(predicate, Keep::NonMatching)
     }
 
-    fn filter_impl<F>(&self, predicate: F, keep: bool) -> KStream<K, V>
+    fn filter_impl<F>(&self, predicate: F, keep: Keep) -> KStream<K, V>
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
@@ -102,7 +106,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             self.key_serde.clone(),
             self.value_serde.clone(),
-            self.repartition_required,
+            self.partitioning,
         )
     }
 }

@@ -6,6 +6,7 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Record, Result};
 
 use super::KStream;
+use crate::repartition::Partitioning;
 
 /// Forwards every record the function returns for one input, in order, each with the
 /// input's timestamp and headers.
@@ -77,7 +78,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             move || KStreamFlatMap { f: Arc::clone(&f) },
             None,
             None,
-            true,
+            Partitioning::KeyChanged,
         )
     }
 
@@ -116,7 +117,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             move || KStreamFlatMap { f: Arc::clone(&f) },
             self.key_serde.clone(),
             None,
-            self.repartition_required,
+            self.partitioning,
         )
     }
 }

@@ -1,16 +1,16 @@
-//! `group_by_key`, `group_by` and the repartition topics groupings write through.
+//! `group_by_key` and `group_by`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_core::processor::{Processor, ProcessorContext};
-use streams_core::{Record, Result, SerdeRef};
+use streams_core::{Record, Result};
 
 use super::KStream;
-use crate::builder::Shared;
 use crate::kgrouped::KGroupedStream;
 use crate::materialized::Grouped;
+use crate::repartition::Partitioning;
 
 /// Sets the key of each record with the selector, as Kafka Streams' `KStreamMap` for a
 /// key-changing grouping.
@@ -37,19 +37,6 @@ where
             headers: record.headers,
         })
     }
-}
-
-/// Repartitions a grouping through `<prefix>-repartition` (see
-/// [`add_repartition`](super::repartition::add_repartition)): records with a null key are
-/// dropped before the sink, and the rest are partitioned by murmur2 of their key.
-pub(crate) fn repartition_for_grouping<K: Clone + 'static, V: Clone + 'static>(
-    builder: &Shared,
-    parent: &str,
-    prefix: &str,
-    key_serde: Option<SerdeRef<K>>,
-    value_serde: Option<SerdeRef<V>>,
-) -> String {
-    super::repartition::add_repartition(builder, parent, prefix, key_serde, value_serde)
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
@@ -86,7 +73,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             node: self.node.clone(),
             key_serde: grouped.key_serde.or_else(|| self.key_serde.clone()),
             value_serde: grouped.value_serde.or_else(|| self.value_serde.clone()),
-            repartition_required: self.repartition_required,
+            partitioning: self.partitioning,
             name: grouped.name,
             next_name: None,
             repartition_source: Rc::new(RefCell::new(None)),
@@ -155,14 +142,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             None,
             self.value_serde.clone(),
-            true,
+            Partitioning::KeyChanged,
         );
         KGroupedStream {
             builder: self.builder.clone(),
             node: keyed.node,
             key_serde: grouped.key_serde,
             value_serde: grouped.value_serde.or_else(|| self.value_serde.clone()),
-            repartition_required: true,
+            partitioning: Partitioning::KeyChanged,
             name: grouped.name,
             next_name: None,
             repartition_source: Rc::new(RefCell::new(None)),

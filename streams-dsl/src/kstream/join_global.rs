@@ -11,6 +11,7 @@ use streams_state::TimestampedKeyValueStore;
 
 use super::KStream;
 use crate::global_table::GlobalKTable;
+use crate::join_kind::JoinKind;
 
 /// Kafka Streams' `KStreamKTableJoinProcessor` over a global store (`KStreamGlobalKTableJoin`):
 /// each stream record maps itself to a key of the global table and looks it up; only
@@ -149,9 +150,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         KM: Fn(&K, &V) -> GK + Send + Sync + 'static,
         F: Fn(V, &GV) -> VR + Send + Sync + 'static,
     {
-        self.global_join(global, false, key_mapper, move |v, g: Option<&GV>| {
-            g.map(|g| joiner(v, g))
-        })
+        self.global_join(
+            global,
+            JoinKind::Inner,
+            key_mapper,
+            move |v, g: Option<&GV>| g.map(|g| joiner(v, g)),
+        )
     }
 
     /// Like [`join_global`](Self::join_global), but a record whose mapped key is absent
@@ -201,13 +205,15 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         KM: Fn(&K, &V) -> GK + Send + Sync + 'static,
         F: Fn(V, Option<&GV>) -> VR + Send + Sync + 'static,
     {
-        self.global_join(global, true, key_mapper, move |v, g| Some(joiner(v, g)))
+        self.global_join(global, JoinKind::Left, key_mapper, move |v, g| {
+            Some(joiner(v, g))
+        })
     }
 
     fn global_join<GK, GV, VR, KM, F>(
         &self,
         global: &GlobalKTable<GK, GV>,
-        left: bool,
+        kind: JoinKind,
         key_mapper: KM,
         joiner: F,
     ) -> KStream<K, VR>
@@ -226,6 +232,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         }
         let key_mapper = Arc::new(key_mapper);
         let joiner = Arc::new(joiner);
+        let left = kind.joins_unmatched_left();
         let store_name = global.store.clone();
         let global_key_serde = global.key_serde.clone();
         let value_serde = self.value_serde.clone();
@@ -243,7 +250,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             self.key_serde.clone(),
             None,
-            self.repartition_required,
+            self.partitioning,
         )
     }
 }

@@ -6,9 +6,10 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Error, Record, Result, SerdeRef};
 
 use super::KStream;
-use super::repartition::{NullKeys, add_repartition_with};
+use crate::join_kind::JoinKind;
 use crate::ktable::{GetterRef, KTable, ValueGetter};
 use crate::materialized::Joined;
+use crate::repartition::{NullKeys, Partitioning, add_repartition_with};
 
 /// Kafka Streams' `KStreamKTableJoinProcessor`: each stream record looks the table up by
 /// key; only stream records trigger output.
@@ -172,7 +173,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         self.stream_table_join(
             table,
             "KSTREAM-JOIN-",
-            false,
+            JoinKind::Inner,
             joined,
             move |v, t: Option<&VT>| t.map(|t| joiner(v, t)),
         )
@@ -202,16 +203,20 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         VR: Clone + 'static,
         F: Fn(V, Option<&VT>) -> VR + Send + Sync + 'static,
     {
-        self.stream_table_join(table, "KSTREAM-LEFTJOIN-", true, joined, move |v, t| {
-            Some(joiner(v, t))
-        })
+        self.stream_table_join(
+            table,
+            "KSTREAM-LEFTJOIN-",
+            JoinKind::Left,
+            joined,
+            move |v, t| Some(joiner(v, t)),
+        )
     }
 
     fn stream_table_join<VT, VR, F>(
         &self,
         table: &KTable<K, VT>,
         prefix_name: &str,
-        left: bool,
+        kind: JoinKind,
         joined: Joined<K, V>,
         joiner: F,
     ) -> KStream<K, VR>
@@ -221,7 +226,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(V, Option<&VT>) -> Option<VR> + Send + Sync + 'static,
     {
         let name = joined.name.clone().or_else(|| self.next_name.clone());
-        if self.repartition_required {
+        if self.partitioning.requires_repartition() {
             // Kafka Streams' `repartitionForJoin`: the topic is named after the join (when
             // named) or after the node that changed the key, and passes every record on; the
             // join processor drops what it cannot join.
@@ -239,13 +244,18 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 value_serde.clone(),
                 NullKeys::Keep,
             );
-            let mut repartitioned =
-                KStream::new(self.builder.clone(), source, key_serde, value_serde, false);
+            let mut repartitioned = KStream::new(
+                self.builder.clone(),
+                source,
+                key_serde,
+                value_serde,
+                Partitioning::ByKey,
+            );
             repartitioned.next_name = name;
             return repartitioned.stream_table_join(
                 table,
                 prefix_name,
-                left,
+                kind,
                 Joined::default(),
                 joiner,
             );
@@ -261,11 +271,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
                 self.node.clone(),
                 None,
                 None,
-                self.repartition_required,
+                self.partitioning,
             );
         };
         let stores = getter.stores();
         let joiner = Arc::new(joiner);
+        let left = kind.joins_unmatched_left();
         let key_serde = self.key_serde.clone();
         let value_serde = self.value_serde.clone();
         let this = match name {
@@ -284,7 +295,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             self.key_serde.clone(),
             None,
-            false,
+            Partitioning::ByKey,
         );
         let mut st = self.builder.borrow_mut();
         let names: Vec<&str> = stores.iter().map(String::as_str).collect();

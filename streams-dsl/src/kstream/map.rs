@@ -6,6 +6,7 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Record, Result};
 
 use super::KStream;
+use crate::repartition::Partitioning;
 
 /// Applies a function to the whole record; which parts it may change is decided by the
 /// operator that builds it.
@@ -35,7 +36,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         f: F,
         key_serde: Option<streams_core::SerdeRef<KR>>,
         value_serde: Option<streams_core::SerdeRef<VR>>,
-        repartition_required: bool,
+        partitioning: Partitioning,
     ) -> KStream<KR, VR>
     where
         KR: Clone + 'static,
@@ -48,7 +49,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             move || KStreamMap { f: Arc::clone(&f) },
             key_serde,
             value_serde,
-            repartition_required,
+            partitioning,
         )
     }
 
@@ -95,7 +96,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             None,
             None,
-            true,
+            Partitioning::KeyChanged,
         )
     }
 
@@ -134,7 +135,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             self.key_serde.clone(),
             None,
-            self.repartition_required,
+            self.partitioning,
         )
     }
 
@@ -172,7 +173,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             self.key_serde.clone(),
             None,
-            self.repartition_required,
+            self.partitioning,
         )
     }
 
@@ -211,7 +212,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             None,
             self.value_serde.clone(),
-            true,
+            Partitioning::KeyChanged,
         )
     }
 }

@@ -68,7 +68,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             name,
             None,
             None,
-            self.repartition_required || other.repartition_required,
+            self.partitioning.merged(other.partitioning),
         )
     }
 }

@@ -7,16 +7,14 @@
 mod branch;
 mod filter;
 mod flat_map;
-pub(crate) mod group_by;
+mod group_by;
 mod join_global;
 mod join_stream;
-mod join_stream_outer;
 mod join_table;
 mod map;
 mod merge;
 mod peek;
 mod process;
-mod repartition;
 mod repartitioned;
 mod to;
 
@@ -28,6 +26,7 @@ use streams_core::SerdeRef;
 use streams_core::processor::Processor;
 
 use crate::builder::Shared;
+use crate::repartition::Partitioning;
 
 /// A stream of records with keys of type `K` and values of type `V`.
 ///
@@ -39,7 +38,7 @@ pub struct KStream<K, V> {
     pub(crate) node: String,
     pub(crate) key_serde: Option<SerdeRef<K>>,
     pub(crate) value_serde: Option<SerdeRef<V>>,
-    pub(crate) repartition_required: bool,
+    pub(crate) partitioning: Partitioning,
     pub(crate) next_name: Option<String>,
 }
 
@@ -50,7 +49,7 @@ impl<K, V> Clone for KStream<K, V> {
             node: self.node.clone(),
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
-            repartition_required: self.repartition_required,
+            partitioning: self.partitioning,
             next_name: self.next_name.clone(),
         }
     }
@@ -60,7 +59,10 @@ impl<K, V> std::fmt::Debug for KStream<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KStream")
             .field("node", &self.node)
-            .field("repartition_required", &self.repartition_required)
+            .field(
+                "repartition_required",
+                &self.partitioning.requires_repartition(),
+            )
             .finish()
     }
 }
@@ -71,14 +73,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         node: String,
         key_serde: Option<SerdeRef<K>>,
         value_serde: Option<SerdeRef<V>>,
-        repartition_required: bool,
+        partitioning: Partitioning,
     ) -> Self {
         KStream {
             builder,
             node,
             key_serde,
             value_serde,
-            repartition_required,
+            partitioning,
             next_name: None,
         }
     }
@@ -114,7 +116,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// Whether an upstream operator may have changed the key, so that a grouping or join
     /// downstream must repartition.
     pub fn is_repartition_required(&self) -> bool {
-        self.repartition_required
+        self.partitioning.requires_repartition()
     }
 
     /// Adds a processor under this stream's node and returns its stream.
@@ -124,7 +126,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         supplier: F,
         key_serde: Option<SerdeRef<KO>>,
         value_serde: Option<SerdeRef<VO>>,
-        repartition_required: bool,
+        partitioning: Partitioning,
     ) -> KStream<KO, VO>
     where
         KO: Clone + 'static,
@@ -145,7 +147,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             name,
             key_serde,
             value_serde,
-            repartition_required,
+            partitioning,
         )
     }
 }

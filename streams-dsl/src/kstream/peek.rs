@@ -6,6 +6,7 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Record, Result};
 
 use super::KStream;
+use crate::repartition::Partitioning;
 
 /// Calls the action on each record, then forwards it when `forward` is set.
 struct KStreamPeek<F> {
@@ -70,7 +71,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             self.key_serde.clone(),
             self.value_serde.clone(),
-            self.repartition_required,
+            self.partitioning,
         )
     }
 
@@ -108,7 +109,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             },
             None,
             None,
-            false,
+            Partitioning::ByKey,
         );
     }
 }

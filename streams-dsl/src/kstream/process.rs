@@ -3,6 +3,7 @@
 use streams_core::processor::Processor;
 
 use super::KStream;
+use crate::repartition::Partitioning;
 
 impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// Runs a user [`Processor`] on each record. `supplier` makes one processor per task;
@@ -45,7 +46,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         P: Processor<K, V, KO, VO>,
         F: Fn() -> P + Send + Sync + 'static,
     {
-        let out: KStream<KO, VO> = self.add("KSTREAM-PROCESSOR-", supplier, None, None, true);
+        let out: KStream<KO, VO> = self.add(
+            "KSTREAM-PROCESSOR-",
+            supplier,
+            None,
+            None,
+            Partitioning::KeyChanged,
+        );
         if !stores.is_empty() {
             let mut st = self.builder.borrow_mut();
             let r = st

@@ -3,7 +3,7 @@
 use streams_core::SerdeRef;
 
 use super::KStream;
-use super::repartition::{NullKeys, add_repartition_topic};
+use crate::repartition::{NullKeys, Partitioning, add_repartition_topic};
 
 /// How [`KStream::repartition_with`] repartitions: the topic's name, serdes and partition
 /// count, as Kafka Streams' `Repartitioned`.
@@ -136,6 +136,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             NullKeys::Drop,
             partitions,
         );
-        KStream::new(self.builder.clone(), source, key_serde, value_serde, false)
+        KStream::new(
+            self.builder.clone(),
+            source,
+            key_serde,
+            value_serde,
+            Partitioning::ByKey,
+        )
     }
 }

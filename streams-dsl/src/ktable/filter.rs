@@ -6,11 +6,12 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::{Record, Result};
 
 use super::{Change, KTable, MappedGetterSupplier, SendOldValues};
+use crate::keep::Keep;
 
 /// Kafka Streams' `KTableFilter`: a value that does not pass becomes a delete.
 struct KTableFilter<F> {
     predicate: Arc<F>,
-    keep: bool,
+    keep: Keep,
     send_old: bool,
 }
 
@@ -31,7 +32,7 @@ where
             timestamp,
             headers,
         } = record;
-        let pass = |v: Option<V>| v.filter(|v| (self.predicate)(&key, v) == self.keep);
+        let pass = |v: Option<V>| v.filter(|v| self.keep.keeps((self.predicate)(&key, v)));
         let new = pass(value.new);
         let old = if self.send_old { pass(value.old) } else { None };
         if self.send_old && new.is_none() && old.is_none() {
@@ -74,7 +75,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        self.filter_impl(predicate, true)
+        self.filter_impl(predicate, Keep::Matching)
     }
 
     /// Drops the rows for which `predicate` holds: the complement of [`filter`](Self::filter).
@@ -82,10 +83,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        self.filter_impl(predicate, false)
+        self.filter_impl(predicate, Keep::NonMatching)
     }
 
-    fn filter_impl<F>(&self, predicate: F, keep: bool) -> KTable<K, V>
+    fn filter_impl<F>(&self, predicate: F, keep: Keep) -> KTable<K, V>
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
@@ -101,7 +102,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let getter = self.getter.clone().map(|parent| {
             Arc::new(MappedGetterSupplier {
                 parent,
-                f: Arc::new(move |k: &K, v: V| (predicate(k, &v) == keep).then_some(v)),
+                f: Arc::new(move |k: &K, v: V| keep.keeps(predicate(k, &v)).then_some(v)),
             }) as super::GetterRef<K, V>
         });
         let mut t = KTable::new(

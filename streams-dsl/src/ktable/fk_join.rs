@@ -40,6 +40,7 @@ use super::KTable;
 use super::source::LazyStore;
 use super::store::{TableStore, timestamped_kv_builder};
 use crate::builder::BuilderState;
+use crate::join_kind::JoinKind;
 use crate::materialized::Materialized;
 
 const SUBSCRIPTION_REGISTRATION: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-";
@@ -270,7 +271,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         J: Fn(&V, &VO) -> VR + Send + Sync + 'static,
     {
         let joiner = move |v: &V, vo: Option<&VO>| vo.map(|vo| joiner(v, vo));
-        self.foreign_key_join(other, foreign_key, joiner, false, joined, materialized)
+        self.foreign_key_join(
+            other,
+            foreign_key,
+            joiner,
+            JoinKind::Inner,
+            joined,
+            materialized,
+        )
     }
 
     /// Left join with `other` on a foreign key: every row of this table, joined with the
@@ -352,7 +360,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         J: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
     {
         let joiner = move |v: &V, vo: Option<&VO>| Some(joiner(v, vo));
-        self.foreign_key_join(other, foreign_key, joiner, true, joined, materialized)
+        self.foreign_key_join(
+            other,
+            foreign_key,
+            joiner,
+            JoinKind::Left,
+            joined,
+            materialized,
+        )
     }
 
     /// Kafka Streams' `doJoinOnForeignKey`. `joiner` gives `None` for a delete.
@@ -361,7 +376,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         other: &KTable<KO, VO>,
         foreign_key: F,
         joiner: J,
-        left_join: bool,
+        kind: JoinKind,
         joined: TableJoined<K, V, KO, VO>,
         materialized: Materialized<K, VR>,
     ) -> KTable<K, VR>
@@ -424,7 +439,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         ));
         let wiring = Wiring {
             names: &names,
-            left_join,
+            left_join: kind.joins_unmatched_left(),
             extractor: Arc::new(foreign_key),
             joiner: Arc::new(joiner),
             key_serde: ks,

@@ -9,6 +9,7 @@ use streams_core::{Record, Result};
 
 use crate::builder::Shared;
 use crate::kstream::KStream;
+use crate::repartition::Partitioning;
 
 mod filter;
 mod fk_join;
@@ -236,7 +237,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             self.value_serde
                 .clone()
                 .map(streams_core::serde::Serdes::option),
-            false,
+            Partitioning::ByKey,
         )
     }
 }

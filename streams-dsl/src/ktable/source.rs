@@ -13,6 +13,7 @@ use crate::builder::{BuilderState, StreamsBuilder};
 use crate::kgrouped::is_null;
 use crate::kstream::KStream;
 use crate::materialized::Materialized;
+use crate::repartition::add_repartition;
 
 /// How a table source reads an input record as a key and a value, either of which may be
 /// Kafka's null.
@@ -300,8 +301,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             .value_serde
             .clone()
             .or_else(|| self.value_serde.clone());
-        let parent = if self.repartition_required {
-            crate::kstream::group_by::repartition_for_grouping(
+        let parent = if self.partitioning.requires_repartition() {
+            add_repartition(
                 &self.builder,
                 &self.node,
                 &name,

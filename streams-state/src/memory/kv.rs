@@ -26,6 +26,46 @@ use crate::error::StateError;
 /// assert_eq!(store.get(b"a")?, None);
 /// # Ok::<(), streams_core::Error>(())
 /// ```
+///
+/// # Iterators borrow the store
+///
+/// An iterator cannot outlive its store, and the store cannot be written to or closed
+/// while an iterator is live: both need `&mut`. Used before the store is closed, it works:
+///
+/// ```
+/// use streams_core::state::{KeyValueBytesStore, StateStore};
+/// use streams_state::InMemoryKeyValueStore;
+///
+/// let mut store = InMemoryKeyValueStore::new("s");
+/// let iter = store.all().ok();
+/// drop(iter);
+/// store.close().ok();
+/// ```
+///
+/// It cannot be kept after the store is dropped:
+///
+/// ```compile_fail,E0597
+/// use streams_core::state::KeyValueBytesStore;
+/// use streams_state::InMemoryKeyValueStore;
+///
+/// let iter = {
+///     let store = InMemoryKeyValueStore::new("s");
+///     store.all().ok()
+/// };
+/// drop(iter);
+/// ```
+///
+/// nor across a close:
+///
+/// ```compile_fail,E0502
+/// use streams_core::state::{KeyValueBytesStore, StateStore};
+/// use streams_state::InMemoryKeyValueStore;
+///
+/// let mut store = InMemoryKeyValueStore::new("s");
+/// let iter = store.all().ok();
+/// store.close().ok();
+/// drop(iter);
+/// ```
 #[derive(Debug, Default)]
 pub struct InMemoryKeyValueStore {
     name: String,

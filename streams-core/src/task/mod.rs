@@ -1,0 +1,166 @@
+//! Tasks: one instance of a sub-topology for one input partition.
+//!
+//! A task owns its nodes, its per-partition record queues and its stores. It processes one
+//! record at a time, always taking the next record from the partition whose head record has
+//! the smallest timestamp, as Kafka Streams' `PartitionGroup` does.
+
+mod build;
+mod changelog;
+mod commit;
+mod input;
+mod restore;
+mod spec;
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+pub(crate) use spec::TaskSpec;
+
+use crate::context::{TaskContext, TaskMetrics};
+use crate::error::Result;
+use crate::state::StateManager;
+use crate::task_id::TaskId;
+use crate::topology::{NodeLifecycle, SourceInput};
+
+/// One input partition of the task: the queue of the source node that holds its records,
+/// and the offsets to commit for it.
+struct QueueRef {
+    topic: Arc<str>,
+    partition: i32,
+    source: Rc<RefCell<dyn SourceInput>>,
+    local: usize,
+    /// The offset after the last record taken from this queue: what to commit.
+    next_offset: Option<i64>,
+    /// The offset after the last record skipped on arrival (not deserializable, or an
+    /// invalid timestamp). Committed once every record before it is processed, as Kafka
+    /// Streams commits the consumer position past skipped records (KAFKA-6502): otherwise a
+    /// partition ending in skipped records would never be committed to its end.
+    skipped_next: Option<i64>,
+}
+
+/// One instance of one or more sub-topologies over one partition of their inputs.
+pub(crate) struct Task {
+    pub(crate) id: TaskId,
+    pub(crate) ctx: TaskContext,
+    queues: Vec<QueueRef>,
+    queue_by_topic: HashMap<Arc<str>, usize>,
+    nodes: Vec<Option<Rc<RefCell<dyn NodeLifecycle>>>>,
+    order: Vec<usize>,
+    /// The nodes of `order` whose flush may do something.
+    flushed: Vec<usize>,
+    initialized: bool,
+    state: Option<StateManager>,
+}
+
+impl Task {
+    /// Processes the record with the smallest head timestamp across partitions. Returns
+    /// whether a record was processed.
+    pub(crate) fn process_one(&mut self) -> Result<bool> {
+        let mut best: Option<(i64, usize)> = None;
+        for (i, q) in self.queues.iter().enumerate() {
+            if let Some(ts) = q.source.borrow().head_timestamp(q.local)
+                && best.is_none_or(|(b, _)| ts < b)
+            {
+                best = Some((ts, i));
+            }
+        }
+        let Some((_, i)) = best else {
+            return Ok(false);
+        };
+        let q = &mut self.queues[i];
+        let result = q.source.borrow_mut().process_head(q.local, &mut self.ctx);
+        let result = match result {
+            Ok(offset) => {
+                if let Some(o) = offset {
+                    q.next_offset = Some(o + 1);
+                }
+                Ok(())
+            }
+            Err((offset, e)) => {
+                q.next_offset = Some(offset + 1);
+                Err(e)
+            }
+        };
+        if let Err(e) = result {
+            self.ctx.handle_processing_error(&q.topic, q.partition, e)?;
+        }
+        Ok(true)
+    }
+
+    /// Runs the stream-time punctuators that are due. Returns whether any ran.
+    pub(crate) fn punctuate_stream_time(&mut self) -> Result<bool> {
+        let now = self.ctx.stream_time;
+        if now < 0 {
+            return Ok(false);
+        }
+        self.punctuate(now, true)
+    }
+
+    /// Advances the task's wall clock and runs the wall-clock punctuators that are due.
+    pub(crate) fn punctuate_wall_clock(&mut self, now: i64) -> Result<bool> {
+        self.ctx.wall_clock = now;
+        self.punctuate(now, false)
+    }
+
+    fn punctuate(&mut self, now: i64, stream: bool) -> Result<bool> {
+        let mut any = false;
+        loop {
+            let due = self.ctx.pop_due_punctuator(now, stream);
+            let Some((node, id)) = due else { break };
+            let Some(n) = self.nodes.get(node).and_then(Option::as_ref) else {
+                continue;
+            };
+            self.ctx.metadata = None;
+            self.ctx.record_timestamp.set(now);
+            self.ctx.metrics.punctuations += 1;
+            n.borrow_mut().punctuate(id, now, &mut self.ctx)?;
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// Closes the processors, then the stores. A clean close checkpoints; a dirty one (after
+    /// an error, or when the task is lost) leaves the stores to be restored next time.
+    pub(crate) fn close(&mut self, clean: bool) -> Result<()> {
+        let mut first_err = None;
+        // Processors of a task still restoring were never initialized.
+        let order: &[usize] = if self.initialized { &self.order } else { &[] };
+        for &i in order {
+            if let Some(n) = &self.nodes[i]
+                && let Err(e) = n.borrow_mut().close()
+            {
+                tracing::warn!(task = %self.id, error = %e, "processor failed to close");
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(state) = self.state.take() {
+            let r = if clean {
+                state.close()
+            } else {
+                state.close_dirty()
+            };
+            if let Err(e) = r {
+                tracing::warn!(task = %self.id, error = %e, "state stores failed to close");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// A store of this task (or its view of a global store), for the test driver and
+    /// interactive queries.
+    pub(crate) fn store(&self, name: &str) -> Option<Rc<dyn Any>> {
+        self.ctx.store_or_global_view(name).cloned()
+    }
+
+    pub(crate) fn metrics(&self) -> TaskMetrics {
+        self.ctx.metrics
+    }
+
+    pub(crate) fn stream_time(&self) -> i64 {
+        self.ctx.stream_time
+    }
+}

@@ -1,0 +1,93 @@
+//! `count`, `reduce` and `aggregate` written once for every grouped stream: a grouped
+//! stream and its windowed forms differ only in how they aggregate with a [`Fold`], and
+//! each of these operations is a fold.
+
+use streams_core::SerdeRef;
+use streams_core::serde::Serdes;
+
+use super::fold::{AggregateFold, CountFold, Fold, ReduceFold};
+use super::{GeneratedStoreName, KGroupedStream};
+use crate::ktable::KTable;
+use crate::materialized::Materialized;
+
+/// A grouped stream, windowed or not, that aggregates by folding its values.
+pub(super) trait FoldingStream<K: Clone + 'static, V: Clone + 'static> {
+    /// The key of the resulting table: `K`, or `Windowed<K>` for a windowed stream.
+    type Key: Clone + 'static;
+
+    /// The grouping the aggregation reads.
+    fn grouped(&self) -> &KGroupedStream<K, V>;
+
+    /// Adds the aggregation node named after `prefix` that folds the values with `fold`
+    /// into the store set up by `materialized`, whose value serde defaults to
+    /// `default_value_serde`.
+    fn aggregate_fold<VA, F>(
+        &self,
+        prefix: &str,
+        fold: F,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SerdeRef<VA>>,
+        generated: GeneratedStoreName,
+    ) -> KTable<Self::Key, VA>
+    where
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>;
+
+    /// `count` and `count_with`: the store's value serde defaults to `Serdes::i64`.
+    fn count_fold(
+        &self,
+        materialized: Materialized<K, i64>,
+        generated: GeneratedStoreName,
+    ) -> KTable<Self::Key, i64> {
+        self.aggregate_fold(
+            "KSTREAM-AGGREGATE-",
+            CountFold,
+            materialized,
+            Some(Serdes::i64()),
+            generated,
+        )
+    }
+
+    /// `reduce_with`: the store's value serde defaults to the grouping's.
+    fn reduce_fold<R>(&self, reducer: R, materialized: Materialized<K, V>) -> KTable<Self::Key, V>
+    where
+        R: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        let serde = self.grouped().value_serde.clone();
+        self.aggregate_fold(
+            "KSTREAM-REDUCE-",
+            ReduceFold(reducer),
+            materialized,
+            serde,
+            GeneratedStoreName::Next,
+        )
+    }
+
+    /// `aggregate_with`: `materialized` must give the aggregate's serde. `merger` combines
+    /// the aggregates of merging sessions.
+    fn aggregate_fold_with<VA, I, A, M>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        merger: M,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Self::Key, VA>
+    where
+        VA: Clone + 'static,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
+    {
+        self.aggregate_fold(
+            "KSTREAM-AGGREGATE-",
+            AggregateFold {
+                initializer,
+                aggregator,
+                merger,
+            },
+            materialized,
+            None,
+            GeneratedStoreName::Next,
+        )
+    }
+}

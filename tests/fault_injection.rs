@@ -81,10 +81,16 @@ fn kill_and_restart(name: &str, guarantee: Guarantee, threads: usize, kills: usi
     let n = scaled(3_000, 30_000);
     let mut app = App::start(&case, &spec, "app");
     app.wait_running(&case, START_TIMEOUT);
-    let mut d = Driver::new(&case, &spec, Workload::new(keys(), n), n, (n / 10).max(200));
+    let backlog = (n / 10).max(200);
+    let mut d = Driver::new(&case, &spec, Workload::new(keys(), n), n, backlog);
     let mut recovery = Duration::ZERO;
+    // Kills are spread over all but the last two backlogs of input: a kill waits until the
+    // application is a quarter backlog past its point with half a backlog still ahead
+    // (`busy_past`), which near the end of the input is a window the application can pass
+    // between two looks, and then never comes back.
+    let span = n - 2 * backlog;
     for j in 1..=kills {
-        let at = n * j / (kills + 1);
+        let at = span * j / (kills + 1);
         d.until(
             &mut [&mut app],
             recovery_timeout(),

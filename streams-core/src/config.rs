@@ -394,7 +394,7 @@ impl StreamsConfig {
     /// [`Error::Config`] when missing or not a valid topic-name part.
     pub fn application_id(&self) -> Result<&str> {
         let id = self.required("application.id")?;
-        crate::options::Named::validate(id).map_err(|reason| Error::Config {
+        crate::names::validate(id).map_err(|reason| Error::Config {
             key: "application.id".into(),
             reason,
         })?;

@@ -24,6 +24,7 @@ mod context;
 #[cfg(feature = "test-driver")]
 pub mod driver;
 mod error;
+mod names;
 mod options;
 pub mod partitioner;
 pub mod processor;

@@ -29,25 +29,6 @@ impl Named {
     pub fn name(&self) -> &str {
         &self.0
     }
-
-    /// Checks the name against Kafka's rules for topic and node names.
-    pub(crate) fn validate(name: &str) -> Result<(), String> {
-        if name.is_empty() {
-            return Err("name is empty".into());
-        }
-        if name.len() > 249 {
-            return Err(format!("name '{name}' is longer than 249 characters"));
-        }
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        {
-            return Err(format!(
-                "name '{name}' contains '{c}'; only ASCII letters, digits, '.', '_' and '-' are allowed"
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// Where a source starts reading a partition that has no committed offset.

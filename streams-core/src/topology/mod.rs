@@ -22,7 +22,7 @@ pub(crate) use node::{BuildContext, BuiltNode, NodeKind, NodeLifecycle, SinkTopi
 use node::{NodeDef, Types};
 
 use crate::error::{Error, Result};
-use crate::options::{Consumed, Named, OffsetReset, Produced};
+use crate::options::{Consumed, OffsetReset, Produced};
 use crate::processor::Processor;
 use crate::state::StoreBuilder;
 
@@ -110,7 +110,7 @@ impl Topology {
     }
 
     fn check_new_name(&self, name: &str) -> Result<()> {
-        Named::validate(name).map_err(Error::Topology)?;
+        crate::names::validate(name).map_err(Error::Topology)?;
         if self.by_name.contains_key(name) {
             return Err(Error::Topology(format!(
                 "a node named '{name}' already exists"
@@ -187,7 +187,7 @@ impl Topology {
             return Err(Error::Topology(format!("source '{name}' has no topics")));
         }
         for t in topics {
-            Named::validate(t)
+            crate::names::validate(t)
                 .map_err(|e| Error::Topology(format!("source '{name}': topic {e}")))?;
             if let Some(other) = self.nodes.iter().find(|n| match &n.kind {
                 NodeKind::Source { topics } => topics.iter().any(|x| x == t),
@@ -279,7 +279,8 @@ impl Topology {
         produced: Produced<K, V>,
         parents: &[&str],
     ) -> Result<&mut Self> {
-        Named::validate(topic).map_err(|e| Error::Topology(format!("sink '{name}': topic {e}")))?;
+        crate::names::validate(topic)
+            .map_err(|e| Error::Topology(format!("sink '{name}': topic {e}")))?;
         self.add_sink_node(
             name,
             SinkTopic::Fixed(topic.to_owned()),
@@ -404,7 +405,7 @@ impl Topology {
         processors: &[&str],
     ) -> Result<&mut Self> {
         let name = builder.name().to_owned();
-        Named::validate(&name).map_err(|e| Error::Topology(format!("store {e}")))?;
+        crate::names::validate(&name).map_err(|e| Error::Topology(format!("store {e}")))?;
         if self.stores.contains_key(&name) {
             return Err(Error::Topology(format!(
                 "a store named '{name}' already exists"
@@ -452,7 +453,7 @@ impl Topology {
         F: Fn() -> P + Send + Sync + 'static,
     {
         let store = builder.name().to_owned();
-        Named::validate(&store).map_err(|e| Error::Topology(format!("store {e}")))?;
+        crate::names::validate(&store).map_err(|e| Error::Topology(format!("store {e}")))?;
         if builder.logging_enabled() {
             return Err(Error::Topology(format!(
                 "global store '{store}' must have logging disabled: its source topic '{topic}' is its changelog"

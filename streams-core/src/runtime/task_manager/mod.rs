@@ -69,6 +69,9 @@ pub(crate) struct TaskManager {
     /// An error raised inside a rebalance callback, reported after `poll` returns.
     callback_error: Option<Error>,
     metrics: ThreadMetrics,
+    /// Outputs dropped and dead-lettered by the thread's earlier collectors: a collector
+    /// counts from zero, the thread's counters must not.
+    delivery_base: (u64, u64),
     /// The route of the last record added; cleared whenever tasks come or go.
     route: Option<Route>,
     /// How many tasks are restoring.
@@ -119,10 +122,12 @@ impl TaskManager {
         reader: KafkaChangelogReader,
         metrics: ThreadMetrics,
     ) -> Self {
+        let delivery_base = (metrics.delivery_dropped, metrics.delivery_dead_lettered);
         TaskManager {
             setup,
             collector,
             reader,
+            delivery_base,
             tasks: BTreeMap::new(),
             assigned: BTreeSet::new(),
             assignment_changed: false,
@@ -208,8 +213,10 @@ impl TaskManager {
             .iter()
             .map(|(id, e)| (*id, e.task.metrics()))
             .collect();
-        self.metrics.delivery_dropped = self.collector.borrow().dropped;
-        self.metrics.delivery_dead_lettered = self.collector.borrow().dead_lettered;
+        let collector = self.collector.borrow();
+        self.metrics.delivery_dropped = self.delivery_base.0 + collector.dropped;
+        self.metrics.delivery_dead_lettered = self.delivery_base.1 + collector.dead_lettered;
+        drop(collector);
         self.setup
             .shared
             .publish_metrics(self.setup.index, &self.metrics);

@@ -13,8 +13,6 @@ mod punctuation;
 mod record;
 mod task_context;
 
-// Outside the dead-letter paths, only the Kafka runtime logs errors with their causes.
-#[cfg(feature = "kafka")]
 pub(crate) use error_handling::error_chain;
 pub(crate) use handlers::TaskHandlers;
 pub use metrics::TaskMetrics;

@@ -81,13 +81,13 @@ fn kill_and_restart(name: &str, guarantee: Guarantee, threads: usize, kills: usi
     let n = scaled(3_000, 30_000);
     let mut app = App::start(&case, &spec, "app");
     app.wait_running(&case, START_TIMEOUT);
-    let backlog = (n / 10).max(200);
+    // Every kill lets up to a backlog more input through: production resumes after the
+    // catch-up with a backlog ahead of the application, and the kill lands in it. A backlog
+    // of at most half the spacing of the kills keeps the application behind the schedule,
+    // so the last kill still finds half a backlog of input ahead (`busy_past`).
+    let backlog = (n / (2 * (kills + 1))).max(200);
     let mut d = Driver::new(&case, &spec, Workload::new(keys(), n), n, backlog);
     let mut recovery = Duration::ZERO;
-    // Kills are spread over all but the last two backlogs of input: a kill waits until the
-    // application is a quarter backlog past its point with half a backlog still ahead
-    // (`busy_past`), which near the end of the input is a window the application can pass
-    // between two looks, and then never comes back.
     let span = n - 2 * backlog;
     for j in 1..=kills {
         let at = span * j / (kills + 1);

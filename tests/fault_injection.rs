@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use support::{
     App, AppSpec, Case, Driver, Expected, Guarantee, PARTITIONS, PrivateBroker, START_TIMEOUT,
-    Topics, Workload, alter_topic_config, assert_exact, assert_no_loss, coverage, create_topic,
-    delete_records, fill_changelog, ms, parse_metrics, read_changelog, recovery_timeout, scaled,
-    serial, shared_broker, verify, watermarks,
+    Topics, Verdict, Workload, alter_topic_config, assert_exact, assert_no_loss, coverage,
+    create_topic, delete_records, fill_changelog, ms, parse_metrics, read_changelog,
+    recovery_timeout, scaled, serial, shared_broker, verify, watermarks,
 };
 
 /// How long the private broker stays frozen in case d.
@@ -45,6 +45,24 @@ const FREEZE: Duration = Duration::from_secs(30);
 fn quick_takeover(spec: AppSpec) -> AppSpec {
     spec.with("session.timeout.ms", "2000")
         .with("app.record.delay.ms", "1")
+}
+
+/// Lets the one application process the rest of the input, closes it cleanly and reads
+/// what it committed, against what was produced.
+fn finish(case: &Case, spec: &AppSpec, d: &mut Driver<'_>, app: &mut App) -> Verdict {
+    d.until(
+        &mut [app],
+        recovery_timeout(),
+        "processing the rest of the input",
+        Driver::done,
+    );
+    app.close_cleanly(case);
+    verify(
+        case,
+        spec,
+        &d.inputs.workload().keys,
+        &Expected::of(&d.inputs),
+    )
 }
 
 fn keys() -> usize {
@@ -109,19 +127,7 @@ fn kill_and_restart(name: &str, guarantee: Guarantee, threads: usize, kills: usi
         recovery = recovery.max(took);
         d.producing = true;
     }
-    d.until(
-        &mut [&mut app],
-        recovery_timeout(),
-        "processing the rest of the input",
-        Driver::done,
-    );
-    app.close_cleanly(&case);
-    let v = verify(
-        &case,
-        &spec,
-        &d.inputs.workload().keys,
-        &Expected::of(&d.inputs),
-    );
+    let v = finish(&case, &spec, &mut d, &mut app);
     let mut fields = header(guarantee, 1, kills, d.inputs.sent.len());
     fields.push(("threads", threads.to_string()));
     fields.extend(v.fields());
@@ -287,19 +293,7 @@ fn broker_fault(name: &str, guarantee: Guarantee, fault: BrokerFault) {
         Driver::caught_up,
     );
     d.producing = true;
-    d.until(
-        &mut [&mut app],
-        recovery_timeout(),
-        "processing the rest of the input",
-        Driver::done,
-    );
-    app.close_cleanly(&case);
-    let v = verify(
-        &case,
-        &spec,
-        &d.inputs.workload().keys,
-        &Expected::of(&d.inputs),
-    );
+    let v = finish(&case, &spec, &mut d, &mut app);
     let mut fields = header(guarantee, 1, 0, d.inputs.sent.len());
     fields.push((
         "fault",

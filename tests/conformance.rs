@@ -31,6 +31,12 @@ mod global;
 #[path = "conformance_fk_join.rs"]
 mod fk_join;
 
+#[path = "conformance_cogroup.rs"]
+mod cogroup;
+
+#[path = "conformance_process.rs"]
+mod process;
+
 /// How a case's output bytes are rendered as JSON, as `Ref.java` renders them.
 #[derive(Clone, Copy)]
 enum Render {
@@ -520,6 +526,8 @@ fn cases() -> BTreeMap<&'static str, Case> {
     tables::register(&mut m);
     global::register(&mut m);
     fk_join::register(&mut m);
+    cogroup::register(&mut m);
+    process::register(&mut m);
     m.insert(
         "filter_map",
         Case {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use streams_dsl::prelude::*;
 
@@ -29,6 +30,41 @@ fn out_table(t: KTable<S, S>) {
     );
 }
 
+/// The stream-table joins' `(v, tv) -> v + "+" + tv`.
+fn joined(v: S, tv: &S) -> S {
+    left_joined(v, Some(tv))
+}
+
+/// The left joins' `(v, tv) -> v + "+" + (tv == null ? "<none>" : tv)`.
+fn left_joined(v: S, tv: Option<&S>) -> S {
+    Some(format!(
+        "{}+{}",
+        v.as_deref().unwrap_or("null"),
+        tv.map_or("<none>", |t| t.as_deref().unwrap_or("null"))
+    ))
+}
+
+fn versioned_table() -> Topology {
+    build(|b| {
+        let t = b.table_with(
+            "input2",
+            strings(),
+            Materialized::as_("versioned").with_store_type(StoreType::Versioned {
+                history_retention: Duration::from_secs(10),
+            }),
+        );
+        let stream = b.stream("input", strings());
+        stream.join_table(&t, joined).to("output", produced());
+        stream
+            .left_join_table(&t, left_joined)
+            .to("output2", produced());
+        t.to_stream().to(
+            "output3",
+            Produced::with(s(), Serdes::option(Serdes::option(Serdes::string()))),
+        );
+    })
+}
+
 fn table_filter_mapvalues() -> Topology {
     build(|b| {
         out_table(
@@ -43,13 +79,7 @@ fn stream_table_join() -> Topology {
     build(|b| {
         let t = table(b, "input2");
         b.stream("input", strings())
-            .join_table(&t, |v: S, tv: &S| {
-                Some(format!(
-                    "{}+{}",
-                    v.as_deref().unwrap_or("null"),
-                    tv.as_deref().unwrap_or("null")
-                ))
-            })
+            .join_table(&t, joined)
             .to("output", produced());
     })
 }
@@ -58,13 +88,7 @@ fn stream_table_left_join() -> Topology {
     build(|b| {
         let t = table(b, "input2");
         b.stream("input", strings())
-            .left_join_table(&t, |v: S, tv: Option<&S>| {
-                Some(format!(
-                    "{}+{}",
-                    v.as_deref().unwrap_or("null"),
-                    tv.map_or("<none>", |t| t.as_deref().unwrap_or("null"))
-                ))
-            })
+            .left_join_table(&t, left_joined)
             .to("output", produced());
     })
 }
@@ -76,13 +100,7 @@ fn stream_table_join_rekeyed() -> Topology {
             .select_key(|k: &S, _v: &S| k.clone())
             .left_join_table_with(
                 &t,
-                |v: S, tv: Option<&S>| {
-                    Some(format!(
-                        "{}+{}",
-                        v.as_deref().unwrap_or("null"),
-                        tv.map_or("<none>", |t| t.as_deref().unwrap_or("null"))
-                    ))
-                },
+                left_joined,
                 Joined::with(
                     Serdes::option(Serdes::string()),
                     Serdes::option(Serdes::string()),
@@ -198,6 +216,18 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
             inputs: &["input", "input2"],
             outputs: ONE,
             build: stream_table_join,
+        },
+    );
+    m.insert(
+        "versioned_table",
+        Case {
+            inputs: &["input", "input2"],
+            outputs: &[
+                ("output", STR, STR),
+                ("output2", STR, STR),
+                ("output3", STR, STR),
+            ],
+            build: versioned_table,
         },
     );
     m.insert(

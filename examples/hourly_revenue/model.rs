@@ -118,12 +118,13 @@ pub(crate) struct EnrichedOrder {
 /// The pipeline: orders filtered to positive totals, mapped to revenue events, grouped by
 /// customer into tumbling one-hour windows (event time from the order's `timestamp`) and
 /// summed; and orders joined with the customers table.
-/// `suffix` is appended to every topic name (empty on the embedded cluster).
-pub(crate) fn topology(grace: Duration, suffix: &str) -> Result<Topology> {
+/// `suffix` is appended to every topic name (empty on the embedded cluster); orders are read
+/// with `orders` (JSON, or Avro through a schema registry).
+pub(crate) fn topology(grace: Duration, suffix: &str, orders: SerdeRef<Order>) -> Result<Topology> {
     let builder = StreamsBuilder::new();
     let orders = builder.stream(
         &format!("{ORDERS}{suffix}"),
-        Consumed::with(Serdes::string(), Serdes::json::<Order>())
+        Consumed::with(Serdes::string(), orders)
             .with_timestamp_extractor(|_: &String, o: &Order, _ts: i64| o.timestamp),
     );
     orders

@@ -1,8 +1,9 @@
 //! The hourly-revenue binary against an independent oracle: replaying a generated file of
 //! orders (malformed lines, refunds and out-of-order records included) must give exactly the
 //! windows and dead letters the oracle computes per partition, on the embedded cluster and,
-//! identically, on the real broker. Also: its errors for bad command lines and unreachable
-//! clusters.
+//! identically, on the real broker; as Avro through a schema registry (in-process, and the
+//! real one of `SCHEMA_REGISTRY_URL_FILE`), the same windows as the JSON run. Also: its errors
+//! for bad command lines and unreachable clusters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -260,6 +261,14 @@ fn run_binary(args: &[&str], timeout: Duration) -> (Option<i32>, String, String)
 
 /// Replays the generated input, on the embedded cluster or on `bootstrap`.
 fn replay(bootstrap: Option<&str>) -> Run {
+    match bootstrap {
+        Some(b) => replay_with(&["--bootstrap-servers", b]),
+        None => replay_with(&[]),
+    }
+}
+
+/// Replays the generated input with `extra` arguments.
+fn replay_with(extra: &[&str]) -> Run {
     let (_, input, _) = input();
     let dir = tempfile::tempdir().expect("temp dir");
     let output = dir.path().join("windows.jsonl");
@@ -275,9 +284,7 @@ fn replay(bootstrap: Option<&str>) -> Run {
         "--partitions",
         &partitions,
     ];
-    if let Some(b) = bootstrap {
-        args.extend(["--bootstrap-servers", b]);
-    }
+    args.extend(extra);
     let (code, stdout, stderr) = run_binary(&args, RUN_TIMEOUT);
     assert_eq!(code, Some(0), "hourly-revenue failed\n{stdout}\n{stderr}");
     let windows = std::fs::read_to_string(&output).expect("read windows");
@@ -510,6 +517,73 @@ fn the_real_broker_gives_the_embedded_clusters_output() {
     );
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_ne!(orders_topic_of(&stdout), topic);
+}
+
+/// Checks that an Avro run gave the JSON run's windows, byte for byte, and dead-lettered the
+/// same lines: those with a key because they are not Confluent-framed Avro.
+fn check_avro_run(avro: &Run, registry: &str) {
+    assert!(
+        avro.stdout
+            .contains(&format!(", Avro orders through schema registry {registry}")),
+        "{}",
+        avro.stdout
+    );
+    check_against_oracle(avro, "orders.placed");
+    let json = embedded();
+    assert_eq!(
+        avro.windows, json.windows,
+        "the windows file is byte for byte the JSON run's"
+    );
+    assert_eq!(avro.dead.len(), json.dead.len());
+    for (a, j) in avro.dead.iter().zip(&json.dead) {
+        for field in ["partition", "offset", "key", "value"] {
+            assert_eq!(a[field], j[field], "{field} of {a}");
+        }
+        let reason = a["headers"]["dead-letter-reason"].as_str().unwrap();
+        if j["key"].is_null() {
+            // The key is read first, and fails the same way in both runs.
+            assert_eq!(reason, j["headers"]["dead-letter-reason"], "{a}");
+        } else {
+            assert!(
+                reason
+                    .starts_with("failed to deserialize Avro value com.example.orders.OrderPlaced")
+                    && reason.contains("no magic byte"),
+                "{reason}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_avro_run_gives_the_json_runs_windows_and_dead_letters() {
+    check_avro_run(&replay_with(&["--format", "avro"]), "mock://hourly-revenue");
+}
+
+#[test]
+fn the_avro_run_through_a_real_schema_registry_gives_the_json_runs_windows() {
+    let how = "start it with `tests/registry/apicurio.sh start` and export \
+               SCHEMA_REGISTRY_URL_FILE (tests/run.sh does both)";
+    let file = std::env::var("SCHEMA_REGISTRY_URL_FILE").unwrap_or_else(|_| {
+        panic!("no schema registry: SCHEMA_REGISTRY_URL_FILE is not set; {how}")
+    });
+    let url = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no schema registry: cannot read {file} ({e}); {how}"))
+        .trim()
+        .to_owned();
+    check_avro_run(
+        &replay_with(&["--format", "avro", "--schema-registry", &url]),
+        &url,
+    );
+}
+
+#[test]
+fn a_schema_registry_without_avro_is_refused() {
+    let (code, _, stderr) = run_binary(&["--schema-registry", "mock://x"], RUN_TIMEOUT);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--schema-registry needs --format avro"),
+        "{stderr}"
+    );
 }
 
 /// The `retention.ms` config of each topic.

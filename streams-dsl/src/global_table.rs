@@ -10,7 +10,7 @@ use streams_core::{Consumed, Error, Record, Result, SerdeRef};
 use streams_state::{Stores, TimestampedKeyValueStore};
 
 use crate::builder::{Shared, StreamsBuilder};
-use crate::materialized::{Materialized, StoreType};
+use crate::materialized::{Materialized, StoreType, versioned_store_unsupported};
 
 /// A table holding every partition of its topic in each application instance: streams join
 /// it by any key they can compute, without co-partitioning.
@@ -106,11 +106,14 @@ fn global_store_builder<K: 'static, V: 'static>(
     value_serde: SerdeRef<V>,
 ) -> Arc<dyn StoreBuilder> {
     let builder = match store_type {
-        StoreType::RocksDb => Stores::timestamped_key_value_store_builder(
-            Stores::persistent_timestamped_key_value_store(name),
-            key_serde,
-            value_serde,
-        ),
+        // A versioned type never gets here: `global_table_with` refuses it, as Kafka Streams.
+        StoreType::RocksDb | StoreType::Versioned { .. } => {
+            Stores::timestamped_key_value_store_builder(
+                Stores::persistent_timestamped_key_value_store(name),
+                key_serde,
+                value_serde,
+            )
+        }
         StoreType::InMemory => Stores::timestamped_key_value_store_builder(
             Stores::in_memory_key_value_store(name),
             key_serde,
@@ -226,6 +229,9 @@ impl StreamsBuilder {
             .value_serde
             .clone()
             .or_else(|| consumed.value_serde().cloned());
+        if materialized.store_type.is_versioned() {
+            st.fail(versioned_store_unsupported(&store, "a global table"));
+        }
         let (Some(ks), Some(vs)) = (key_serde, value_serde) else {
             st.fail(Error::Topology(format!(
                 "global table over '{topic}' needs a key serde and a value serde (from Consumed or Materialized)"

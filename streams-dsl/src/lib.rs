@@ -41,7 +41,8 @@ pub use builder::StreamsBuilder;
 pub use global_table::GlobalKTable;
 pub use join_windows::JoinWindows;
 pub use kgrouped::{
-    KGroupedStream, KGroupedTable, SessionWindowedKStream, SlidingWindowedKStream,
+    CogroupedKStream, KGroupedStream, KGroupedTable, SessionWindowedCogroupedKStream,
+    SessionWindowedKStream, SlidingWindowedKStream, TimeWindowedCogroupedKStream,
     TimeWindowedKStream, Windows,
 };
 pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned, StreamJoined};
@@ -56,12 +57,13 @@ pub use windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
 /// State stores: the traits processors and tests use and the store implementations.
 pub mod state {
     pub use streams_core::state::{
-        KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, StateStore,
-        StoreBuilder, ValueAndTimestamp, WindowIter, WindowStore, WindowedIter,
+        KeyValueIter, KeyValueStore, PUT_RETURN_CODE_NOT_PUT, PUT_RETURN_CODE_VALID_TO_UNDEFINED,
+        ReadOnlyKeyValueStore, ReadOnlyWindowStore, StateStore, StoreBuilder, ValueAndTimestamp,
+        VersionedRecord, WindowIter, WindowStore, WindowedIter,
     };
     pub use streams_state::{
         RocksDbConfigSetter, Stores, TimestampedKeyValueStore, TimestampedWindowStore,
-        TypedKeyValueStore, TypedWindowStore,
+        TypedKeyValueStore, TypedWindowStore, VersionedKeyValueStore,
     };
 }
 
@@ -70,15 +72,16 @@ pub mod prelude {
     pub use crate::GlobalKTable;
     pub use crate::state::{
         KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, Stores,
-        TimestampedKeyValueStore, TimestampedWindowStore, ValueAndTimestamp, WindowStore,
+        TimestampedKeyValueStore, TimestampedWindowStore, ValueAndTimestamp,
+        VersionedKeyValueStore, VersionedRecord, WindowStore,
     };
     pub use crate::{
         Branched, BranchedKStream, Change, Grouped, Joined, KStream, KTable, Materialized,
         StoreType, StreamsBuilder,
     };
     pub use crate::{
-        BufferConfig, EmitStrategy, KGroupedStream, KGroupedTable, SessionWindows, SlidingWindows,
-        Suppressed, TimeWindows,
+        BufferConfig, CogroupedKStream, EmitStrategy, KGroupedStream, KGroupedTable,
+        SessionWindows, SlidingWindows, Suppressed, TimeWindows,
     };
     pub use crate::{JoinWindows, Repartitioned, StreamJoined, TableJoined};
     #[cfg(feature = "test-driver")]
@@ -86,8 +89,9 @@ pub mod prelude {
         DriverOptions, TestInputTopic, TestOutputTopic, TestRecord, TopologyTestDriver,
     };
     pub use streams_core::processor::{
-        LogAndSkipOnInvalidTimestamp, Processor, ProcessorContext, PunctuationType, PunctuatorId,
-        TimestampExtractor, UsePartitionTimeOnInvalidTimestamp,
+        FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, LogAndSkipOnInvalidTimestamp,
+        Processor, ProcessorContext, PunctuationType, PunctuatorId, TimestampExtractor,
+        UsePartitionTimeOnInvalidTimestamp,
     };
     #[cfg(feature = "kafka")]
     pub use streams_core::runtime::{

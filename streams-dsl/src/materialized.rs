@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use streams_core::SerdeRef;
+use streams_core::{Error, SerdeRef};
 
 /// Which bytes store backs a materialized table or aggregation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -13,6 +13,33 @@ pub enum StoreType {
     RocksDb,
     /// Memory only; restored from the changelog on restart.
     InMemory,
+    /// A versioned RocksDB store (KIP-889) keeping every version of each key's value for
+    /// `history_retention` behind the table's observed stream time, as Kafka Streams'
+    /// `Stores.persistentVersionedKeyValueStore`: the table is always materialized, never
+    /// cached, and stream-table joins look up the value as of the stream record's
+    /// timestamp (KIP-914). For tables only (`StreamsBuilder::table_with`,
+    /// `KStream::to_table_with`, foreign-key join results); an aggregation, a windowed
+    /// store, a stream-stream join or a global table given this type fails the build.
+    Versioned {
+        /// How far behind the observed stream time old versions stay readable; updates
+        /// older than that are dropped.
+        history_retention: Duration,
+    },
+}
+
+impl StoreType {
+    /// Whether this is [`StoreType::Versioned`].
+    pub fn is_versioned(&self) -> bool {
+        matches!(self, StoreType::Versioned { .. })
+    }
+}
+
+/// The build error of an operator that cannot keep its state in a versioned store.
+pub(crate) fn versioned_store_unsupported(node: &str, what: &str) -> Error {
+    Error::Topology(format!(
+        "'{node}': {what} cannot use a versioned store (StoreType::Versioned); versioned stores \
+         back tables only"
+    ))
 }
 
 /// How the state store of a table or aggregation is made: its name (and so its changelog
@@ -146,6 +173,13 @@ impl<K, V> Materialized<K, V> {
     /// The store name, if one was given.
     pub fn store_name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// Whether a table materialized this way keeps a store even when nothing downstream
+    /// reads it: a named store is queryable, and a versioned one is how the table is
+    /// versioned, as Kafka Streams' `Materialized.as(...)`.
+    pub(crate) fn forces_store(&self) -> bool {
+        self.name.is_some() || self.store_type.is_versioned()
     }
 }
 

@@ -28,6 +28,7 @@
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 mod caching;
+mod delegate;
 mod error;
 mod global;
 mod logging;
@@ -35,23 +36,31 @@ mod memory;
 mod rocks;
 mod stores;
 mod typed;
+mod typed_versioned;
 pub mod window_key;
 
 pub use caching::{CachingKeyValueStore, CachingWindowStore};
 pub use error::StateError;
 pub use global::SharedKeyValueBytesStore;
-pub use logging::{ChangeLoggingKeyValueBytesStore, ChangeLoggingWindowBytesStore};
+pub use logging::{
+    ChangeLoggingKeyValueBytesStore, ChangeLoggingVersionedBytesStore,
+    ChangeLoggingWindowBytesStore,
+};
 pub use memory::{InMemoryKeyValueStore, InMemoryWindowStore};
 pub use rocks::{
     DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_WRITE_BUFFER_MANAGER_BYTES, RocksDbConfigSetter,
-    RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore, WindowReads,
+    RocksDbKeyValueStore, RocksDbResources, RocksDbVersionedStore, RocksDbWindowStore, WindowReads,
 };
 pub use stores::{
     InMemoryKeyValueStoreSupplier, InMemoryWindowStoreSupplier, KeyValueBytesStoreSupplier,
     KeyValueStoreBuilder, RocksDbKeyValueStoreSupplier, RocksDbWindowStoreSupplier, StoreOptions,
     Stores, WindowBytesStoreSupplier, WindowStoreBuilder,
 };
+pub use stores::{
+    RocksDbVersionedStoreSupplier, VersionedBytesStoreSupplier, VersionedKeyValueStoreBuilder,
+};
 pub use typed::{
     FlushedEntry, FlushedWindowEntry, TimestampedKeyValueStore, TimestampedWindowStore,
     TypedKeyValueStore, TypedWindowStore,
 };
+pub use typed_versioned::VersionedKeyValueStore;

@@ -12,6 +12,10 @@ use streams_core::{Error, Result};
 use crate::error::StateError;
 use crate::window_key;
 
+mod versioned;
+
+pub use versioned::ChangeLoggingVersionedBytesStore;
+
 /// Where and how a layer logs.
 struct Log {
     store: String,
@@ -53,6 +57,11 @@ impl Log {
             }
             other => (other, self.timestamp.get()),
         };
+        self.send_at(key, value, timestamp)
+    }
+
+    /// Sends `value` (already in its changelog form) with the given record timestamp.
+    fn send_at(&self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<()> {
         let mut writer = self.writer.try_borrow_mut().map_err(|_| {
             Error::IllegalState(format!(
                 "the changelog writer is borrowed while store '{}' logs a write",

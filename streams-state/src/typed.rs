@@ -4,13 +4,14 @@ use std::cell::Cell;
 
 use streams_core::serde::SerdeRef;
 use streams_core::state::{
-    CacheFlushEntry, ChangelogRecord, KeyValueBytesIter, KeyValueBytesStore, KeyValueIter,
-    KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, StateStore, ValueAndTimestamp,
-    WindowBytesStore, WindowIter, WindowStore, WindowedIter,
+    CacheFlushEntry, KeyValueBytesIter, KeyValueBytesStore, KeyValueIter, KeyValueStore,
+    ReadOnlyKeyValueStore, ReadOnlyWindowStore, StateStore, ValueAndTimestamp, WindowBytesStore,
+    WindowIter, WindowStore, WindowedIter,
 };
 use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Result};
 
+use crate::delegate::delegate_state_store;
 use crate::window_key;
 
 /// An update released by a store's cache, deserialized: what the owning processor forwards
@@ -44,7 +45,7 @@ pub struct FlushedWindowEntry<K, V> {
 type RangeBytes = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// The serdes and the scratch buffer shared by the typed stores.
-struct Codec<K, V> {
+pub(crate) struct Codec<K, V> {
     store: String,
     /// The topic name handed to serdes: the changelog topic, as Kafka Streams' metered
     /// stores do.
@@ -52,11 +53,16 @@ struct Codec<K, V> {
     key_serde: SerdeRef<K>,
     value_serde: SerdeRef<V>,
     key_buf: Cell<Vec<u8>>,
-    value_buf: Vec<u8>,
+    pub(crate) value_buf: Vec<u8>,
 }
 
 impl<K: 'static, V: 'static> Codec<K, V> {
-    fn new(store: &str, topic: String, key_serde: SerdeRef<K>, value_serde: SerdeRef<V>) -> Self {
+    pub(crate) fn new(
+        store: &str,
+        topic: String,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> Self {
         Codec {
             store: store.to_owned(),
             topic,
@@ -68,7 +74,7 @@ impl<K: 'static, V: 'static> Codec<K, V> {
     }
 
     /// Runs `f` on the serialized key, reusing one buffer across calls.
-    fn with_key<R>(&self, key: &K, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_key<R>(&self, key: &K, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
         let mut buf = self.key_buf.take();
         buf.clear();
         let out = match self.key_serde.serialize(&self.topic, key, &mut buf) {
@@ -93,7 +99,7 @@ impl<K: 'static, V: 'static> Codec<K, V> {
     }
 
     /// Serializes `value` into the value buffer; `false` when the serde says it is null.
-    fn encode_value(&mut self, value: &V) -> Result<bool> {
+    pub(crate) fn encode_value(&mut self, value: &V) -> Result<bool> {
         self.value_buf.clear();
         self.value_serde
             .serialize(&self.topic, value, &mut self.value_buf)
@@ -103,11 +109,11 @@ impl<K: 'static, V: 'static> Codec<K, V> {
         self.key_serde.deserialize(&self.topic, Some(bytes))
     }
 
-    fn value(&self, bytes: &[u8]) -> Result<V> {
+    pub(crate) fn value(&self, bytes: &[u8]) -> Result<V> {
         self.value_serde.deserialize(&self.topic, Some(bytes))
     }
 
-    fn opt_value(&self, bytes: Option<&[u8]>) -> Result<Option<V>> {
+    pub(crate) fn opt_value(&self, bytes: Option<&[u8]>) -> Result<Option<V>> {
         bytes.map(|b| self.value(b)).transpose()
     }
 
@@ -275,24 +281,7 @@ impl<K: 'static, V: 'static> TypedKeyValueStore<K, V> {
 }
 
 impl<K: 'static, V: 'static> StateStore for TypedKeyValueStore<K, V> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn flush(&mut self) -> Result<()> {
-        self.inner.flush()
-    }
-    fn commit(&mut self) -> Result<()> {
-        self.inner.commit()
-    }
-    fn close(&mut self) -> Result<()> {
-        self.inner.close()
-    }
-    fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
-        self.inner.restore_batch(records)
-    }
+    delegate_state_store!(inner);
 }
 
 impl<K: 'static, V: 'static> ReadOnlyKeyValueStore<K, V> for TypedKeyValueStore<K, V> {
@@ -494,24 +483,7 @@ impl<K: 'static, V: 'static> TypedWindowStore<K, V> {
 }
 
 impl<K: 'static, V: 'static> StateStore for TypedWindowStore<K, V> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn flush(&mut self) -> Result<()> {
-        self.inner.flush()
-    }
-    fn commit(&mut self) -> Result<()> {
-        self.inner.commit()
-    }
-    fn close(&mut self) -> Result<()> {
-        self.inner.close()
-    }
-    fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
-        self.inner.restore_batch(records)
-    }
+    delegate_state_store!(inner);
 }
 
 impl<K: 'static, V: 'static> ReadOnlyWindowStore<K, V> for TypedWindowStore<K, V> {

@@ -53,6 +53,7 @@ import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.GlobalKTable;
+import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
@@ -69,7 +70,13 @@ import org.apache.kafka.streams.kstream.TimeWindowedDeserializer;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
+import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
+import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
+import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
 import org.apache.kafka.streams.test.TestRecord;
+import org.apache.kafka.common.utils.Bytes;
 
 public class Ref {
 
@@ -634,6 +641,193 @@ public class Ref {
                 KStream<String, String> r = b.stream("input2");
                 l.outerJoin(r, Ref::joinValue, joinWindows()).to("output");
             });
+
+        // ---------------------------------------------------------------------- versioned tables
+        // versioned_table: t = table(input2, Materialized.as(
+        //     Stores.persistentVersionedKeyValueStore("versioned", 10 s)))
+        //   s = stream(input)
+        //   s.join(t, (v, tv) -> v + "+" + tv).to("output")
+        //   s.leftJoin(t, (v, tv) -> v + "+" + (tv == null ? "<none>" : tv)).to("output2")
+        //   t.toStream().to("output3")
+        // The joins look the table up as of the stream record's timestamp (KIP-914); the
+        // table keeps out-of-order updates in its history.
+        add("versioned_table", "versioned table (history 10 s): as-of inner and left stream-table joins, toStream",
+            List.of("input", "input2"),
+            List.of(out("output", STRING, STRING), out("output2", STRING, STRING), out("output3", STRING, STRING)),
+            b -> {
+                KTable<String, String> t = b.table("input2",
+                    Materialized.<String, String>as(
+                        Stores.persistentVersionedKeyValueStore("versioned", Duration.ofSeconds(10))));
+                KStream<String, String> s = b.stream("input");
+                s.join(t, (v, tv) -> v + "+" + tv).to("output");
+                s.leftJoin(t, (v, tv) -> v + "+" + (tv == null ? "<none>" : tv)).to("output2");
+                t.toStream().to("output3");
+            });
+
+        // ---------------------------------------------------------------------- processValues
+        // process_values: builder.addStateStore(Stores.keyValueStoreBuilder(
+        //     Stores.inMemoryKeyValueStore("seen"), String, Long))
+        //   s = stream(input).processValues(SeenCounter::new, "seen")   see SeenCounter
+        //   s.to("output")
+        //   s.groupByKey().count().toStream().to("output2", Produced.with(String, Long))
+        //     (processValues keeps the key, so the grouping needs no repartition topic)
+        add("process_values", "processValues with a store, then groupByKey count without repartitioning",
+            List.of("input"), List.of(out("output", STRING, STRING), out("output2", STRING, LONG)), b -> {
+                b.addStateStore(Stores.keyValueStoreBuilder(
+                    Stores.inMemoryKeyValueStore("seen"), Serdes.String(), Serdes.Long()));
+                KStream<String, String> s = b.<String, String>stream("input")
+                    .processValues(SeenCounter::new, "seen");
+                s.to("output");
+                s.groupByKey().count().toStream()
+                    .to("output2", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // ---------------------------------------------------------------------- cogroup
+        // Two grouped streams, "input" (a) and "input2" (c), folded into one aggregate per key
+        // (CogroupedKStream). Each grouping keeps its own aggregation's null rules: the
+        // non-windowed and sliding aggregations drop null keys and values, the time and
+        // session windowed ones drop null keys only (their aggregators see null values).
+        // len(v) = v == null ? -1 : v.length()
+
+        // cogroup: a = stream(input).groupByKey(); c = stream(input2).groupByKey()
+        //   a.cogroup((k, v, agg) -> last40(agg + "a" + len(v)))
+        //    .cogroup(c, (k, v, agg) -> last40(agg + "c" + len(v)))
+        //    .aggregate(() -> "", Materialized.with(String, String)).toStream().to("output")
+        add("cogroup", "cogroup of two grouped streams, aggregate into a String",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KGroupedStream<String, String> a = b.<String, String>stream("input").groupByKey();
+                KGroupedStream<String, String> c = b.<String, String>stream("input2").groupByKey();
+                a.cogroup((String k, String v, String agg) -> last40(agg + "a" + len(v)))
+                    .cogroup(c, (String k, String v, String agg) -> last40(agg + "c" + len(v)))
+                    .aggregate(() -> "", Materialized.with(Serdes.String(), Serdes.String()))
+                    .toStream().to("output");
+            });
+
+        // cogroup_repartition: a = stream(input).groupBy(first character of v, null for
+        //   null/empty v) (repartitioned through a topic named after the store);
+        //   c = stream(input2).groupByKey()
+        //   a.cogroup((k, v, agg) -> agg + len(v)).cogroup(c, (k, v, agg) -> agg + 1000)
+        //    .aggregate(() -> 0L, Materialized.with(String, Long)).toStream()
+        //    .to("output", Produced.with(String, Long))
+        add("cogroup_repartition", "cogroup of a re-keyed (repartitioned) and a grouped stream, Long sum",
+            List.of("input", "input2"), List.of(out("output", STRING, LONG)), b -> {
+                KGroupedStream<String, String> a = b.<String, String>stream("input")
+                    .groupBy((k, v) -> v == null || v.isEmpty() ? null : v.substring(0, 1));
+                KGroupedStream<String, String> c = b.<String, String>stream("input2").groupByKey();
+                a.cogroup((String k, String v, Long agg) -> agg + len(v))
+                    .cogroup(c, (String k, String v, Long agg) -> agg + 1000)
+                    .aggregate(() -> 0L, Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream().to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // cogroup_named: both groupings re-keyed by the first character of v (null for
+        //   null/empty v) with Grouped.as("by-first") and Grouped.as("by-first2");
+        //   a.cogroup((k, v, agg) -> last40(agg + "a" + len(v)))
+        //    .cogroup(c, (k, v, agg) -> last40(agg + "c" + len(v)))
+        //    .aggregate(() -> "", Named.as("activity"),
+        //               Materialized.as("activity-store") with String serdes)
+        //    .toStream().to("output")
+        add("cogroup_named", "cogroup of two named re-keyed groupings, named nodes and store",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KGroupedStream<String, String> a = b.<String, String>stream("input")
+                    .groupBy((k, v) -> v == null || v.isEmpty() ? null : v.substring(0, 1),
+                             Grouped.as("by-first"));
+                KGroupedStream<String, String> c = b.<String, String>stream("input2")
+                    .groupBy((k, v) -> v == null || v.isEmpty() ? null : v.substring(0, 1),
+                             Grouped.as("by-first2"));
+                a.cogroup((String k, String v, String agg) -> last40(agg + "a" + len(v)))
+                    .cogroup(c, (String k, String v, String agg) -> last40(agg + "c" + len(v)))
+                    .aggregate(() -> "", Named.as("activity"),
+                               Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("activity-store")
+                                   .withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
+                    .toStream().to("output");
+            });
+
+        // cogroup_windowed: a, c grouped by key
+        //   a.cogroup((k, v, agg) -> agg + 1).cogroup(c, (k, v, agg) -> agg + 100)
+        //    .windowedBy(TimeWindows.ofSizeAndGrace(10 s, 2 s))
+        //    .aggregate(() -> 0L, Materialized.with(String, Long)).toStream()
+        //    .to("output", Produced.with(timeWindowedSerdeFrom(String, 10000), Long))
+        add("cogroup_windowed", "cogroup windowed by tumbling windows 10s grace 2s, Long",
+            List.of("input", "input2"), List.of(out("output", timeWindowed(10_000L), LONG)), b -> {
+                KGroupedStream<String, String> a = b.<String, String>stream("input").groupByKey();
+                KGroupedStream<String, String> c = b.<String, String>stream("input2").groupByKey();
+                a.cogroup((String k, String v, Long agg) -> agg + 1)
+                    .cogroup(c, (String k, String v, Long agg) -> agg + 100)
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(2)))
+                    .aggregate(() -> 0L, Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.Long()));
+            });
+
+        // cogroup_sliding: as cogroup_windowed, windowedBy(SlidingWindows
+        //   .ofTimeDifferenceAndGrace(5 s, 2 s)), output timeWindowedSerdeFrom(String, 5000)
+        add("cogroup_sliding", "cogroup windowed by sliding windows difference 5s grace 2s, Long",
+            List.of("input", "input2"), List.of(out("output", timeWindowed(5_000L), LONG)), b -> {
+                KGroupedStream<String, String> a = b.<String, String>stream("input").groupByKey();
+                KGroupedStream<String, String> c = b.<String, String>stream("input2").groupByKey();
+                a.cogroup((String k, String v, Long agg) -> agg + 1)
+                    .cogroup(c, (String k, String v, Long agg) -> agg + 100)
+                    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .aggregate(() -> 0L, Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream()
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 5_000L),
+                                                Serdes.Long()));
+            });
+
+        // cogroup_session: as cogroup_windowed, windowedBy(SessionWindows
+        //   .ofInactivityGapAndGrace(5 s, 2 s)), aggregate(() -> 0L, (k, x, y) -> x + y,
+        //   Materialized.with(String, Long)), output sessionWindowedSerdeFrom(String)
+        add("cogroup_session", "cogroup windowed by session windows gap 5s grace 2s, Long, merger sums",
+            List.of("input", "input2"), List.of(out("output", SESSION_WINDOWED, LONG)), b -> {
+                KGroupedStream<String, String> a = b.<String, String>stream("input").groupByKey();
+                KGroupedStream<String, String> c = b.<String, String>stream("input2").groupByKey();
+                a.cogroup((String k, String v, Long agg) -> agg + 1)
+                    .cogroup(c, (String k, String v, Long agg) -> agg + 100)
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .aggregate(() -> 0L, (String k, Long x, Long y) -> x + y,
+                               Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream()
+                    .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
+                                                Serdes.Long()));
+            });
+    }
+
+    /**
+     * The process_values case's processor: drops empty values; for a non-null key, n is
+     * the number of records of the key so far, this one included (kept in store "seen"),
+     * for a null key 0; forwards v + "#" + n ("null" for a null v) at timestamp + n.
+     */
+    static final class SeenCounter implements FixedKeyProcessor<String, String, String> {
+        private FixedKeyProcessorContext<String, String> ctx;
+        private KeyValueStore<String, Long> seen;
+
+        @Override
+        public void init(final FixedKeyProcessorContext<String, String> context) {
+            ctx = context;
+            seen = context.getStateStore("seen");
+        }
+
+        @Override
+        public void process(final FixedKeyRecord<String, String> r) {
+            if (r.value() != null && r.value().isEmpty()) {
+                return;
+            }
+            long n = 0;
+            if (r.key() != null) {
+                final Long old = seen.get(r.key());
+                n = (old == null ? 0 : old) + 1;
+                seen.put(r.key(), n);
+            }
+            ctx.forward(r.withValue((r.value() == null ? "null" : r.value()) + "#" + n)
+                         .withTimestamp(r.timestamp() + n));
+        }
+    }
+
+    /** The cogroup cases' length of a value, -1 for null. */
+    static long len(String v) {
+        return v == null ? -1 : v.length();
     }
 
     /** The foreign-key joins' foreign key extractor (see the fk_join cases). */

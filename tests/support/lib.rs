@@ -1,5 +1,8 @@
 //! Shared helpers for the integration tests: the conformance harness's file formats, a
-//! seeded random generator, and Java's string semantics where the reference lambdas use them.
+//! seeded random generator, Java's string semantics where the reference lambdas use them, and
+//! the Schema Registry of the Avro tests.
+
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 

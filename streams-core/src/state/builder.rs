@@ -57,6 +57,32 @@ pub fn key_value_changelog_config(
     config
 }
 
+/// The topic configuration of a versioned key-value store's changelog, as Kafka Streams'
+/// `VersionedChangelogTopicConfig`: `cleanup.policy=compact` and `min.compaction.lag.ms` =
+/// the history retention + 24 hours, so that compaction keeps every version the store may
+/// still need on restore; `overrides` applied on top.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// let c = streams_core::state::versioned_changelog_config(60_000, &BTreeMap::new());
+/// assert_eq!(c["cleanup.policy"], "compact");
+/// assert_eq!(c["min.compaction.lag.ms"], (60_000 + 86_400_000).to_string());
+/// ```
+pub fn versioned_changelog_config(
+    history_retention_ms: i64,
+    overrides: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let lag = history_retention_ms.saturating_add(WINDOW_CHANGELOG_ADDITIONAL_RETENTION_MS);
+    let mut config = BTreeMap::from([
+        ("cleanup.policy".to_owned(), "compact".to_owned()),
+        ("min.compaction.lag.ms".to_owned(), lag.to_string()),
+    ]);
+    config.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    config
+}
+
 /// The topic configuration of a window or session store's changelog:
 /// `cleanup.policy=compact,delete` and `retention.ms` = the store's retention + 24 h,
 /// with `overrides` applied on top.

@@ -32,11 +32,12 @@ mod global;
 mod manager;
 mod store;
 mod typed;
+mod versioned;
 
 pub use builder::{
     BuiltStore, ChangelogWriter, StoreBuilder, StoreContext,
     WINDOW_CHANGELOG_ADDITIONAL_RETENTION_MS, changelog_topic_name, key_value_changelog_config,
-    window_changelog_config,
+    versioned_changelog_config, window_changelog_config,
 };
 pub use changelog::{ChangelogReader, InMemoryChangelog, OwnedChangelogRecord};
 pub use checkpoint::{CHECKPOINT_FILE_NAME, OffsetCheckpoint};
@@ -54,4 +55,8 @@ pub use store::{
 pub use typed::{
     KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, ValueAndTimestamp,
     ValueAndTimestampSerde, WindowIter, WindowStore, WindowedIter,
+};
+pub use versioned::{
+    PUT_RETURN_CODE_NOT_PUT, PUT_RETURN_CODE_VALID_TO_UNDEFINED, VersionedBytesStore,
+    VersionedRecord,
 };

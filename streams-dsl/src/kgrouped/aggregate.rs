@@ -7,15 +7,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_core::processor::{Processor, ProcessorContext};
-use streams_core::state::{KeyValueStore, ReadOnlyKeyValueStore, ValueAndTimestamp};
+use streams_core::state::{KeyValueStore, ReadOnlyKeyValueStore, StoreBuilder, ValueAndTimestamp};
+use streams_core::topology::Topology;
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedEntry, TimestampedKeyValueStore};
 
 use super::fold::no_merger;
 use super::folding::FoldingStream;
-use super::{
-    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, key_value_store,
-};
+use super::shape::{AnyShape, FoldParts, KeyValueShape, Shape};
+use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, key_value_store};
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 
@@ -130,60 +130,70 @@ where
     }
 }
 
+impl Shape for KeyValueShape {
+    type Key<K: Clone + 'static> = K;
+
+    fn grace_ms(&self) -> Option<i64> {
+        None
+    }
+
+    fn store<K: 'static, VA: 'static>(
+        &self,
+        name: &str,
+        materialized: &Materialized<K, VA>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<VA>>,
+        node: &str,
+    ) -> Result<Arc<dyn StoreBuilder>> {
+        key_value_store(name, materialized, key_serde, value_serde, node)
+    }
+
+    fn table_key_serde<K: Clone + 'static>(&self, key_serde: SerdeRef<K>) -> SerdeRef<K> {
+        key_serde
+    }
+
+    fn add_processor<K, V, VA, F>(
+        &self,
+        topology: &mut Topology,
+        node: &str,
+        parent: &str,
+        parts: FoldParts<K, V, F>,
+    ) -> Result<()>
+    where
+        K: Clone + 'static,
+        V: Clone + 'static,
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        let supplier = move || KStreamAggregate {
+            store_name: Arc::clone(&parts.store_name),
+            fold: Arc::clone(&parts.fold),
+            key_serde: parts.key_serde.clone(),
+            value_serde: parts.value_serde.clone(),
+            send_old: parts.send_old.enabled(),
+            store: None,
+            flushed: Vec::new(),
+            _types: PhantomData,
+        };
+        topology
+            .add_processor(node, supplier, &[parent])
+            .map(|_| ())
+    }
+
+    fn erased(self) -> AnyShape {
+        AnyShape::KeyValue(self)
+    }
+}
+
 impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for KGroupedStream<K, V> {
-    type Key = K;
+    type Shape = KeyValueShape;
 
     fn grouped(&self) -> &KGroupedStream<K, V> {
         self
     }
 
-    fn aggregate_fold<VA, F>(
-        &self,
-        prefix: &str,
-        fold: F,
-        materialized: Materialized<K, VA>,
-        default_value_serde: Option<SerdeRef<VA>>,
-        generated: GeneratedStoreName,
-    ) -> KTable<K, VA>
-    where
-        VA: Clone + 'static,
-        F: Fold<K, V, VA>,
-    {
-        let names = self.prepare(
-            StoreName::Materialized(materialized.name.as_deref()),
-            prefix,
-            generated,
-        );
-        let key_serde = first_some(materialized.key_serde.clone(), self.key_serde.clone());
-        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
-        let store = key_value_store(
-            &names.store,
-            &materialized,
-            key_serde.clone(),
-            value_serde.clone(),
-            &names.processor,
-        );
-        let store_name: Arc<str> = names.store.as_str().into();
-        let fold = Arc::new(fold);
-        let (null_key, null_value) = (self.key_serde.clone(), self.value_serde.clone());
-        self.add_aggregate(
-            names,
-            store,
-            move |flag| {
-                move || KStreamAggregate {
-                    store_name: Arc::clone(&store_name),
-                    fold: Arc::clone(&fold),
-                    key_serde: null_key.clone(),
-                    value_serde: null_value.clone(),
-                    send_old: flag.enabled(),
-                    store: None,
-                    flushed: Vec::new(),
-                    _types: PhantomData,
-                }
-            },
-            key_serde,
-            value_serde,
-        )
+    fn shape(&self) -> KeyValueShape {
+        KeyValueShape
     }
 }
 

@@ -6,17 +6,21 @@ use streams_core::SerdeRef;
 use streams_core::serde::Serdes;
 
 use super::fold::{AggregateFold, CountFold, Fold, ReduceFold};
+use super::shape::{Shape, ShapeKey};
 use super::{GeneratedStoreName, KGroupedStream};
 use crate::ktable::KTable;
 use crate::materialized::Materialized;
 
 /// A grouped stream, windowed or not, that aggregates by folding its values.
 pub(super) trait FoldingStream<K: Clone + 'static, V: Clone + 'static> {
-    /// The key of the resulting table: `K`, or `Windowed<K>` for a windowed stream.
-    type Key: Clone + 'static;
+    /// The kind of aggregation: plain or windowed, and how.
+    type Shape: Shape;
 
     /// The grouping the aggregation reads.
     fn grouped(&self) -> &KGroupedStream<K, V>;
+
+    /// The kind of aggregation, with its windows and emit strategy.
+    fn shape(&self) -> Self::Shape;
 
     /// Adds the aggregation node named after `prefix` that folds the values with `fold`
     /// into the store set up by `materialized`, whose value serde defaults to
@@ -28,17 +32,27 @@ pub(super) trait FoldingStream<K: Clone + 'static, V: Clone + 'static> {
         materialized: Materialized<K, VA>,
         default_value_serde: Option<SerdeRef<VA>>,
         generated: GeneratedStoreName,
-    ) -> KTable<Self::Key, VA>
+    ) -> KTable<ShapeKey<Self::Shape, K>, VA>
     where
         VA: Clone + 'static,
-        F: Fold<K, V, VA>;
+        F: Fold<K, V, VA>,
+    {
+        self.grouped().aggregate_shaped(
+            self.shape(),
+            prefix,
+            fold,
+            materialized,
+            default_value_serde,
+            generated,
+        )
+    }
 
     /// `count` and `count_with`: the store's value serde defaults to `Serdes::i64`.
     fn count_fold(
         &self,
         materialized: Materialized<K, i64>,
         generated: GeneratedStoreName,
-    ) -> KTable<Self::Key, i64> {
+    ) -> KTable<ShapeKey<Self::Shape, K>, i64> {
         self.aggregate_fold(
             "KSTREAM-AGGREGATE-",
             CountFold,
@@ -49,7 +63,11 @@ pub(super) trait FoldingStream<K: Clone + 'static, V: Clone + 'static> {
     }
 
     /// `reduce_with`: the store's value serde defaults to the grouping's.
-    fn reduce_fold<R>(&self, reducer: R, materialized: Materialized<K, V>) -> KTable<Self::Key, V>
+    fn reduce_fold<R>(
+        &self,
+        reducer: R,
+        materialized: Materialized<K, V>,
+    ) -> KTable<ShapeKey<Self::Shape, K>, V>
     where
         R: Fn(V, V) -> V + Send + Sync + 'static,
     {
@@ -71,7 +89,7 @@ pub(super) trait FoldingStream<K: Clone + 'static, V: Clone + 'static> {
         aggregator: A,
         merger: M,
         materialized: Materialized<K, VA>,
-    ) -> KTable<Self::Key, VA>
+    ) -> KTable<ShapeKey<Self::Shape, K>, VA>
     where
         VA: Clone + 'static,
         I: Fn() -> VA + Send + Sync + 'static,

@@ -14,9 +14,12 @@
 //!   upstream operator may have changed the key, partitioned by murmur2 of the new key.
 
 mod aggregate;
+mod cogroup;
+mod cogroup_windowed;
 mod fold;
 mod folding;
 mod session;
+mod shape;
 mod sliding;
 mod table;
 mod time_windowed;
@@ -26,23 +29,25 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use cogroup::CogroupedKStream;
+pub use cogroup_windowed::{SessionWindowedCogroupedKStream, TimeWindowedCogroupedKStream};
 pub use session::SessionWindowedKStream;
 pub use sliding::SlidingWindowedKStream;
 pub use table::KGroupedTable;
 pub use time_windowed::TimeWindowedKStream;
 
-use streams_core::processor::Processor;
 use streams_core::state::StoreBuilder;
 use streams_core::{Error, Result, SerdeRef};
 use streams_state::{Stores, WindowReads};
 
-use crate::builder::Shared;
-use crate::ktable::{KTable, SendOldValues};
-use crate::materialized::{Materialized, StoreType};
+use crate::builder::{BuilderState, Shared};
+use crate::ktable::KTable;
+use crate::materialized::{Materialized, StoreType, versioned_store_unsupported};
 use crate::repartition::{Partitioning, add_repartition};
 use crate::windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
 
 pub(crate) use fold::{AggregateFold, CountFold, Fold, ReduceFold};
+use shape::{FoldParts, Shape, ShapeKey};
 
 /// A stream grouped by key, ready for an aggregation, as Kafka Streams' `KGroupedStream`.
 ///
@@ -178,47 +183,60 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         source
     }
 
-    /// Adds the aggregation processor under `names.parent` with its store and returns the
-    /// resulting table. `supplier` gets the table's send-old-values switch, which
-    /// downstream operators turn on before the topology is built.
-    pub(crate) fn add_aggregate<KO, VO, P, F>(
+    /// Adds the aggregation of shape `shape` named after `prefix`, folding the values with
+    /// `fold` into the store set up by `materialized`, whose value serde defaults to
+    /// `default_value_serde`; returns the resulting table.
+    pub(crate) fn aggregate_shaped<S, VA, F>(
         &self,
-        names: AggregateNames,
-        store: Result<Arc<dyn StoreBuilder>>,
-        supplier: impl FnOnce(Arc<SendOldValues>) -> F,
-        key_serde: Option<SerdeRef<KO>>,
-        value_serde: Option<SerdeRef<VO>>,
-    ) -> KTable<KO, VO>
+        shape: S,
+        prefix: &str,
+        fold: F,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SerdeRef<VA>>,
+        generated: GeneratedStoreName,
+    ) -> KTable<ShapeKey<S, K>, VA>
     where
-        KO: Clone + 'static,
-        VO: Clone + 'static,
-        P: Processor<K, V, KO, crate::Change<VO>>,
-        F: Fn() -> P + Send + Sync + 'static,
+        S: Shape,
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
     {
+        let names = self.prepare(
+            StoreName::Materialized(materialized.name.as_deref()),
+            prefix,
+            generated,
+        );
+        let key_serde = first_some(materialized.key_serde.clone(), self.key_serde.clone());
+        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
+        let store = shape.store(
+            &names.store,
+            &materialized,
+            key_serde.clone(),
+            value_serde.clone(),
+            &names.processor,
+        );
         let table = KTable::new(
             self.builder.clone(),
             names.processor.clone(),
-            key_serde,
+            key_serde.map(|k| shape.table_key_serde(k)),
             value_serde,
-            Some(names.store),
+            Some(names.store.clone()),
         );
-        let supplier = supplier(Arc::clone(&table.send_old));
+        let parts = FoldParts {
+            store_name: names.store.as_str().into(),
+            fold: Arc::new(fold),
+            key_serde: self.key_serde.clone(),
+            value_serde: self.value_serde.clone(),
+            send_old: Arc::clone(&table.send_old),
+        };
         let mut st = self.builder.borrow_mut();
-        let r = st
-            .topology
-            .add_processor(&names.processor, supplier, &[names.parent.as_str()])
-            .map(|_| ());
-        st.record(r);
-        match store {
-            Ok(b) => {
-                let r = st
-                    .topology
-                    .add_state_store(b, &[names.processor.as_str()])
-                    .map(|_| ());
-                st.record(r);
-            }
-            Err(e) => st.fail(e),
+        if let Some(grace) = shape.grace_ms() {
+            st.tables
+                .window_grace
+                .insert(names.processor.clone(), grace);
         }
+        let r = shape.add_processor(&mut st.topology, &names.processor, &names.parent, parts);
+        st.record(r);
+        add_store(&mut st, store, &[names.processor.as_str()]);
         drop(st);
         table
     }
@@ -255,21 +273,31 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     }
 }
 
-/// A window specification that [`KGroupedStream::windowed_by`] accepts, and the windowed
-/// stream it makes.
+/// A window specification that [`KGroupedStream::windowed_by`] and
+/// [`CogroupedKStream::windowed_by`] accept, and the windowed streams they make.
 pub trait Windows {
     /// The windowed stream for a grouped stream of `K`, `V`.
     type Windowed<K: Clone + 'static, V: Clone + 'static>;
+
+    /// The windowed cogroup for a cogroup of `K` aggregating into `VA`.
+    type Cogrouped<K: Clone + 'static, VA: Clone + 'static>;
 
     /// Windows `grouped`.
     fn window<K: Clone + 'static, V: Clone + 'static>(
         self,
         grouped: KGroupedStream<K, V>,
     ) -> Self::Windowed<K, V>;
+
+    /// Windows `cogrouped`.
+    fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
+        self,
+        cogrouped: CogroupedKStream<K, VA>,
+    ) -> Self::Cogrouped<K, VA>;
 }
 
 impl Windows for TimeWindows {
     type Windowed<K: Clone + 'static, V: Clone + 'static> = TimeWindowedKStream<K, V>;
+    type Cogrouped<K: Clone + 'static, VA: Clone + 'static> = TimeWindowedCogroupedKStream<K, VA>;
 
     fn window<K: Clone + 'static, V: Clone + 'static>(
         self,
@@ -277,10 +305,22 @@ impl Windows for TimeWindows {
     ) -> TimeWindowedKStream<K, V> {
         TimeWindowedKStream::new(grouped, self)
     }
+
+    fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
+        self,
+        cogrouped: CogroupedKStream<K, VA>,
+    ) -> TimeWindowedCogroupedKStream<K, VA> {
+        let shape = time_windowed::TimeShape {
+            windows: self,
+            emit: EmitStrategy::on_window_update(),
+        };
+        TimeWindowedCogroupedKStream::time(cogrouped, shape)
+    }
 }
 
 impl Windows for SlidingWindows {
     type Windowed<K: Clone + 'static, V: Clone + 'static> = SlidingWindowedKStream<K, V>;
+    type Cogrouped<K: Clone + 'static, VA: Clone + 'static> = TimeWindowedCogroupedKStream<K, VA>;
 
     fn window<K: Clone + 'static, V: Clone + 'static>(
         self,
@@ -288,16 +328,56 @@ impl Windows for SlidingWindows {
     ) -> SlidingWindowedKStream<K, V> {
         SlidingWindowedKStream::new(grouped, self)
     }
+
+    fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
+        self,
+        cogrouped: CogroupedKStream<K, VA>,
+    ) -> TimeWindowedCogroupedKStream<K, VA> {
+        let shape = sliding::SlidingShape {
+            windows: self,
+            emit: EmitStrategy::on_window_update(),
+        };
+        TimeWindowedCogroupedKStream::sliding(cogrouped, shape)
+    }
 }
 
 impl Windows for SessionWindows {
     type Windowed<K: Clone + 'static, V: Clone + 'static> = SessionWindowedKStream<K, V>;
+    type Cogrouped<K: Clone + 'static, VA: Clone + 'static> =
+        SessionWindowedCogroupedKStream<K, VA>;
 
     fn window<K: Clone + 'static, V: Clone + 'static>(
         self,
         grouped: KGroupedStream<K, V>,
     ) -> SessionWindowedKStream<K, V> {
         SessionWindowedKStream::new(grouped, self)
+    }
+
+    fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
+        self,
+        cogrouped: CogroupedKStream<K, VA>,
+    ) -> SessionWindowedCogroupedKStream<K, VA> {
+        let shape = session::SessionShape {
+            windows: self,
+            emit: EmitStrategy::on_window_update(),
+        };
+        SessionWindowedCogroupedKStream::new(cogrouped, shape)
+    }
+}
+
+/// Adds an aggregation's store, connected to `processors`, or records why it could not be
+/// made.
+pub(crate) fn add_store(
+    st: &mut BuilderState,
+    store: Result<Arc<dyn StoreBuilder>>,
+    processors: &[&str],
+) {
+    match store {
+        Ok(b) => {
+            let r = st.topology.add_state_store(b, processors).map(|_| ());
+            st.record(r);
+        }
+        Err(e) => st.fail(e),
     }
 }
 
@@ -344,6 +424,9 @@ pub(crate) fn key_value_store<K: 'static, VA: 'static>(
             key_serde,
             value_serde
         )),
+        StoreType::Versioned { .. } => {
+            return Err(versioned_store_unsupported(node, "an aggregation"));
+        }
     })
 }
 
@@ -399,6 +482,9 @@ pub(crate) fn window_store<K: 'static, VA: 'static>(
             key_serde,
             value_serde
         )),
+        StoreType::Versioned { .. } => {
+            return Err(versioned_store_unsupported(node, "a windowed aggregation"));
+        }
     })
 }
 

@@ -17,16 +17,15 @@ use std::sync::Arc;
 
 use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::serde::Serdes;
-use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
+use streams_core::state::{ReadOnlyWindowStore, StoreBuilder, ValueAndTimestamp, WindowStore};
+use streams_core::topology::Topology;
 use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::folding::FoldingStream;
-use super::{
-    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, retention,
-    window_store,
-};
+use super::shape::{AnyShape, FoldParts, Shape};
+use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, retention, window_store};
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, SessionWindows};
@@ -241,7 +240,10 @@ where
         {
             let s = store.borrow();
             let latest_start = ts.saturating_add(self.gap);
-            for item in s.fetch(&key, (ts - self.gap).max(0), self.observed)? {
+            // Kafka Streams' `findSessions(key, ts - gap, ts + gap)` bounds the end from
+            // below only: in a cogroup, another grouping's processor may have stored
+            // sessions ending after this processor's observed stream time.
+            for item in s.fetch(&key, (ts - self.gap).max(0), i64::MAX)? {
                 let (end, session) = item?;
                 if session.timestamp <= latest_start {
                     self.merged.push((end, session));
@@ -323,86 +325,105 @@ where
     }
 }
 
+/// Session-window aggregation with its windows and emit strategy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionShape {
+    pub(crate) windows: SessionWindows,
+    pub(crate) emit: EmitStrategy,
+}
+
+impl Shape for SessionShape {
+    type Key<K: Clone + 'static> = Windowed<K>;
+
+    fn grace_ms(&self) -> Option<i64> {
+        Some(self.windows.grace_ms())
+    }
+
+    fn store<K: 'static, VA: 'static>(
+        &self,
+        name: &str,
+        materialized: &Materialized<K, VA>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<VA>>,
+        node: &str,
+    ) -> Result<Arc<dyn StoreBuilder>> {
+        let windows = self.windows;
+        let minimum = windows
+            .inactivity_gap_ms()
+            .saturating_add(windows.grace_ms());
+        windows.validate()?;
+        window_store(
+            name,
+            materialized,
+            key_serde,
+            value_serde,
+            node,
+            retention(materialized, minimum, node)?,
+            1,
+            self.emit,
+            WindowReads::TimeOrderedSessions,
+        )
+    }
+
+    fn table_key_serde<K: Clone + 'static>(&self, key_serde: SerdeRef<K>) -> SerdeRef<Windowed<K>> {
+        Serdes::session_windowed(key_serde)
+    }
+
+    fn add_processor<K, V, VA, F>(
+        &self,
+        topology: &mut Topology,
+        node: &str,
+        parent: &str,
+        parts: FoldParts<K, V, F>,
+    ) -> Result<()>
+    where
+        K: Clone + 'static,
+        V: Clone + 'static,
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        let windows = self.windows;
+        let emit_on_close = self.emit.is_on_window_close();
+        let supplier = move || KStreamSessionWindowAggregate {
+            store_name: Arc::clone(&parts.store_name),
+            gap: windows.inactivity_gap_ms(),
+            grace: windows.grace_ms(),
+            emit_on_close,
+            emit_interval: 0,
+            fold: Arc::clone(&parts.fold),
+            key_serde: parts.key_serde.clone(),
+            send_old: parts.send_old.enabled(),
+            store: None,
+            observed: -1,
+            last_emit_close: -1,
+            next_emit: 0,
+            merged: Vec::new(),
+            flushed: Vec::new(),
+            closed: Vec::new(),
+            _types: PhantomData,
+        };
+        topology
+            .add_processor(node, supplier, &[parent])
+            .map(|_| ())
+    }
+
+    fn erased(self) -> AnyShape {
+        AnyShape::Session(self)
+    }
+}
+
 impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SessionWindowedKStream<K, V> {
-    type Key = Windowed<K>;
+    type Shape = SessionShape;
 
     fn grouped(&self) -> &KGroupedStream<K, V> {
         &self.grouped
     }
 
-    fn aggregate_fold<VA, F>(
-        &self,
-        prefix: &str,
-        fold: F,
-        materialized: Materialized<K, VA>,
-        default_value_serde: Option<SerdeRef<VA>>,
-        generated: GeneratedStoreName,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        F: Fold<K, V, VA>,
-    {
-        let g = &self.grouped;
-        let names = g.prepare(
-            StoreName::Materialized(materialized.name.as_deref()),
-            prefix,
-            generated,
-        );
-        let windows = self.windows;
-        let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
-        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
-        let minimum = windows
-            .inactivity_gap_ms()
-            .saturating_add(windows.grace_ms());
-        let emit_on_close = self.emit.is_on_window_close();
-        let store = windows.validate().and_then(|()| {
-            let retention = retention(&materialized, minimum, &names.processor)?;
-            window_store(
-                &names.store,
-                &materialized,
-                key_serde.clone(),
-                value_serde.clone(),
-                &names.processor,
-                retention,
-                1,
-                self.emit,
-                WindowReads::TimeOrderedSessions,
-            )
-        });
-        let store_name: Arc<str> = names.store.as_str().into();
-        let fold = Arc::new(fold);
-        let null_key = g.key_serde.clone();
-        g.builder
-            .borrow_mut()
-            .tables
-            .window_grace
-            .insert(names.processor.clone(), windows.grace_ms());
-        g.add_aggregate(
-            names,
-            store,
-            move |flag| {
-                move || KStreamSessionWindowAggregate {
-                    store_name: Arc::clone(&store_name),
-                    gap: windows.inactivity_gap_ms(),
-                    grace: windows.grace_ms(),
-                    emit_on_close,
-                    emit_interval: 0,
-                    fold: Arc::clone(&fold),
-                    key_serde: null_key.clone(),
-                    send_old: flag.enabled(),
-                    store: None,
-                    observed: -1,
-                    last_emit_close: -1,
-                    next_emit: 0,
-                    merged: Vec::new(),
-                    flushed: Vec::new(),
-                    closed: Vec::new(),
-                    _types: PhantomData,
-                }
-            },
-            key_serde.map(Serdes::session_windowed),
-            value_serde,
-        )
+    fn shape(&self) -> SessionShape {
+        SessionShape {
+            windows: self.windows,
+            emit: self.emit,
+        }
     }
 }
 

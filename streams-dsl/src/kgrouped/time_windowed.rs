@@ -8,17 +8,16 @@ use std::sync::Arc;
 
 use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::serde::Serdes;
-use streams_core::state::{ReadOnlyWindowStore, ValueAndTimestamp, WindowStore};
+use streams_core::state::{ReadOnlyWindowStore, StoreBuilder, ValueAndTimestamp, WindowStore};
+use streams_core::topology::Topology;
 use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::fold::no_merger;
 use super::folding::FoldingStream;
-use super::{
-    Fold, GeneratedStoreName, KGroupedStream, StoreName, first_some, is_null, retention,
-    window_store,
-};
+use super::shape::{AnyShape, FoldParts, Shape};
+use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, retention, window_store};
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, TimeWindows};
@@ -237,82 +236,100 @@ where
     }
 }
 
+/// Time-windowed aggregation with its windows and emit strategy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeShape {
+    pub(crate) windows: TimeWindows,
+    pub(crate) emit: EmitStrategy,
+}
+
+impl Shape for TimeShape {
+    type Key<K: Clone + 'static> = Windowed<K>;
+
+    fn grace_ms(&self) -> Option<i64> {
+        Some(self.windows.grace_ms())
+    }
+
+    fn store<K: 'static, VA: 'static>(
+        &self,
+        name: &str,
+        materialized: &Materialized<K, VA>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<VA>>,
+        node: &str,
+    ) -> Result<Arc<dyn StoreBuilder>> {
+        let windows = self.windows;
+        let minimum = windows.size_ms().saturating_add(windows.grace_ms());
+        windows.validate()?;
+        window_store(
+            name,
+            materialized,
+            key_serde,
+            value_serde,
+            node,
+            retention(materialized, minimum, node)?,
+            windows.size_ms(),
+            self.emit,
+            WindowReads::TimeOrderedWindows,
+        )
+    }
+
+    fn table_key_serde<K: Clone + 'static>(&self, key_serde: SerdeRef<K>) -> SerdeRef<Windowed<K>> {
+        Serdes::time_windowed(key_serde, self.windows.size_ms())
+    }
+
+    fn add_processor<K, V, VA, F>(
+        &self,
+        topology: &mut Topology,
+        node: &str,
+        parent: &str,
+        parts: FoldParts<K, V, F>,
+    ) -> Result<()>
+    where
+        K: Clone + 'static,
+        V: Clone + 'static,
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        let (windows, emit_on_close) = (self.windows, self.emit.is_on_window_close());
+        let supplier = move || KStreamWindowAggregate {
+            store_name: Arc::clone(&parts.store_name),
+            windows,
+            emit_on_close,
+            emit_interval: 0,
+            fold: Arc::clone(&parts.fold),
+            key_serde: parts.key_serde.clone(),
+            send_old: parts.send_old.enabled(),
+            store: None,
+            observed: -1,
+            last_emit_close: -1,
+            next_emit: 0,
+            flushed: Vec::new(),
+            closed: Vec::new(),
+            _types: PhantomData,
+        };
+        topology
+            .add_processor(node, supplier, &[parent])
+            .map(|_| ())
+    }
+
+    fn erased(self) -> AnyShape {
+        AnyShape::Time(self)
+    }
+}
+
 impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for TimeWindowedKStream<K, V> {
-    type Key = Windowed<K>;
+    type Shape = TimeShape;
 
     fn grouped(&self) -> &KGroupedStream<K, V> {
         &self.grouped
     }
 
-    fn aggregate_fold<VA, F>(
-        &self,
-        prefix: &str,
-        fold: F,
-        materialized: Materialized<K, VA>,
-        default_value_serde: Option<SerdeRef<VA>>,
-        generated: GeneratedStoreName,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        F: Fold<K, V, VA>,
-    {
-        let g = &self.grouped;
-        let names = g.prepare(
-            StoreName::Materialized(materialized.name.as_deref()),
-            prefix,
-            generated,
-        );
-        let windows = self.windows;
-        let key_serde = first_some(materialized.key_serde.clone(), g.key_serde.clone());
-        let value_serde = first_some(materialized.value_serde.clone(), default_value_serde);
-        let minimum = windows.size_ms().saturating_add(windows.grace_ms());
-        let emit_on_close = self.emit.is_on_window_close();
-        let store = windows.validate().and_then(|()| {
-            let retention = retention(&materialized, minimum, &names.processor)?;
-            window_store(
-                &names.store,
-                &materialized,
-                key_serde.clone(),
-                value_serde.clone(),
-                &names.processor,
-                retention,
-                windows.size_ms(),
-                self.emit,
-                WindowReads::TimeOrderedWindows,
-            )
-        });
-        let store_name: Arc<str> = names.store.as_str().into();
-        let fold = Arc::new(fold);
-        let null_key = g.key_serde.clone();
-        g.builder
-            .borrow_mut()
-            .tables
-            .window_grace
-            .insert(names.processor.clone(), windows.grace_ms());
-        g.add_aggregate(
-            names,
-            store,
-            move |flag| {
-                move || KStreamWindowAggregate {
-                    store_name: Arc::clone(&store_name),
-                    windows,
-                    emit_on_close,
-                    emit_interval: 0,
-                    fold: Arc::clone(&fold),
-                    key_serde: null_key.clone(),
-                    send_old: flag.enabled(),
-                    store: None,
-                    observed: -1,
-                    last_emit_close: -1,
-                    next_emit: 0,
-                    flushed: Vec::new(),
-                    closed: Vec::new(),
-                    _types: PhantomData,
-                }
-            },
-            key_serde.map(|k| Serdes::time_windowed(k, windows.size_ms())),
-            value_serde,
-        )
+    fn shape(&self) -> TimeShape {
+        TimeShape {
+            windows: self.windows,
+            emit: self.emit,
+        }
     }
 }
 

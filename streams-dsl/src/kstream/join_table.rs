@@ -12,7 +12,8 @@ use crate::materialized::Joined;
 use crate::repartition::{NullKeys, Partitioning, add_repartition_with};
 
 /// Kafka Streams' `KStreamKTableJoinProcessor`: each stream record looks the table up by
-/// key; only stream records trigger output.
+/// key (as of its timestamp when the table is versioned); only stream records trigger
+/// output.
 struct KStreamKTableJoin<K, V, VT, F> {
     joiner: Arc<F>,
     left: bool,
@@ -61,6 +62,8 @@ where
         };
         let found = if null_key {
             None
+        } else if getter.is_versioned() {
+            getter.get_as_of(&record.key, record.timestamp)?
         } else {
             getter.get(&record.key)?
         };
@@ -97,6 +100,15 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// stream is first repartitioned through `<name>-repartition` (the join's
     /// [`named`](Self::named) name, else the key-changing node's), created with the table's
     /// partition count, as Kafka Streams' `repartitionForJoin`.
+    ///
+    /// When the table is versioned (materialized with
+    /// [`StoreType::Versioned`](crate::StoreType::Versioned), or derived without a store
+    /// from such a table), each stream record joins the table value that was valid at the
+    /// record's timestamp, not the latest one (KIP-914): a late stream record joins the value
+    /// of its time, and an out-of-order table update is seen by the stream records of its
+    /// time. A stream record older than the table's observed stream time minus the history
+    /// retention finds only a latest value at or before its timestamp, as Kafka Streams'
+    /// versioned store answers.
     ///
     /// # Examples
     ///
@@ -180,7 +192,37 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     }
 
     /// Like [`join_table`](Self::join_table), but a record whose key is absent from the table
-    /// (or is null) still produces `joiner(value, None)`.
+    /// (or is null) still produces `joiner(value, None)`; with a versioned table, also one
+    /// whose key had no value (or a tombstone) at the record's timestamp.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let tiers = builder.table_with(
+    ///     "tiers",
+    ///     Consumed::with(Serdes::string(), Serdes::string()),
+    ///     Materialized::as_("tiers").with_store_type(StoreType::Versioned { history_retention: Duration::from_secs(60) }),
+    /// );
+    /// builder
+    ///     .stream("orders", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .left_join_table(&tiers, |total, tier| format!("{total} {}", tier.map_or("none", String::as_str)))
+    ///     .to("priced", Produced::with(Serdes::string(), Serdes::string()));
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
+    /// let t = driver.create_input_topic("tiers", Serdes::string(), Serdes::option(Serdes::string()));
+    /// let o = driver.create_input_topic("orders", Serdes::string(), Serdes::i64());
+    /// let out = driver.create_output_topic("priced", Serdes::string(), Serdes::string());
+    /// t.pipe_input_at("c1".into(), Some("gold".into()), 2_000)?;
+    /// t.pipe_input_at("c1".into(), Some("silver".into()), 1_000)?; // out of order
+    /// o.pipe_input_at("c1".into(), 5, 2_500)?; // joins the value at 2500
+    /// o.pipe_input_at("c1".into(), 6, 1_500)?; // a late order joins the value at 1500
+    /// o.pipe_input_at("c1".into(), 7, 500)?; // before any version
+    /// assert_eq!(out.read_values_to_list()?, vec!["5 gold", "6 silver", "7 none"]);
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
     pub fn left_join_table<VT, VR, F>(&self, table: &KTable<K, VT>, joiner: F) -> KStream<K, VR>
     where
         VT: Clone + 'static,

@@ -12,7 +12,7 @@ mod join_global;
 mod join_stream;
 mod join_table;
 mod map;
-mod merge;
+pub(crate) mod merge;
 mod peek;
 mod process;
 mod repartitioned;

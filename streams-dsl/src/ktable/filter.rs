@@ -13,6 +13,9 @@ struct KTableFilter<F> {
     predicate: Arc<F>,
     keep: Keep,
     send_old: bool,
+    /// Over a versioned table every update is forwarded, even one that is a delete before
+    /// and after (Kafka Streams' `useVersionedSemantics`).
+    versioned: bool,
 }
 
 impl<K, V, F> Processor<K, Change<V>, K, Change<V>> for KTableFilter<F>
@@ -33,13 +36,18 @@ where
             headers,
         } = record;
         let pass = |v: Option<V>| v.filter(|v| self.keep.keeps((self.predicate)(&key, v)));
+        let is_latest = value.is_latest;
         let new = pass(value.new);
         let old = if self.send_old { pass(value.old) } else { None };
-        if self.send_old && new.is_none() && old.is_none() {
+        if !self.versioned && self.send_old && new.is_none() && old.is_none() {
             return Ok(());
         }
         ctx.forward(Record {
-            value: Change::new(new, old),
+            value: Change {
+                new,
+                old,
+                is_latest,
+            },
             key,
             timestamp,
             headers,
@@ -94,10 +102,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let send_old = SendOldValues::child_of(&self.send_old);
         let flag = Arc::clone(&send_old);
         let p = Arc::clone(&predicate);
+        let versioned = self.versioned;
         let name = self.add_table_processor("KTABLE-FILTER-", move || KTableFilter {
             predicate: Arc::clone(&p),
             keep,
             send_old: flag.enabled(),
+            versioned,
         });
         let getter = self.getter.clone().map(|parent| {
             Arc::new(MappedGetterSupplier {
@@ -115,6 +125,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         t.getter = getter;
         t.send_old = send_old;
         t.lazy_store = self.lazy_store.clone();
+        t.versioned = self.versioned;
         t
     }
 }

@@ -38,7 +38,7 @@ use self::processors::{
 use self::wire::{PseudoTopics, Response, ResponseSerde, SubscriptionSerde};
 use super::KTable;
 use super::source::LazyStore;
-use super::store::{TableStore, timestamped_kv_builder};
+use super::store::{TableStore, table_store_builder};
 use crate::builder::BuilderState;
 use crate::join_kind::JoinKind;
 use crate::materialized::Materialized;
@@ -427,12 +427,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let result_value_serde = materialized.value_serde.clone();
         let lazy = Arc::new(LazyStore::new(
             match (&result_key_serde, &result_value_serde) {
-                (Some(k), Some(v)) => Some(timestamped_kv_builder(
-                    &names.result_store,
-                    &materialized,
-                    k.clone(),
-                    v.clone(),
-                )),
+                (Some(k), Some(v)) => {
+                    table_store_builder(&names.result_store, &materialized, k.clone(), v.clone())
+                        .map_err(|e| st.fail(e))
+                        .ok()
+                }
                 _ => None,
             },
             names.result.clone(),
@@ -452,7 +451,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         };
         let r = wiring.add(&mut st, self, other);
         st.record(r);
-        if materialized.name.is_some() {
+        if materialized.forces_store() {
             lazy.materialize(&mut st);
         }
         drop(st);

@@ -2,6 +2,8 @@
 //!
 //! A materialized table reads its store; a table derived without a store (a filter, a
 //! `map_values`) applies its rule to its parent's value, as Kafka Streams' value getters do.
+//! A getter over a versioned store is versioned, and so is one derived from it: it also
+//! answers "the value as of a timestamp" (Kafka Streams' `KTableValueGetter.isVersioned`).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -10,11 +12,23 @@ use std::sync::Arc;
 
 use streams_core::state::{ReadOnlyKeyValueStore, ValueAndTimestamp};
 use streams_core::{Error, Result};
-use streams_state::TimestampedKeyValueStore;
+use streams_state::{TimestampedKeyValueStore, VersionedKeyValueStore};
 
 /// Reads one key's current value and its timestamp.
 pub(crate) trait ValueGetter<K, V> {
     fn get(&mut self, key: &K) -> Result<Option<ValueAndTimestamp<V>>>;
+
+    /// The value valid at `as_of`; a table that is not versioned knows only its latest.
+    fn get_as_of(&mut self, key: &K, as_of: i64) -> Result<Option<ValueAndTimestamp<V>>> {
+        let _ = as_of;
+        self.get(key)
+    }
+
+    /// Whether [`get_as_of`](Self::get_as_of) reads history: the table's values come from a
+    /// versioned store.
+    fn is_versioned(&self) -> bool {
+        false
+    }
 }
 
 /// Makes a task's getter once, at processor init, from the stores the processor is
@@ -43,6 +57,25 @@ impl<K: 'static, V: 'static> ValueGetter<K, V> for StoreGetter<K, V> {
     }
 }
 
+/// Reads a table materialized in a versioned store.
+struct VersionedStoreGetter<K, V>(Rc<RefCell<VersionedKeyValueStore<K, V>>>);
+
+impl<K: 'static, V: 'static> ValueGetter<K, V> for VersionedStoreGetter<K, V> {
+    fn get(&mut self, key: &K) -> Result<Option<ValueAndTimestamp<V>>> {
+        let found = self.0.borrow().get(key)?;
+        Ok(found.map(|r| ValueAndTimestamp::new(r.value, r.timestamp)))
+    }
+
+    fn get_as_of(&mut self, key: &K, as_of: i64) -> Result<Option<ValueAndTimestamp<V>>> {
+        let found = self.0.borrow().get_as_of(key, as_of)?;
+        Ok(found.map(|r| ValueAndTimestamp::new(r.value, r.timestamp)))
+    }
+
+    fn is_versioned(&self) -> bool {
+        true
+    }
+}
+
 impl<K: 'static, V: 'static> ValueGetterSupplier<K, V> for StoreGetterSupplier {
     fn stores(&self) -> Vec<String> {
         vec![self.store.clone()]
@@ -52,10 +85,16 @@ impl<K: 'static, V: 'static> ValueGetterSupplier<K, V> for StoreGetterSupplier {
         &self,
         lookup: &dyn Fn(&str) -> Result<Rc<dyn Any>>,
     ) -> Result<Box<dyn ValueGetter<K, V>>> {
-        let store = lookup(&self.store)?
-            .downcast::<RefCell<TimestampedKeyValueStore<K, V>>>()
-            .map_err(|_| Error::StoreNotAvailable(self.store.clone()))?;
-        Ok(Box::new(StoreGetter(store)))
+        // A table store is timestamped or versioned, as Kafka Streams' `KeyValueStoreWrapper`
+        // finds out by trying both.
+        let any = lookup(&self.store)?;
+        match any.downcast::<RefCell<TimestampedKeyValueStore<K, V>>>() {
+            Ok(store) => Ok(Box::new(StoreGetter(store))),
+            Err(any) => any
+                .downcast::<RefCell<VersionedKeyValueStore<K, V>>>()
+                .map(|store| Box::new(VersionedStoreGetter(store)) as Box<dyn ValueGetter<K, V>>)
+                .map_err(|_| Error::StoreNotAvailable(self.store.clone())),
+        }
     }
 }
 
@@ -75,10 +114,33 @@ where
     F: Fn(&K, V) -> Option<VR>,
 {
     fn get(&mut self, key: &K) -> Result<Option<ValueAndTimestamp<VR>>> {
-        Ok(self.parent.get(key)?.and_then(|vt| {
+        let found = self.parent.get(key)?;
+        Ok(self.apply(key, found))
+    }
+
+    fn get_as_of(&mut self, key: &K, as_of: i64) -> Result<Option<ValueAndTimestamp<VR>>> {
+        let found = self.parent.get_as_of(key, as_of)?;
+        Ok(self.apply(key, found))
+    }
+
+    fn is_versioned(&self) -> bool {
+        self.parent.is_versioned()
+    }
+}
+
+impl<K, V, F> MappedGetter<K, V, F> {
+    fn apply<VR>(
+        &self,
+        key: &K,
+        found: Option<ValueAndTimestamp<V>>,
+    ) -> Option<ValueAndTimestamp<VR>>
+    where
+        F: Fn(&K, V) -> Option<VR>,
+    {
+        found.and_then(|vt| {
             let ts = vt.timestamp;
             (self.f)(key, vt.value).map(|v| ValueAndTimestamp::new(v, ts))
-        }))
+        })
     }
 }
 

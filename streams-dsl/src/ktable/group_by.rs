@@ -48,6 +48,11 @@ where
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, KR, Change<VR>>,
     ) -> Result<()> {
+        // An out-of-order update of a versioned table changes its history, not the
+        // aggregate (Kafka Streams' `useVersionedSemantics`).
+        if !record.value.is_latest {
+            return Ok(());
+        }
         let Record {
             key,
             value,

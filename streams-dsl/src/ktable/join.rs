@@ -55,6 +55,12 @@ where
                 "table join processed a record before init".into(),
             ));
         };
+        // An out-of-order update of a versioned table changes its history, not the joined
+        // row; Kafka Streams counts it as dropped (`useVersionedSemantics`).
+        if !record.value.is_latest {
+            ctx.record_dropped();
+            return Ok(());
+        }
         let other = getter.get(&record.key)?;
         let change = &record.value;
         let j = &self.joiner;

@@ -37,7 +37,11 @@ where
             None
         };
         ctx.forward(Record {
-            value: Change::new(new, old),
+            value: Change {
+                new,
+                old,
+                is_latest: value.is_latest,
+            },
             key,
             timestamp,
             headers,
@@ -97,6 +101,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         t.getter = getter;
         t.send_old = send_old;
         t.lazy_store = self.lazy_store.clone();
+        t.versioned = self.versioned;
         t
     }
 }

@@ -34,12 +34,22 @@ pub struct Change<V> {
     pub new: Option<V>,
     /// The value before the update.
     pub old: Option<V>,
+    /// Whether `new` is now the table's latest value for the key. Only a table materialized
+    /// in a versioned store forwards updates that are not: an out-of-order update (older
+    /// than the key's latest version) is stored in its place in the history and forwarded
+    /// with `is_latest: false`, which `to_stream` passes on and table-table joins and
+    /// `group_by` ignore, as Kafka Streams' `Change.isLatest` (KIP-914).
+    pub is_latest: bool,
 }
 
 impl<V> Change<V> {
-    /// A change from `old` to `new`.
+    /// A change from `old` to `new` that is the key's latest value.
     pub fn new(new: Option<V>, old: Option<V>) -> Self {
-        Change { new, old }
+        Change {
+            new,
+            old,
+            is_latest: true,
+        }
     }
 }
 
@@ -93,6 +103,9 @@ pub struct KTable<K, V> {
     /// The source store this table's values come from, added to the topology when first
     /// needed.
     pub(crate) lazy_store: Option<std::sync::Arc<source::LazyStore>>,
+    /// Whether the table's values come from a versioned store (its own, or its parent's
+    /// for a table derived without a store), as Kafka Streams' `isOutputVersioned`.
+    pub(crate) versioned: bool,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -107,6 +120,7 @@ impl<K, V> Clone for KTable<K, V> {
             getter: self.getter.clone(),
             send_old: self.send_old.clone(),
             lazy_store: self.lazy_store.clone(),
+            versioned: self.versioned,
         }
     }
 }
@@ -159,6 +173,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             store,
             send_old: std::sync::Arc::default(),
             lazy_store: None,
+            versioned: false,
         }
     }
 

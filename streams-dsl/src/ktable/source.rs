@@ -7,7 +7,7 @@ use streams_core::processor::{Processor, ProcessorContext};
 use streams_core::state::StoreBuilder;
 use streams_core::{Consumed, Error, Record, Result, SerdeRef};
 
-use super::store::{TableStore, timestamped_kv_builder};
+use super::store::{TableStore, table_store_builder};
 use super::{Change, KTable};
 use crate::builder::{BuilderState, StreamsBuilder};
 use crate::kgrouped::is_null;
@@ -99,7 +99,8 @@ where
                 node = ctx.node_name(),
                 old = o.timestamp,
                 new = record.timestamp,
-                "out-of-order table update; applied anyway, as the latest offset wins"
+                "out-of-order table update: a versioned store keeps it in the key's history, \
+                 any other store takes it as the latest value"
             );
         }
         let change = Change::new(value, old.map(|o| o.value));
@@ -153,6 +154,46 @@ impl StreamsBuilder {
     }
 
     /// Like [`table`](Self::table), with the store set up by `materialized`.
+    ///
+    /// With [`StoreType::Versioned`](crate::StoreType::Versioned) the table keeps every
+    /// version of each key for the history retention (Kafka Streams' versioned tables,
+    /// KIP-914), always materialized and never cached. Its updates follow the versioned
+    /// store: an update older than the table's observed stream time minus the history
+    /// retention is dropped (and counted) without being stored or forwarded; an update older
+    /// than the key's latest version is stored in the key's history and forwarded as not the
+    /// latest ([`Change::is_latest`](crate::Change::is_latest) `false`, with the
+    /// latest value as the old value), so `to_stream` emits it while table-table joins and
+    /// `group_by` ignore it, as Kafka Streams' `KTableSource` does. Stream-table joins
+    /// look the table up as of each stream record's timestamp.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .table_with(
+    ///         "prices",
+    ///         Consumed::with(Serdes::string(), Serdes::i64()),
+    ///         Materialized::as_("prices-store")
+    ///             .with_store_type(StoreType::Versioned { history_retention: Duration::from_millis(100) }),
+    ///     )
+    ///     .to_stream()
+    ///     .to("price-changes", Produced::inherit());
+    /// let driver = TopologyTestDriver::new(builder.build()?, StreamsConfig::new())?;
+    /// let prices = driver.create_input_topic("prices", Serdes::string(), Serdes::option(Serdes::i64()));
+    /// let out = driver.create_output_topic("price-changes", Serdes::string(), Serdes::option(Serdes::i64()));
+    /// prices.pipe_input_at("apple".into(), Some(3), 1_000)?;
+    /// prices.pipe_input_at("apple".into(), Some(2), 950)?; // out of order: stored and forwarded
+    /// prices.pipe_input_at("apple".into(), Some(1), 800)?; // older than 1000 - 100: dropped
+    /// assert_eq!(out.read_values_to_list()?, vec![Some(3), Some(2)]);
+    /// let store = driver.state_store::<VersionedKeyValueStore<String, i64>>("prices-store")?;
+    /// assert_eq!(store.borrow().get(&"apple".into())?, Some(VersionedRecord::new(3, 1_000, None)));
+    /// assert_eq!(store.borrow().get_as_of(&"apple".into(), 990)?, Some(VersionedRecord::new(2, 950, Some(1_000))));
+    /// # Ok::<(), streams_dsl::Error>(())
+    /// ```
     pub fn table_with<K: Clone + 'static, V: Clone + 'static>(
         &self,
         topic: &str,
@@ -189,7 +230,9 @@ impl StreamsBuilder {
             return KTable::new(state.clone(), table_source, key_serde, value_serde, None);
         };
         let lazy = Arc::new(LazyStore {
-            builder: Some(timestamped_kv_builder(&store, &materialized, ks, vs)),
+            builder: table_store_builder(&store, &materialized, ks, vs)
+                .map_err(|e| st.fail(e))
+                .ok(),
             processor: table_source.clone(),
             added: AtomicBool::new(false),
         });
@@ -213,7 +256,7 @@ impl StreamsBuilder {
             })
             .map(|_| ());
         st.record(r);
-        if materialized.name.is_some() {
+        if materialized.forces_store() {
             lazy.materialize(&mut st);
         }
         drop(st);
@@ -225,6 +268,7 @@ impl StreamsBuilder {
             Some(store),
         );
         table.lazy_store = Some(lazy);
+        table.versioned = materialized.store_type.is_versioned();
         table
     }
 }
@@ -270,7 +314,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     }
 
     /// [`to_table`](Self::to_table) with the store set up by `materialized`; a named store is
-    /// always kept (and queryable), and its serdes default to the stream's.
+    /// always kept (and queryable), and its serdes default to the stream's. A
+    /// [`StoreType::Versioned`](crate::StoreType::Versioned) store makes a versioned table,
+    /// with the rules of [`StreamsBuilder::table_with`].
     ///
     /// # Examples
     ///
@@ -313,7 +359,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             self.node.clone()
         };
         let builder = match (key_serde.clone(), value_serde.clone()) {
-            (Some(ks), Some(vs)) => Some(timestamped_kv_builder(&store, &materialized, ks, vs)),
+            (Some(ks), Some(vs)) => table_store_builder(&store, &materialized, ks, vs)
+                .map_err(|e| self.builder.borrow_mut().fail(e))
+                .ok(),
             _ => None,
         };
         let lazy = Arc::new(LazyStore {
@@ -343,7 +391,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             )
             .map(|_| ());
         st.record(r);
-        if materialized.name.is_some() {
+        if materialized.forces_store() {
             lazy.materialize(&mut st);
         }
         drop(st);
@@ -355,6 +403,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             Some(store),
         );
         table.lazy_store = Some(lazy);
+        table.versioned = materialized.store_type.is_versioned();
         table
     }
 }

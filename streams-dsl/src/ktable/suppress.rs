@@ -611,6 +611,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     /// ```
     pub fn suppress(&self, suppressed: Suppressed<K>) -> KTable<K, V> {
         let mut st = self.builder.borrow_mut();
+        if self.versioned {
+            st.fail(Error::Topology(format!(
+                "'{}': suppress() is only supported for tables that are not versioned",
+                self.node
+            )));
+        }
         let name = match &suppressed.name {
             Some(n) => n.clone(),
             None => st.new_name("KTABLE-SUPPRESS-"),

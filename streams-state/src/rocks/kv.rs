@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocksdb::{DB, ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{DB, ReadOptions, WriteBatch};
 use streams_core::Result;
 use streams_core::state::{ChangelogRecord, KeyValueBytesIter, KeyValueBytesStore, StateStore};
 
+use super::handle::{DbHandle, handle_lifecycle};
 use crate::error::StateError;
-use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
+use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources};
 
 /// A persistent key-value store of bytes in one RocksDB database, at
 /// `<state.dir>/<application.id>/<taskId>/rocksdb/<store>` when built by the
@@ -32,21 +33,15 @@ use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RocksDbKeyValueStore {
-    name: String,
-    path: PathBuf,
-    db: Option<DB>,
-    write_options: WriteOptions,
-    setter: Option<Arc<dyn RocksDbConfigSetter>>,
-    // Keeps the shared cache alive at least as long as the database using it.
-    _resources: Arc<RocksDbResources>,
+    handle: DbHandle,
 }
 
 impl std::fmt::Debug for RocksDbKeyValueStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RocksDbKeyValueStore")
-            .field("name", &self.name)
-            .field("path", &self.path)
-            .field("open", &self.db.is_some())
+            .field("name", &self.handle.name())
+            .field("path", &self.handle.path())
+            .field("open", &self.handle.is_open())
             .finish()
     }
 }
@@ -64,30 +59,18 @@ impl RocksDbKeyValueStore {
         resources: Arc<RocksDbResources>,
         setter: Option<Arc<dyn RocksDbConfigSetter>>,
     ) -> Result<Self> {
-        let name = name.into();
-        let path = path.into();
-        let db = open_db(&name, &path, &resources, setter.as_deref())?;
-        let mut write_options = WriteOptions::default();
-        write_options.disable_wal(true);
         Ok(RocksDbKeyValueStore {
-            name,
-            path,
-            db: Some(db),
-            write_options,
-            setter,
-            _resources: resources,
+            handle: DbHandle::open(name.into(), path.into(), resources, setter)?,
         })
     }
 
     /// The store's directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.handle.path()
     }
 
     fn db(&self) -> Result<&DB> {
-        self.db
-            .as_ref()
-            .ok_or_else(|| StateError::closed(&self.name).into())
+        self.handle.db()
     }
 
     fn iter(
@@ -100,7 +83,7 @@ impl RocksDbKeyValueStore {
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
-            tracing::warn!(store = %self.name, "range with from > to is empty; check the order of the bounds and the key serde");
+            tracing::warn!(store = %self.handle.name(), "range with from > to is empty; check the order of the bounds and the key serde");
             return Ok(Box::new(std::iter::empty()));
         }
         let mut ro = ReadOptions::default();
@@ -125,7 +108,7 @@ impl RocksDbKeyValueStore {
         } else {
             raw.seek_to_first();
         }
-        RawIter::new(raw, &self.name, reverse)
+        RawIter::new(raw, self.handle.name(), reverse)
     }
 }
 
@@ -139,37 +122,9 @@ pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl StateStore for RocksDbKeyValueStore {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn persistent(&self) -> bool {
-        true
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        let db = self.db()?;
-        db.flush().map_err(StateError::rocks(&self.name, "flush"))?;
-        Ok(())
-    }
-
-    /// Nothing to do: writes are in RocksDB's memtables, which [`flush`](Self::flush)
-    /// writes out before a checkpoint.
-    fn commit(&mut self) -> Result<()> {
-        self.db().map(|_| ())
-    }
-
-    fn close(&mut self) -> Result<()> {
-        if self.db.take().is_some()
-            && let Some(setter) = &self.setter
-        {
-            setter.close(&self.name);
-        }
-        Ok(())
-    }
+    handle_lifecycle!();
 
     fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
-        let db = self.db()?;
         let mut batch = WriteBatch::default();
         for r in records {
             match r.value {
@@ -177,9 +132,7 @@ impl StateStore for RocksDbKeyValueStore {
                 None => batch.delete(r.key),
             }
         }
-        db.write_opt(batch, &self.write_options)
-            .map_err(StateError::rocks(&self.name, "write a restore batch"))?;
-        Ok(())
+        self.handle.write(batch, "write a restore batch")
     }
 }
 
@@ -188,21 +141,20 @@ impl KeyValueBytesStore for RocksDbKeyValueStore {
         Ok(self
             .db()?
             .get(key)
-            .map_err(StateError::rocks(&self.name, "get"))?)
+            .map_err(StateError::rocks(self.handle.name(), "get"))?)
     }
 
     fn put(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         let db = self.db()?;
         match value {
-            Some(v) => db.put_opt(key, v, &self.write_options),
-            None => db.delete_opt(key, &self.write_options),
+            Some(v) => db.put_opt(key, v, self.handle.write_options()),
+            None => db.delete_opt(key, self.handle.write_options()),
         }
-        .map_err(StateError::rocks(&self.name, "put"))?;
+        .map_err(StateError::rocks(self.handle.name(), "put"))?;
         Ok(())
     }
 
     fn put_all(&mut self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
-        let db = self.db()?;
         let mut batch = WriteBatch::default();
         for (k, v) in entries {
             match v {
@@ -210,9 +162,7 @@ impl KeyValueBytesStore for RocksDbKeyValueStore {
                 None => batch.delete(k),
             }
         }
-        db.write_opt(batch, &self.write_options)
-            .map_err(StateError::rocks(&self.name, "put a batch"))?;
-        Ok(())
+        self.handle.write(batch, "put a batch")
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueBytesIter<'_>> {
@@ -242,7 +192,7 @@ impl KeyValueBytesStore for RocksDbKeyValueStore {
             .db()?
             .property_int_value("rocksdb.estimate-num-keys")
             .map_err(StateError::rocks(
-                &self.name,
+                self.handle.name(),
                 "read the estimated number of keys",
             ))?;
         Ok(n.unwrap_or(0))

@@ -1,8 +1,11 @@
 //! RocksDB stores and their tuning.
 
 mod config;
+mod handle;
 mod iter;
 mod kv;
+mod versioned;
+mod versioned_layout;
 mod window;
 
 pub(crate) use config::open_db;
@@ -12,4 +15,5 @@ pub use config::{
 };
 pub(crate) use iter::RawIter;
 pub use kv::RocksDbKeyValueStore;
+pub use versioned::RocksDbVersionedStore;
 pub use window::{RocksDbWindowStore, WindowReads};

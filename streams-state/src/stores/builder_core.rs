@@ -123,6 +123,8 @@ impl<S: LayeredSupplier + ?Sized, K, V> BuilderCore<S, K, V> {
 /// builder has the same methods with the same documentation.
 macro_rules! option_setters {
     () => {
+        $crate::stores::builder_core::logging_setters!();
+
         /// Caches writes until commit or eviction (see
         /// [`CachingKeyValueStore`](crate::CachingKeyValueStore)). As in Kafka Streams, the
         /// layer is left out when the configured cache size
@@ -140,7 +142,13 @@ macro_rules! option_setters {
             self.core.options.caching = false;
             self
         }
+    };
+}
 
+/// The changelog setters of a builder whose `core` field is a [`BuilderCore`]: all of
+/// [`option_setters`] for builders of stores that are never cached (versioned stores).
+macro_rules! logging_setters {
+    () => {
         /// Logs every write to the changelog topic, created with `config` over the defaults.
         #[must_use]
         pub fn with_logging_enabled(
@@ -167,4 +175,29 @@ macro_rules! option_setters {
     };
 }
 
-pub(super) use option_setters;
+/// The [`StoreBuilder`](streams_core::state::StoreBuilder) methods every builder with a
+/// `core` field and a `build_store` method shares: all but `changelog_config`, whose topic
+/// configuration depends on the kind of store.
+macro_rules! store_builder_methods {
+    () => {
+        fn name(&self) -> &str {
+            self.core.name()
+        }
+        fn logging_enabled(&self) -> bool {
+            self.core.options.logging
+        }
+        fn persistent(&self) -> bool {
+            self.core.persistent()
+        }
+        fn build(
+            &self,
+            ctx: &::streams_core::state::StoreContext,
+        ) -> ::streams_core::Result<::streams_core::state::BuiltStore> {
+            Ok(::streams_core::state::BuiltStore::new(
+                self.build_store(ctx)?,
+            ))
+        }
+    };
+}
+
+pub(super) use {logging_setters, option_setters, store_builder_methods};

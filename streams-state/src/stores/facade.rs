@@ -9,7 +9,11 @@ use streams_core::state::{ValueAndTimestamp, ValueAndTimestampSerde};
 
 use super::key_value_builder::KeyValueStoreBuilder;
 use super::key_value_suppliers::{InMemoryKeyValueStoreSupplier, RocksDbKeyValueStoreSupplier};
-use super::supplier::{KeyValueBytesStoreSupplier, WindowBytesStoreSupplier};
+use super::supplier::{
+    KeyValueBytesStoreSupplier, VersionedBytesStoreSupplier, WindowBytesStoreSupplier,
+};
+use super::versioned_builder::VersionedKeyValueStoreBuilder;
+use super::versioned_supplier::RocksDbVersionedStoreSupplier;
 use super::window_builder::WindowStoreBuilder;
 use super::window_suppliers::{
     InMemoryWindowStoreSupplier, RocksDbWindowStoreSupplier, WindowSpec,
@@ -60,6 +64,37 @@ impl Stores {
     /// An in-memory key-value store.
     pub fn in_memory_key_value_store(name: impl Into<String>) -> InMemoryKeyValueStoreSupplier {
         InMemoryKeyValueStoreSupplier::new(name.into())
+    }
+
+    /// A RocksDB versioned key-value store keeping `history_retention` of history (see
+    /// [`VersionedKeyValueStore`](crate::VersionedKeyValueStore)), as Kafka Streams'
+    /// `persistentVersionedKeyValueStore`, with Kafka Streams' default segment interval
+    /// for the retention: the granularity at which expired history is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](streams_core::Error::Config) when the retention does not fit in
+    /// 64-bit milliseconds.
+    pub fn persistent_versioned_key_value_store(
+        name: impl Into<String>,
+        history_retention: Duration,
+    ) -> Result<RocksDbVersionedStoreSupplier> {
+        RocksDbVersionedStoreSupplier::new(name.into(), history_retention, None)
+    }
+
+    /// [`persistent_versioned_key_value_store`](Self::persistent_versioned_key_value_store)
+    /// with the segment interval given.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](streams_core::Error::Config) when a duration does not fit in
+    /// 64-bit milliseconds or the segment interval is under 1 ms.
+    pub fn persistent_versioned_key_value_store_with_segment_interval(
+        name: impl Into<String>,
+        history_retention: Duration,
+        segment_interval: Duration,
+    ) -> Result<RocksDbVersionedStoreSupplier> {
+        RocksDbVersionedStoreSupplier::new(name.into(), history_retention, Some(segment_interval))
     }
 
     /// A segmented RocksDB window store.
@@ -124,6 +159,16 @@ impl Stores {
             Arc::new(ValueAndTimestampSerde::new(value_serde)),
             true,
         )
+    }
+
+    /// A builder of [`VersionedKeyValueStore`](crate::VersionedKeyValueStore)s over
+    /// `supplier`'s stores, logged by default and never cached.
+    pub fn versioned_key_value_store_builder<K: 'static, V: 'static>(
+        supplier: impl VersionedBytesStoreSupplier + 'static,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> VersionedKeyValueStoreBuilder<K, V> {
+        VersionedKeyValueStoreBuilder::new(Arc::new(supplier), key_serde, value_serde)
     }
 
     /// A builder of typed window stores over `supplier`'s stores.

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use streams_core::Result;
 use streams_core::serde::SerdeRef;
 use streams_core::state::{
-    BuiltStore, GlobalStore, KeyValueBytesStore, StoreBuilder, StoreContext,
-    key_value_changelog_config,
+    GlobalStore, KeyValueBytesStore, StoreBuilder, StoreContext, key_value_changelog_config,
 };
 
-use super::builder_core::{BuilderCore, LayeredSupplier, option_setters};
+use super::builder_core::{BuilderCore, LayeredSupplier, option_setters, store_builder_methods};
 use super::supplier::KeyValueBytesStoreSupplier;
 use crate::caching::CachingKeyValueStore;
 use crate::global::GlobalKeyValueStore;
@@ -93,20 +92,9 @@ impl<K: 'static, V: 'static> KeyValueStoreBuilder<K, V> {
 }
 
 impl<K: 'static, V: 'static> StoreBuilder for KeyValueStoreBuilder<K, V> {
-    fn name(&self) -> &str {
-        self.core.name()
-    }
-    fn logging_enabled(&self) -> bool {
-        self.core.options.logging
-    }
-    fn persistent(&self) -> bool {
-        self.core.persistent()
-    }
+    store_builder_methods!();
     fn changelog_config(&self) -> BTreeMap<String, String> {
         key_value_changelog_config(&self.core.options.changelog_overrides)
-    }
-    fn build(&self, ctx: &StoreContext) -> Result<BuiltStore> {
-        Ok(BuiltStore::new(self.build_store(ctx)?))
     }
 
     /// The bytes store from the supplier's

@@ -1,22 +1,21 @@
 //! The suppliers of key-value bytes stores: RocksDB and in-memory.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use streams_core::Result;
 use streams_core::state::{KeyValueBytesStore, StoreContext};
 
+use super::rocks_tuning::{RocksTuning, tuning_setters};
 use super::supplier::KeyValueBytesStoreSupplier;
 use crate::global::SharedKeyValueBytesStore;
 use crate::memory::InMemoryKeyValueStore;
-use crate::rocks::{RocksDbConfigSetter, RocksDbKeyValueStore, RocksDbResources};
+use crate::rocks::RocksDbKeyValueStore;
 
 /// Supplies [`RocksDbKeyValueStore`]s at `<task dir>/rocksdb/<name>`.
 #[derive(Clone)]
 pub struct RocksDbKeyValueStoreSupplier {
     name: String,
-    resources: Option<Arc<RocksDbResources>>,
-    setter: Option<Arc<dyn RocksDbConfigSetter>>,
+    tuning: RocksTuning,
 }
 
 impl std::fmt::Debug for RocksDbKeyValueStoreSupplier {
@@ -32,24 +31,11 @@ impl RocksDbKeyValueStoreSupplier {
     pub(super) fn new(name: String) -> Self {
         RocksDbKeyValueStoreSupplier {
             name,
-            resources: None,
-            setter: None,
+            tuning: RocksTuning::default(),
         }
     }
 
-    /// Tunes each store with `setter`.
-    #[must_use]
-    pub fn with_config_setter(mut self, setter: Arc<dyn RocksDbConfigSetter>) -> Self {
-        self.setter = Some(setter);
-        self
-    }
-
-    /// Draws on `resources` instead of the process-wide [`RocksDbResources::shared`].
-    #[must_use]
-    pub fn with_resources(mut self, resources: Arc<RocksDbResources>) -> Self {
-        self.resources = Some(resources);
-        self
-    }
+    tuning_setters!("store");
 }
 
 impl KeyValueBytesStoreSupplier for RocksDbKeyValueStoreSupplier {
@@ -74,11 +60,12 @@ impl KeyValueBytesStoreSupplier for RocksDbKeyValueStoreSupplier {
 impl RocksDbKeyValueStoreSupplier {
     fn open_in(&self, dir: &Path) -> Result<RocksDbKeyValueStore> {
         let path = dir.join("rocksdb").join(&self.name);
-        let resources = self
-            .resources
-            .clone()
-            .unwrap_or_else(RocksDbResources::shared);
-        RocksDbKeyValueStore::open(&self.name, path, resources, self.setter.clone())
+        RocksDbKeyValueStore::open(
+            &self.name,
+            path,
+            self.tuning.resources(),
+            self.tuning.setter(),
+        )
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use streams_core::state::{KeyValueBytesStore, StoreContext, WindowBytesStore};
+use streams_core::state::{
+    KeyValueBytesStore, StoreContext, VersionedBytesStore, WindowBytesStore,
+};
 use streams_core::{Error, Result};
 
 use crate::global::SharedKeyValueBytesStore;
@@ -64,4 +66,24 @@ pub trait WindowBytesStoreSupplier: Send + Sync {
     ///
     /// Whatever opening the store reports.
     fn get(&self, ctx: &StoreContext) -> Result<Box<dyn WindowBytesStore>>;
+}
+
+/// Makes the innermost versioned bytes store of each task, as Kafka Streams'
+/// `VersionedBytesStoreSupplier`.
+pub trait VersionedBytesStoreSupplier: Send + Sync {
+    /// The store's name.
+    fn name(&self) -> &str;
+
+    /// How far behind the observed stream time versions stay readable, in milliseconds.
+    fn history_retention(&self) -> i64;
+
+    /// The granularity in milliseconds at which expired history is dropped.
+    fn segment_interval(&self) -> i64;
+
+    /// Makes the store for the task described by `ctx`.
+    ///
+    /// # Errors
+    ///
+    /// Whatever opening the store reports.
+    fn get(&self, ctx: &StoreContext) -> Result<Box<dyn VersionedBytesStore>>;
 }

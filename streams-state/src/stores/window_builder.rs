@@ -5,11 +5,9 @@ use std::sync::Arc;
 
 use streams_core::Result;
 use streams_core::serde::SerdeRef;
-use streams_core::state::{
-    BuiltStore, StoreBuilder, StoreContext, WindowBytesStore, window_changelog_config,
-};
+use streams_core::state::{StoreBuilder, StoreContext, WindowBytesStore, window_changelog_config};
 
-use super::builder_core::{BuilderCore, LayeredSupplier, option_setters};
+use super::builder_core::{BuilderCore, LayeredSupplier, option_setters, store_builder_methods};
 use super::supplier::WindowBytesStoreSupplier;
 use crate::caching::CachingWindowStore;
 use crate::logging::ChangeLoggingWindowBytesStore;
@@ -95,22 +93,11 @@ impl<K: 'static, V: 'static> WindowStoreBuilder<K, V> {
 }
 
 impl<K: 'static, V: 'static> StoreBuilder for WindowStoreBuilder<K, V> {
-    fn name(&self) -> &str {
-        self.core.name()
-    }
-    fn logging_enabled(&self) -> bool {
-        self.core.options.logging
-    }
-    fn persistent(&self) -> bool {
-        self.core.persistent()
-    }
+    store_builder_methods!();
     fn changelog_config(&self) -> BTreeMap<String, String> {
         window_changelog_config(
             self.core.supplier.retention_period(),
             &self.core.options.changelog_overrides,
         )
-    }
-    fn build(&self, ctx: &StoreContext) -> Result<BuiltStore> {
-        Ok(BuiltStore::new(self.build_store(ctx)?))
     }
 }

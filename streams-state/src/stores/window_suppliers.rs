@@ -1,15 +1,15 @@
 //! The suppliers of window bytes stores: RocksDB and in-memory, and the window parameters
 //! they share.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use streams_core::state::{StoreContext, WindowBytesStore};
 use streams_core::{Error, Result};
 
+use super::rocks_tuning::{RocksTuning, tuning_setters};
 use super::supplier::WindowBytesStoreSupplier;
 use crate::memory::InMemoryWindowStore;
-use crate::rocks::{RocksDbConfigSetter, RocksDbResources, RocksDbWindowStore, WindowReads};
+use crate::rocks::{RocksDbWindowStore, WindowReads};
 
 /// The name and window parameters of a window store, checked once for every supplier.
 #[derive(Debug, Clone)]
@@ -69,8 +69,7 @@ impl WindowSpec {
 pub struct RocksDbWindowStoreSupplier {
     spec: WindowSpec,
     reads: WindowReads,
-    resources: Option<Arc<RocksDbResources>>,
-    setter: Option<Arc<dyn RocksDbConfigSetter>>,
+    tuning: RocksTuning,
 }
 
 impl std::fmt::Debug for RocksDbWindowStoreSupplier {
@@ -88,8 +87,7 @@ impl RocksDbWindowStoreSupplier {
         RocksDbWindowStoreSupplier {
             spec,
             reads: WindowReads::KeyOrdered,
-            resources: None,
-            setter: None,
+            tuning: RocksTuning::default(),
         }
     }
 
@@ -102,19 +100,7 @@ impl RocksDbWindowStoreSupplier {
         self
     }
 
-    /// Tunes each segment with `setter`.
-    #[must_use]
-    pub fn with_config_setter(mut self, setter: Arc<dyn RocksDbConfigSetter>) -> Self {
-        self.setter = Some(setter);
-        self
-    }
-
-    /// Draws on `resources` instead of the process-wide [`RocksDbResources::shared`].
-    #[must_use]
-    pub fn with_resources(mut self, resources: Arc<RocksDbResources>) -> Self {
-        self.resources = Some(resources);
-        self
-    }
+    tuning_setters!("segment");
 }
 
 impl WindowBytesStoreSupplier for RocksDbWindowStoreSupplier {
@@ -135,10 +121,6 @@ impl WindowBytesStoreSupplier for RocksDbWindowStoreSupplier {
     }
     fn get(&self, ctx: &StoreContext) -> Result<Box<dyn WindowBytesStore>> {
         let s = &self.spec;
-        let resources = self
-            .resources
-            .clone()
-            .unwrap_or_else(RocksDbResources::shared);
         Ok(Box::new(
             RocksDbWindowStore::open(
                 &s.name,
@@ -146,8 +128,8 @@ impl WindowBytesStoreSupplier for RocksDbWindowStoreSupplier {
                 s.retention,
                 s.window_size,
                 s.retain_duplicates,
-                resources,
-                self.setter.clone(),
+                self.tuning.resources(),
+                self.tuning.setter(),
             )?
             .with_reads(self.reads),
         ))

@@ -11,7 +11,7 @@ use streams_state::Stores;
 
 use super::options::StreamJoined;
 use crate::join_windows::JoinWindows;
-use crate::materialized::StoreType;
+use crate::materialized::{StoreType, versioned_store_unsupported};
 
 /// The window store of one side of a join, which retains duplicates. Its changelog, when
 /// logged, uses `cleanup.policy=delete`: compaction would drop the duplicates.
@@ -44,7 +44,8 @@ pub(super) fn outer_store_builder<K, V, VO>(
     joined: &StreamJoined<K, V, VO>,
 ) -> Arc<dyn StoreBuilder> {
     match (joined.store_type, joined.logging) {
-        (StoreType::RocksDb, true) => Arc::new(
+        // A versioned type never gets here: the side stores' build fails first.
+        (StoreType::RocksDb | StoreType::Versioned { .. }, true) => Arc::new(
             Stores::key_value_store_builder(
                 Stores::persistent_key_value_store(name),
                 Serdes::bytes(),
@@ -52,7 +53,7 @@ pub(super) fn outer_store_builder<K, V, VO>(
             )
             .with_logging_enabled(joined.logging_config.clone()),
         ),
-        (StoreType::RocksDb, false) => Arc::new(
+        (StoreType::RocksDb | StoreType::Versioned { .. }, false) => Arc::new(
             Stores::key_value_store_builder(
                 Stores::persistent_key_value_store(name),
                 Serdes::bytes(),
@@ -96,6 +97,9 @@ fn window_store(
         )?),
         StoreType::InMemory => {
             Box::new(Stores::in_memory_window_store(name, retention, size, true)?)
+        }
+        StoreType::Versioned { .. } => {
+            return Err(versioned_store_unsupported(name, "a stream-stream join"));
         }
     })
 }

@@ -115,6 +115,12 @@ where
         ctx: &mut ProcessorContext<'_, Option<KO>, Subscription<K>>,
     ) -> Result<()> {
         let change = &record.value;
+        // An out-of-order update of a versioned table changes its history, not the joined
+        // rows; Kafka Streams counts it as dropped (`useVersionedSemantics`).
+        if !change.is_latest {
+            ctx.record_dropped();
+            return Ok(());
+        }
         if change.old.is_none() && change.new.is_none() {
             // Deleting a row the table did not have: nothing was subscribed.
             return Ok(());
@@ -366,6 +372,10 @@ where
     ) -> Result<()> {
         if self.foreign_key_serde.is_null(&record.key) {
             tracing::warn!(node = ctx.node_name(), "skipping record due to null key");
+            ctx.record_dropped();
+            return Ok(());
+        }
+        if !record.value.is_latest {
             ctx.record_dropped();
             return Ok(());
         }

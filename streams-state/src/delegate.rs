@@ -1,0 +1,32 @@
+//! The lifecycle of a layer that adds nothing to it: every call goes to the store it wraps.
+
+/// Implements the methods of [`StateStore`](streams_core::state::StateStore) by passing
+/// each call to the wrapped store in the field `$inner`, for layers whose lifecycle is
+/// their inner store's (serdes, change-logging without a restore conversion).
+macro_rules! delegate_state_store {
+    ($inner:ident) => {
+        fn name(&self) -> &str {
+            self.$inner.name()
+        }
+        fn persistent(&self) -> bool {
+            self.$inner.persistent()
+        }
+        fn flush(&mut self) -> ::streams_core::Result<()> {
+            self.$inner.flush()
+        }
+        fn commit(&mut self) -> ::streams_core::Result<()> {
+            self.$inner.commit()
+        }
+        fn close(&mut self) -> ::streams_core::Result<()> {
+            self.$inner.close()
+        }
+        fn restore_batch(
+            &mut self,
+            records: &[::streams_core::state::ChangelogRecord<'_>],
+        ) -> ::streams_core::Result<()> {
+            self.$inner.restore_batch(records)
+        }
+    };
+}
+
+pub(crate) use delegate_state_store;

@@ -430,8 +430,9 @@ pub(crate) fn key_value_store<K: 'static, VA: 'static>(
     })
 }
 
-/// A timestamped window store builder, as Kafka Streams' `WindowStoreMaterializer`.
-/// An emit-on-close aggregation (by `emit`) gets no cache and reads its RocksDB store as
+/// A timestamped window store builder, as Kafka Streams' `WindowStoreMaterializer`,
+/// retaining windows for `minimum_retention_ms` unless `materialized` asks for longer (see
+/// [`retention`]). An emit-on-close aggregation (by `emit`) gets no cache and reads its RocksDB store as
 /// `on_close_reads` tells: Kafka Streams' time-ordered stores (the in-memory store has no
 /// such variant, in Kafka Streams either).
 #[allow(clippy::too_many_arguments)]
@@ -441,11 +442,12 @@ pub(crate) fn window_store<K: 'static, VA: 'static>(
     key_serde: Option<SerdeRef<K>>,
     value_serde: Option<SerdeRef<VA>>,
     node: &str,
-    retention_ms: i64,
+    minimum_retention_ms: i64,
     window_size_ms: i64,
     emit: EmitStrategy,
     on_close_reads: WindowReads,
 ) -> Result<Arc<dyn StoreBuilder>> {
+    let retention_ms = retention(materialized, minimum_retention_ms, node)?;
     let key_serde = key_serde.ok_or_else(|| missing_serde(node, "key"))?;
     let value_serde = value_serde.ok_or_else(|| missing_serde(node, "value"))?;
     let on_close = emit.is_on_window_close();

@@ -25,7 +25,7 @@ use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
 use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, Shape};
-use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, retention, window_store};
+use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, window_store};
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, SessionWindows};
@@ -45,15 +45,14 @@ use crate::windows::{EmitStrategy, SessionWindows};
 /// [`Windowed`] with the session's real start and end (serde: `Serdes::session_windowed`).
 pub struct SessionWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
-    windows: SessionWindows,
-    emit: EmitStrategy,
+    shape: SessionShape,
 }
 
 impl<K, V> std::fmt::Debug for SessionWindowedKStream<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionWindowedKStream")
-            .field("windows", &self.windows)
-            .field("emit", &self.emit)
+            .field("windows", &self.shape.windows)
+            .field("emit", &self.shape.emit)
             .finish()
     }
 }
@@ -358,7 +357,7 @@ impl Shape for SessionShape {
             key_serde,
             value_serde,
             node,
-            retention(materialized, minimum, node)?,
+            minimum,
             1,
             self.emit,
             WindowReads::TimeOrderedSessions,
@@ -420,10 +419,7 @@ impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SessionWind
     }
 
     fn shape(&self) -> SessionShape {
-        SessionShape {
-            windows: self.windows,
-            emit: self.emit,
-        }
+        self.shape
     }
 }
 
@@ -431,8 +427,10 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
     pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SessionWindows) -> Self {
         SessionWindowedKStream {
             grouped,
-            windows,
-            emit: EmitStrategy::on_window_update(),
+            shape: SessionShape {
+                windows,
+                emit: EmitStrategy::on_window_update(),
+            },
         }
     }
 
@@ -440,7 +438,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
     /// final result once it closes.
     #[must_use]
     pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.emit = emit;
+        self.shape.emit = emit;
         self
     }
 

@@ -17,7 +17,7 @@ use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 use super::fold::no_merger;
 use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, Shape};
-use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, retention, window_store};
+use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, window_store};
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, SlidingWindows};
@@ -36,15 +36,14 @@ use crate::windows::{EmitStrategy, SlidingWindows};
 /// for 2 × difference + grace unless `Materialized` gives a longer retention.
 pub struct SlidingWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
-    windows: SlidingWindows,
-    emit: EmitStrategy,
+    shape: SlidingShape,
 }
 
 impl<K, V> std::fmt::Debug for SlidingWindowedKStream<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlidingWindowedKStream")
-            .field("windows", &self.windows)
-            .field("emit", &self.emit)
+            .field("windows", &self.shape.windows)
+            .field("emit", &self.shape.emit)
             .finish()
     }
 }
@@ -509,7 +508,7 @@ impl Shape for SlidingShape {
             key_serde,
             value_serde,
             node,
-            retention(materialized, minimum, node)?,
+            minimum,
             diff,
             self.emit,
             WindowReads::TimeOrderedWindows,
@@ -572,10 +571,7 @@ impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SlidingWind
     }
 
     fn shape(&self) -> SlidingShape {
-        SlidingShape {
-            windows: self.windows,
-            emit: self.emit,
-        }
+        self.shape
     }
 }
 
@@ -583,8 +579,10 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
     pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SlidingWindows) -> Self {
         SlidingWindowedKStream {
             grouped,
-            windows,
-            emit: EmitStrategy::on_window_update(),
+            shape: SlidingShape {
+                windows,
+                emit: EmitStrategy::on_window_update(),
+            },
         }
     }
 
@@ -592,7 +590,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
     /// final result.
     #[must_use]
     pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.emit = emit;
+        self.shape.emit = emit;
         self
     }
 

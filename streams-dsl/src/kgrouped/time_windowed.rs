@@ -17,7 +17,7 @@ use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 use super::fold::no_merger;
 use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, Shape};
-use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, retention, window_store};
+use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, window_store};
 use crate::ktable::{Change, KTable};
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, TimeWindows};
@@ -35,15 +35,14 @@ use crate::windows::{EmitStrategy, TimeWindows};
 /// `Materialized` gives a longer retention.
 pub struct TimeWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
-    windows: TimeWindows,
-    emit: EmitStrategy,
+    shape: TimeShape,
 }
 
 impl<K, V> std::fmt::Debug for TimeWindowedKStream<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimeWindowedKStream")
-            .field("windows", &self.windows)
-            .field("emit", &self.emit)
+            .field("windows", &self.shape.windows)
+            .field("emit", &self.shape.emit)
             .finish()
     }
 }
@@ -267,7 +266,7 @@ impl Shape for TimeShape {
             key_serde,
             value_serde,
             node,
-            retention(materialized, minimum, node)?,
+            minimum,
             windows.size_ms(),
             self.emit,
             WindowReads::TimeOrderedWindows,
@@ -326,10 +325,7 @@ impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for TimeWindowe
     }
 
     fn shape(&self) -> TimeShape {
-        TimeShape {
-            windows: self.windows,
-            emit: self.emit,
-        }
+        self.shape
     }
 }
 
@@ -337,8 +333,10 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
     pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: TimeWindows) -> Self {
         TimeWindowedKStream {
             grouped,
-            windows,
-            emit: EmitStrategy::on_window_update(),
+            shape: TimeShape {
+                windows,
+                emit: EmitStrategy::on_window_update(),
+            },
         }
     }
 
@@ -346,7 +344,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
     /// [`EmitStrategy::on_window_close`], only each window's final result.
     #[must_use]
     pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.emit = emit;
+        self.shape.emit = emit;
         self
     }
 

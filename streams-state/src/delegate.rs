@@ -5,6 +5,20 @@
 /// their inner store's (serdes, change-logging without a restore conversion).
 macro_rules! delegate_state_store {
     ($inner:ident) => {
+        $crate::delegate::delegate_lifecycle!($inner);
+        fn restore_batch(
+            &mut self,
+            records: &[::streams_core::state::ChangelogRecord<'_>],
+        ) -> ::streams_core::Result<()> {
+            self.$inner.restore_batch(records)
+        }
+    };
+}
+
+/// [`delegate_state_store`] without `restore_batch`, for layers that convert what they
+/// restore (the change-logging layers of key-value and window stores).
+macro_rules! delegate_lifecycle {
+    ($inner:ident) => {
         fn name(&self) -> &str {
             self.$inner.name()
         }
@@ -20,13 +34,7 @@ macro_rules! delegate_state_store {
         fn close(&mut self) -> ::streams_core::Result<()> {
             self.$inner.close()
         }
-        fn restore_batch(
-            &mut self,
-            records: &[::streams_core::state::ChangelogRecord<'_>],
-        ) -> ::streams_core::Result<()> {
-            self.$inner.restore_batch(records)
-        }
     };
 }
 
-pub(crate) use delegate_state_store;
+pub(crate) use {delegate_lifecycle, delegate_state_store};

@@ -9,6 +9,7 @@ use streams_core::state::{
 };
 use streams_core::{Error, Result};
 
+use crate::delegate::delegate_lifecycle;
 use crate::error::StateError;
 use crate::window_key;
 
@@ -139,21 +140,8 @@ impl ChangeLoggingKeyValueBytesStore {
 }
 
 impl StateStore for ChangeLoggingKeyValueBytesStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn flush(&mut self) -> Result<()> {
-        self.inner.flush()
-    }
-    fn commit(&mut self) -> Result<()> {
-        self.inner.commit()
-    }
-    fn close(&mut self) -> Result<()> {
-        self.inner.close()
-    }
+    delegate_lifecycle!(inner);
+
     fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
         let inner = &mut self.inner;
         self.log.restore(records, |r| inner.restore_batch(r))
@@ -254,21 +242,8 @@ impl ChangeLoggingWindowBytesStore {
 }
 
 impl StateStore for ChangeLoggingWindowBytesStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn flush(&mut self) -> Result<()> {
-        self.inner.flush()
-    }
-    fn commit(&mut self) -> Result<()> {
-        self.inner.commit()
-    }
-    fn close(&mut self) -> Result<()> {
-        self.inner.close()
-    }
+    delegate_lifecycle!(inner);
+
     fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
         let inner = &mut self.inner;
         self.log.restore(records, |r| inner.restore_batch(r))

@@ -4,12 +4,11 @@ use std::ops::Bound;
 
 use streams_core::Result;
 use streams_core::state::{
-    CacheFlushEntry, ChangelogRecord, KeyValueBytesIter, KeyValueBytesStore, StateStore,
-    StoreContext,
+    CacheFlushEntry, KeyValueBytesIter, KeyValueBytesStore, StateStore, StoreContext,
 };
 
 use super::cache::Cache;
-use super::layer::CachingLayer;
+use super::layer::{CachingLayer, caching_state_store};
 use super::merge::MergeIter;
 use super::named_cache::Dirty;
 
@@ -116,29 +115,7 @@ impl CachingLayer for CachingKeyValueStore {
 }
 
 impl StateStore for CachingKeyValueStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.flush_layer()
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        self.commit_layer()
-    }
-
-    fn close(&mut self) -> Result<()> {
-        self.close_layer()
-    }
-
-    fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
-        self.inner.restore_batch(records)
-    }
+    caching_state_store!();
 }
 
 impl KeyValueBytesStore for CachingKeyValueStore {

@@ -58,3 +58,39 @@ pub(super) trait CachingLayer {
         written
     }
 }
+
+/// Implements [`StateStore`] for a caching layer: name and persistence are the store
+/// below's, flush, commit and close go through the [`CachingLayer`] bodies, and a restore
+/// goes straight to the store below (the cache is empty while restoring).
+macro_rules! caching_state_store {
+    () => {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+
+        fn persistent(&self) -> bool {
+            self.inner.persistent()
+        }
+
+        fn flush(&mut self) -> ::streams_core::Result<()> {
+            self.flush_layer()
+        }
+
+        fn commit(&mut self) -> ::streams_core::Result<()> {
+            self.commit_layer()
+        }
+
+        fn close(&mut self) -> ::streams_core::Result<()> {
+            self.close_layer()
+        }
+
+        fn restore_batch(
+            &mut self,
+            records: &[::streams_core::state::ChangelogRecord<'_>],
+        ) -> ::streams_core::Result<()> {
+            self.inner.restore_batch(records)
+        }
+    };
+}
+
+pub(super) use caching_state_store;

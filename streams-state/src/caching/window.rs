@@ -6,12 +6,11 @@ use std::ops::Bound;
 
 use streams_core::Result;
 use streams_core::state::{
-    CacheFlushEntry, ChangelogRecord, StateStore, StoreContext, WindowBytesEntry, WindowBytesIter,
-    WindowBytesStore,
+    CacheFlushEntry, StateStore, StoreContext, WindowBytesEntry, WindowBytesIter, WindowBytesStore,
 };
 
 use super::cache::Cache;
-use super::layer::CachingLayer;
+use super::layer::{CachingLayer, caching_state_store};
 use super::named_cache::Dirty;
 use crate::window_key;
 
@@ -121,29 +120,7 @@ impl CachingLayer for CachingWindowStore {
 }
 
 impl StateStore for CachingWindowStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.flush_layer()
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        self.commit_layer()
-    }
-
-    fn close(&mut self) -> Result<()> {
-        self.close_layer()
-    }
-
-    fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()> {
-        self.inner.restore_batch(records)
-    }
+    caching_state_store!();
 }
 
 impl WindowBytesStore for CachingWindowStore {

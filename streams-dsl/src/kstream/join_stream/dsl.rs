@@ -449,31 +449,21 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             trackers,
         });
 
-        let this_window_store: Arc<str> = this_store.as_str().into();
-        let other_window_store: Arc<str> = other_store.as_str().into();
-        let (ks1, vs1) = (key_serde.clone(), value_serde.clone());
-        let (ks2, vs2) = (key_serde.clone(), other_value_serde.clone());
         let r = st
             .topology
             .add_processor::<K, V, K, V, _, _>(
                 &this_windowed,
-                move || JoinWindowProcessor {
-                    store_name: Arc::clone(&this_window_store),
-                    key_serde: ks1.clone(),
-                    value_serde: vs1.clone(),
-                    store: None,
-                },
+                JoinWindowProcessor::supplier(&this_store, key_serde.clone(), value_serde.clone()),
                 &[this_node.as_str()],
             )
             .and_then(|t| {
                 t.add_processor::<K, VO, K, VO, _, _>(
                     &other_windowed,
-                    move || JoinWindowProcessor {
-                        store_name: Arc::clone(&other_window_store),
-                        key_serde: ks2.clone(),
-                        value_serde: vs2.clone(),
-                        store: None,
-                    },
+                    JoinWindowProcessor::supplier(
+                        &other_store,
+                        key_serde.clone(),
+                        other_value_serde.clone(),
+                    ),
                     &[other_node.as_str()],
                 )
             })

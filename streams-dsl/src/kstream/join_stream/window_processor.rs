@@ -19,6 +19,23 @@ pub(super) struct JoinWindowProcessor<K, V> {
     pub(super) store: Option<Rc<RefCell<TypedWindowStore<K, V>>>>,
 }
 
+impl<K: Clone + 'static, V: Clone + 'static> JoinWindowProcessor<K, V> {
+    /// Makes one processor per task filling the window store `store`.
+    pub(super) fn supplier(
+        store: &str,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> impl Fn() -> Self + Send + Sync + 'static {
+        let store_name: Arc<str> = store.into();
+        move || JoinWindowProcessor {
+            store_name: Arc::clone(&store_name),
+            key_serde: key_serde.clone(),
+            value_serde: value_serde.clone(),
+            store: None,
+        }
+    }
+}
+
 impl<K: Clone + 'static, V: Clone + 'static> Processor<K, V, K, V> for JoinWindowProcessor<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, V>) -> Result<()> {
         self.store = Some(ctx.state_store::<TypedWindowStore<K, V>>(&self.store_name)?);

@@ -34,6 +34,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 use streams_dsl::partitioner::default_partition;
 use streams_dsl::prelude::*;
+use streams_server::StreamsServer;
 
 use model::{CUSTOMERS, DEAD_LETTER_SUFFIX, DeadLetter, ENRICHED, HOURLY, HourlyRevenue, ORDERS};
 
@@ -86,6 +87,12 @@ struct Args {
     /// when left out.
     #[arg(long, value_name = "URL")]
     schema_registry: Option<String>,
+    /// Serve HTTP on this address (`127.0.0.1:8080`; port 0 picks one) and keep running
+    /// after the input is done, until Ctrl-C: `GET /customers/{id}/revenue` answers every
+    /// hourly window of a customer, `/metrics` the application's metrics, `/ready` and
+    /// `/health` the probes.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<String>,
 }
 
 /// The format of the orders topic.
@@ -215,7 +222,27 @@ fn run(args: &Args) -> BoxResult<()> {
         .set("session.timeout.ms", "6000")
         .set("state.dir", state_dir.path().display().to_string())
         .set("default.deserialization.exception.handler", "dead-letter");
+    let listener = match &args.serve {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| format!("cannot serve on --serve '{addr}': {e}"))?,
+        ),
+        None => None,
+    };
+    let config = match &listener {
+        Some(l) => config.set("application.server", l.local_addr()?.to_string()),
+        None => config,
+    };
     let mut streams = KafkaStreams::new(topology, config)?;
+    let server = match listener {
+        Some(l) => Some(
+            StreamsServer::new(streams.handle())
+                .window_store::<String, model::Revenue>(model::REVENUE_STORE, Serdes::string())
+                .alias("/customers/{key}/revenue", model::REVENUE_STORE)
+                .spawn(l)?,
+        ),
+        None => None,
+    };
     match embedded {
         Some(m) => streams.start_with(m)?,
         None => streams.start()?,
@@ -312,7 +339,9 @@ fn run(args: &Args) -> BoxResult<()> {
     if show_progress {
         eprintln!();
     }
-    streams.close()?;
+    if server.is_none() {
+        streams.close()?;
+    }
     let metrics = streams.metrics();
 
     let total: i64 = produced.iter().sum();
@@ -374,6 +403,33 @@ fn run(args: &Args) -> BoxResult<()> {
         report::write_chart(path, &windows)?;
         println!("wrote chart to {}", path.display());
     }
+    if let Some(server) = server {
+        let addr = server.local_addr();
+        let customer = windows
+            .first()
+            .map_or("cust-0001", |w| w.customer_id.as_str());
+        println!(
+            "serving on http://{addr}: try curl http://{addr}/customers/{customer}/revenue or http://{addr}/metrics; Ctrl-C stops"
+        );
+        wait_for_ctrl_c()?;
+        server.shutdown();
+        streams.close()?;
+    }
+    Ok(())
+}
+
+/// Blocks until SIGINT or SIGTERM.
+fn wait_for_ctrl_c() -> BoxResult<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    })?;
     Ok(())
 }
 

@@ -14,6 +14,8 @@ pub(crate) const CUSTOMERS: &str = "customers";
 pub(crate) const HOURLY: &str = "analytics.hourly-revenue";
 /// Output: orders joined with their customer.
 pub(crate) const ENRICHED: &str = "orders.enriched";
+/// The window store of the hourly revenue, which `--serve` answers queries from.
+pub(crate) const REVENUE_STORE: &str = "hourly-revenue-store";
 /// Appended to a source topic's name to name its dead-letter topic, where records that cannot
 /// be read go.
 pub(crate) const DEAD_LETTER_SUFFIX: &str = ".dead-letter";
@@ -145,7 +147,7 @@ pub(crate) fn topology(grace: Duration, suffix: &str, orders: SerdeRef<Order>) -
                 agg.order_count += 1;
                 agg
             },
-            Materialized::as_("hourly-revenue-store").with_value_serde(Serdes::json::<Revenue>()),
+            Materialized::as_(REVENUE_STORE).with_value_serde(Serdes::json::<Revenue>()),
         )
         .to_stream()
         .map(|w: Windowed<String>, agg: Option<Revenue>| {

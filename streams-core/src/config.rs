@@ -64,6 +64,7 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("application.id", None),
     ("bootstrap.servers", None),
     ("client.id", Some("")),
+    ("application.server", Some("")),
     ("num.stream.threads", Some("1")),
     ("commit.interval.ms", None),
     ("processing.guarantee", Some("at_least_once")),
@@ -269,6 +270,7 @@ impl StreamsConfig {
         }
         self.application_id()?;
         self.num_stream_threads()?;
+        self.application_server()?;
         self.commit_interval()?;
         self.processing_guarantee()?;
         self.cache_max_bytes()?;
@@ -408,6 +410,21 @@ impl StreamsConfig {
     /// [`Error::Config`] when missing.
     pub fn bootstrap_servers(&self) -> Result<&str> {
         self.required("bootstrap.servers")
+    }
+
+    /// `application.server`: the `host:port` where this instance answers interactive
+    /// queries, which the other instances learn through the consumer group (see
+    /// [`KafkaStreams::query_metadata_for_key`](crate::KafkaStreams::query_metadata_for_key));
+    /// `None` when unset or empty.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when it is not `host:port`.
+    pub fn application_server(&self) -> Result<Option<crate::HostInfo>> {
+        match self.get("application.server") {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse().map(Some),
+        }
     }
 
     /// `num.stream.threads`, at least 1.

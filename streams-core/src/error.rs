@@ -77,6 +77,22 @@ pub enum Error {
     )]
     StoreNotAvailable(String),
 
+    /// An interactive query cannot be answered now, but may be soon: the instance is not
+    /// running, the group is rebalancing, a task is restoring, or the key's task is held by
+    /// another instance. Java's (retriable) `InvalidStateStoreException`.
+    #[error("store '{store}' cannot be queried now: {reason}")]
+    QueryUnavailable {
+        /// The store queried.
+        store: String,
+        /// Why not.
+        reason: String,
+    },
+
+    /// An interactive query names a store the topology does not have (Java's
+    /// `UnknownStateStoreException`).
+    #[error("unknown state store '{0}'")]
+    UnknownStore(String),
+
     /// The state directory could not be used.
     #[error("state directory '{path}': {reason}")]
     StateDir {

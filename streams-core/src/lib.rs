@@ -24,6 +24,7 @@ mod context;
 #[cfg(feature = "test-driver")]
 pub mod driver;
 mod error;
+mod host_info;
 mod names;
 mod options;
 pub mod partitioner;
@@ -44,10 +45,14 @@ pub use config::{
 };
 pub use context::{RawRecord, RecordCollector, TaskMetrics};
 pub use error::{BoxError, Error, Result};
+pub use host_info::HostInfo;
 pub use options::{Consumed, Named, OffsetReset, Produced, StreamPartitioner};
 pub use record::{Header, Headers, Record, RecordMetadata};
 #[cfg(feature = "kafka")]
-pub use runtime::{KafkaStreams, State, StateListener, StreamsMetrics};
+pub use runtime::{
+    KafkaStreams, KeyQueryMetadata, State, StateListener, StreamsHandle, StreamsMetadata,
+    StreamsMetrics,
+};
 pub use serde::{Serde, SerdeRef};
 pub use task_id::TaskId;
 pub use topology::{Topology, TopologyDescription};

@@ -33,6 +33,8 @@ mod kgrouped;
 mod kstream;
 mod ktable;
 mod materialized;
+#[cfg(feature = "kafka")]
+pub mod query;
 mod repartition;
 mod table_registry;
 mod windows;
@@ -70,6 +72,8 @@ pub mod state {
 /// Everything a typical application or test needs, in one `use`.
 pub mod prelude {
     pub use crate::GlobalKTable;
+    #[cfg(feature = "kafka")]
+    pub use crate::query::{KeyValueStoreQuery, SessionStoreQuery, WindowStoreQuery};
     pub use crate::state::{
         KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, Stores,
         TimestampedKeyValueStore, TimestampedWindowStore, ValueAndTimestamp,
@@ -95,13 +99,15 @@ pub mod prelude {
     };
     #[cfg(feature = "kafka")]
     pub use streams_core::runtime::{
-        KafkaStreams, RetryTopics, State, StateListener, StreamsMetrics, TopicCreator,
+        KafkaStreams, KeyQueryMetadata, RetryTopics, State, StateListener, StreamsHandle,
+        StreamsMetadata, StreamsMetrics, TopicCreator,
     };
     pub use streams_core::serde::Serdes;
     pub use streams_core::window::{Window, Windowed};
     pub use streams_core::{
-        Consumed, Error, ErrorHandling, Headers, Named, OUTER_JOIN_EMIT_INTERVAL, OffsetReset,
-        ProcessingGuarantee, Produced, Record, RecordMetadata, Result, Serde, SerdeRef,
-        StreamPartitioner, StreamsConfig, TaskId, Topology, WINDOWED_AGGREGATION_EMIT_INTERVAL,
+        Consumed, Error, ErrorHandling, Headers, HostInfo, Named, OUTER_JOIN_EMIT_INTERVAL,
+        OffsetReset, ProcessingGuarantee, Produced, Record, RecordMetadata, Result, Serde,
+        SerdeRef, StreamPartitioner, StreamsConfig, TaskId, Topology,
+        WINDOWED_AGGREGATION_EMIT_INTERVAL,
     };
 }

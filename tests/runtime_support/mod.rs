@@ -2,7 +2,7 @@
 //! started by `tests/broker/kafka-broker.sh`), producing and reading records, waiting on
 //! conditions, and the topologies under test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod names;
 mod reader;

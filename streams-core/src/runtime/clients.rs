@@ -9,6 +9,8 @@ use rdkafka::error::KafkaError;
 
 use crate::config::{EOS_TRANSACTION_TIMEOUT_MS, ProcessingGuarantee, StreamsConfig, shown_value};
 use crate::error::{Error, Result};
+use crate::host_info::HostInfo;
+use crate::runtime::discovery::member_client_id;
 
 /// A setting the runtime owns on one client: overriding it would break the runtime's
 /// guarantees, so an override is a configuration error that says why.
@@ -175,6 +177,8 @@ pub struct KafkaClientConfigs {
     pub admin: ClientConfig,
     guarantee: ProcessingGuarantee,
     application_id: String,
+    /// `application.server`, which the stream threads' group members carry.
+    server: Option<HostInfo>,
 }
 
 /// Shows a client config with its secret values redacted. rust-rdkafka's own `Debug` only
@@ -231,6 +235,7 @@ impl KafkaClientConfigs {
         let bootstrap = config.bootstrap_servers()?.to_owned();
         let guarantee = config.processing_guarantee()?;
         let mut clients = Self::defaults(config, application_id, &bootstrap, guarantee);
+        clients.server = config.application_server()?;
         clients.apply_user_overrides(config)?;
         if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
             clients.check_exactly_once()?;
@@ -320,6 +325,7 @@ impl KafkaClientConfigs {
             admin,
             guarantee,
             application_id,
+            server: None,
         }
     }
 
@@ -407,6 +413,9 @@ impl KafkaClientConfigs {
     /// `<application.id>-<process_id>-<index>`, stable across restarts of the instance so
     /// that a restarted thread fences its predecessor's open transaction.
     ///
+    /// With `application.server` set, the consumer's client id also carries the process id
+    /// and the server, for query routing.
+    ///
     /// A configured `group.instance.id` becomes `<group.instance.id>-<index + 1>`, as Kafka
     /// Streams' `getMainConsumerConfigs` suffixes it with its 1-based thread index: the
     /// broker fences a static member when another joins with the same id, so threads sharing
@@ -421,7 +430,13 @@ impl KafkaClientConfigs {
             format!("{base}-StreamThread-{index}-{role}")
         };
         let mut consumer = self.main_consumer.clone();
-        consumer.set("client.id", name(&self.main_consumer, "consumer"));
+        let member = name(&self.main_consumer, "consumer");
+        // The group's description then tells every instance where this one answers queries.
+        let member = match &self.server {
+            Some(server) => member_client_id(&member, process_id, server),
+            None => member,
+        };
+        consumer.set("client.id", member);
         if let Some(id) = self
             .main_consumer
             .get("group.instance.id")
@@ -570,6 +585,16 @@ mod tests {
         assert_eq!(
             consumer.get("client.id"),
             Some("app-StreamThread-2-consumer")
+        );
+        let served = KafkaClientConfigs::new(&base().set("application.server", "h:7070"))?;
+        let (consumer, restore, _) = served.for_thread("p1", 2);
+        assert_eq!(
+            consumer.get("client.id"),
+            Some("app-StreamThread-2-consumer@p1@h:7070")
+        );
+        assert_eq!(
+            restore.get("client.id"),
+            Some("app-restore-StreamThread-2-restore-consumer")
         );
         let bad = base()
             .set("processing.guarantee", "exactly_once_v2")

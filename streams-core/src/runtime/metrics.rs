@@ -26,6 +26,17 @@ pub struct StreamsMetrics {
     /// Records applied to stores while restoring them from changelogs, and to global stores
     /// while bootstrapping them from their topics at start-up.
     pub records_restored: u64,
+    /// Polls of the consumers.
+    pub polls: u64,
+    /// Tasks created since start (Java's `task-created-total`).
+    pub tasks_created: u64,
+    /// Tasks closed since start (Java's `task-closed-total`).
+    pub tasks_closed: u64,
+    /// The mean processing time of a record: each processing round's time over the records
+    /// it processed, averaged over all records.
+    pub process_latency_avg: Duration,
+    /// The highest per-record processing time of a processing round.
+    pub process_latency_max: Duration,
     /// Commits done.
     pub commits: u64,
     /// The mean duration of a commit.
@@ -50,6 +61,13 @@ pub(crate) struct ThreadMetrics {
     /// Outputs the production handler sent to `<topic>.dead-letter`.
     pub(crate) delivery_dead_lettered: u64,
     pub(crate) restored: u64,
+    pub(crate) polls: u64,
+    pub(crate) tasks_created: u64,
+    pub(crate) tasks_closed: u64,
+    pub(crate) process_total: Duration,
+    /// Records processed in the rounds `process_total` counts.
+    pub(crate) process_records: u64,
+    pub(crate) process_max: Duration,
     pub(crate) commits: u64,
     pub(crate) commit_total: Duration,
     pub(crate) commit_max: Duration,
@@ -60,7 +78,14 @@ impl StreamsMetrics {
     pub(crate) fn sum(threads: &[ThreadMetrics]) -> Self {
         let mut m = StreamsMetrics::default();
         let mut commit_total = Duration::ZERO;
+        let (mut process_total, mut process_records) = (Duration::ZERO, 0u64);
         for t in threads {
+            m.polls += t.polls;
+            m.tasks_created += t.tasks_created;
+            m.tasks_closed += t.tasks_closed;
+            process_total += t.process_total;
+            process_records += t.process_records;
+            m.process_latency_max = m.process_latency_max.max(t.process_max);
             for c in std::iter::once(&t.closed).chain(t.tasks.values()) {
                 m.records_processed += c.processed;
                 m.records_dropped += c.dropped;
@@ -76,6 +101,10 @@ impl StreamsMetrics {
             m.tasks.extend(t.tasks.iter().map(|(id, c)| (*id, *c)));
             m.consumer_lag
                 .extend(t.lag.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        if process_records > 0 {
+            m.process_latency_avg =
+                process_total / u32::try_from(process_records).unwrap_or(u32::MAX);
         }
         if m.commits > 0 {
             m.commit_latency_avg = commit_total / u32::try_from(m.commits).unwrap_or(u32::MAX);

@@ -1,5 +1,10 @@
 //! Interactive queries: a query of one store, run by each stream thread on its tasks that
 //! have the store, between two batches of records.
+//!
+//! A task whose stores are still restoring answers no query: a partly restored store would
+//! give wrong answers (a key not found that exists), so the query fails with
+//! [`Error::QueryUnavailable`] instead, which callers retry (Java's
+//! `InvalidStateStoreException`).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -11,23 +16,35 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::task_id::TaskId;
 
-/// What a query does with the store of one task.
-pub(crate) type StoreVisitor = Box<dyn FnMut(TaskId, &Rc<dyn Any>) + Send>;
+/// The store of one task, as a query finds it.
+pub(crate) enum TaskStore<'a> {
+    /// Restored and in use by the task.
+    Ready(&'a Rc<dyn Any>),
+    /// Still restoring from its changelog.
+    Restoring,
+}
 
-/// A query of one store of every task of a stream thread: called with the store of each
-/// task that has it, on the thread, between two batches of records.
+/// What a query does with the store of one task.
+pub(crate) type StoreVisitor = Box<dyn FnMut(TaskId, TaskStore<'_>) + Send>;
+
+/// A query of one store of every task of a stream thread (or of one task): called with the
+/// store of each task that has it, on the thread, between two batches of records.
 pub(crate) struct StoreQuery {
     /// The store's name.
     pub(crate) store: String,
+    /// Only this task, when set.
+    pub(crate) task: Option<TaskId>,
     /// Called with each task's store.
     pub(crate) visit: StoreVisitor,
 }
 
-/// Runs `query` on the store `store` of every task of the stream threads behind `threads`
-/// and returns the answers by task (see [`KafkaStreams::query`](super::KafkaStreams::query)).
+/// Runs `query` on the store `store` of every task (or of task `only`) of the stream threads
+/// behind `threads` and returns the answers by task (see
+/// [`StreamsHandle::query`](super::StreamsHandle::query)).
 pub(crate) fn query_threads<S, R, F>(
     threads: &[Sender<StoreQuery>],
     store: &str,
+    only: Option<TaskId>,
     query: F,
     timeout: Duration,
 ) -> Result<Vec<(TaskId, R)>>
@@ -42,7 +59,17 @@ where
         let query = Arc::clone(&query);
         let answers = answers.clone();
         let name = store.to_owned();
-        let visit = move |task: TaskId, any: &Rc<dyn Any>| {
+        let visit = move |task: TaskId, found: TaskStore<'_>| {
+            let any = match found {
+                TaskStore::Ready(any) => any,
+                TaskStore::Restoring => {
+                    let _ = answers.send(Err(Error::QueryUnavailable {
+                        store: name.clone(),
+                        reason: format!("task {task} is restoring"),
+                    }));
+                    return;
+                }
+            };
             let answer = match Rc::clone(any).downcast::<RefCell<S>>() {
                 Ok(s) => match s.try_borrow() {
                     Ok(s) => query(&s).map(|r| (task, r)),
@@ -60,6 +87,7 @@ where
         // A thread that has stopped has no stores to answer for.
         let _ = thread.send(StoreQuery {
             store: store.to_owned(),
+            task: only,
             visit: Box::new(visit),
         });
     }

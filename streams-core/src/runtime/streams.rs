@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::runtime::clients::KafkaClientConfigs;
+use crate::runtime::discovery::Discovery;
 use crate::runtime::global;
+use crate::runtime::handle::StreamsHandle;
 use crate::runtime::metrics::{StreamsMetrics, ThreadMetrics};
 use crate::runtime::process_id::process_id;
-use crate::runtime::query::{StoreQuery, query_threads};
+use crate::runtime::query::StoreQuery;
 use crate::runtime::shared::{Shared, ThreadState};
 use crate::runtime::signal::wait_for_signal;
 use crate::runtime::startup::{self, ThreadSettings};
@@ -50,8 +52,9 @@ pub struct KafkaStreams {
     globals: Option<Arc<GlobalStores>>,
     state_dir: Option<StateDirectory>,
     process_id: String,
-    /// One query channel per stream thread.
+    /// One query channel per stream thread, until the handle takes them.
     queries: Vec<Sender<StoreQuery>>,
+    handle: StreamsHandle,
 }
 
 impl fmt::Debug for KafkaStreams {
@@ -76,32 +79,40 @@ impl KafkaStreams {
     /// [`Error::Config`] for an invalid config (see [`KafkaClientConfigs::new`]).
     pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
         let clients = KafkaClientConfigs::new(&config)?;
+        let topology = Arc::new(topology);
+        let shared = Arc::new(Shared::new());
+        let handle = StreamsHandle::new(
+            Arc::clone(&topology),
+            Arc::clone(&shared),
+            config.application_server()?,
+        );
         Ok(KafkaStreams {
-            topology: Arc::new(topology),
+            topology,
             config,
             clients,
-            shared: Arc::new(Shared::new()),
+            shared,
             threads: Vec::new(),
             global_thread: None,
             globals: None,
             state_dir: None,
             process_id: String::new(),
             queries: Vec::new(),
+            handle,
         })
     }
 
-    /// Runs `query` on the store named `store` of every task of this instance that has one,
-    /// and returns its answers with the tasks' ids: Kafka Streams' interactive queries, for
-    /// the state this instance holds. `S` is the store's type as a processor sees it
-    /// (`TimestampedKeyValueStore<K, V>` for a DSL aggregation or table, say). Each query
-    /// runs on its task's stream thread between two batches of records, so it sees the
-    /// store with its cache, as the topology does, and waits at most for a batch.
+    /// A cloneable, thread-safe handle for queries, routing metadata, state and metrics,
+    /// valid for the instance's whole life (an HTTP server or a metrics exporter holds one).
+    pub fn handle(&self) -> StreamsHandle {
+        self.handle.clone()
+    }
+
+    /// Runs `query` on the store named `store` of every task of this instance that has one:
+    /// [`StreamsHandle::query`] on this instance's [`handle`](Self::handle).
     ///
     /// # Errors
     ///
-    /// [`Error::IllegalState`] when the instance is not running; [`Error::StoreNotAvailable`]
-    /// when a task's store `store` has another type; the first error `query` returns;
-    /// [`Error::Timeout`] when the threads do not answer within `timeout`.
+    /// See [`StreamsHandle::query`].
     pub fn query<S, R, F>(
         &self,
         store: &str,
@@ -113,13 +124,7 @@ impl KafkaStreams {
         R: Send + 'static,
         F: Fn(&S) -> Result<R> + Send + Sync + 'static,
     {
-        if self.state() != State::Running {
-            return Err(Error::IllegalState(format!(
-                "query of store '{store}' on an instance in state {}",
-                self.state()
-            )));
-        }
-        query_threads(&self.queries, store, query, timeout)
+        self.handle.query(store, query, timeout)
     }
 
     /// Follows state changes with `listener`, replacing any previous one.
@@ -234,13 +239,21 @@ impl KafkaStreams {
         }
         self.shared.set_state(State::Rebalancing);
         let globals = self.start_global_thread(&plan, &settings, threads, state_dir.app_dir())?;
+        let plan = Arc::new(plan);
+        let discovery = Discovery::new(&self.clients.admin, &application_id)?;
         self.spawn_stream_threads(
-            Arc::new(plan),
+            Arc::clone(&plan),
             &settings,
             threads,
             state_dir.app_dir(),
             &globals,
         )?;
+        self.handle.set_started(
+            std::mem::take(&mut self.queries),
+            plan,
+            discovery,
+            self.process_id.clone(),
+        );
         self.state_dir = Some(state_dir);
         tracing::info!(
             threads,

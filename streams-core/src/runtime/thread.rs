@@ -270,6 +270,7 @@ fn poll_loop(
             poll_records(consumer, manager, timeout, &mut last_poll_error)?;
         }
         let mut m = manager.borrow_mut();
+        m.count_poll(!full);
         m.take_callback_error()?;
         m.handle_assignment(consumer)?;
         m.restore(consumer)?;

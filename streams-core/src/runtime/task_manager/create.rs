@@ -123,6 +123,7 @@ impl TaskManager {
             },
         )?;
         task.begin_restore()?;
+        self.metrics.tasks_created += 1;
         tracing::info!(task = %id, partitions = ?partitions, changelogs = ?task.changelog_partitions(), "task created; restoring");
         pause(consumer, &partitions);
         self.restoring += 1;

@@ -141,6 +141,7 @@ impl TaskManager {
     /// spent.
     fn process_buffered(&mut self) -> Result<()> {
         let started = Instant::now();
+        let mut processed: u32 = 0;
         loop {
             let mut any = false;
             for entry in self.tasks.values_mut() {
@@ -155,6 +156,7 @@ impl TaskManager {
                         entry.bytes -= share;
                         self.buffered_bytes = self.buffered_bytes.saturating_sub(share);
                         entry.buffered = entry.buffered.saturating_sub(1);
+                        processed += 1;
                         any = true;
                     } else {
                         self.buffered_bytes = self.buffered_bytes.saturating_sub(entry.bytes);
@@ -169,6 +171,13 @@ impl TaskManager {
             if !any || started.elapsed() >= PROCESS_BUDGET {
                 break;
             }
+        }
+        if processed > 0 {
+            // One clock read per round, not per record.
+            let elapsed = started.elapsed();
+            self.metrics.process_total += elapsed;
+            self.metrics.process_records += u64::from(processed);
+            self.metrics.process_max = self.metrics.process_max.max(elapsed / processed);
         }
         Ok(())
     }

@@ -22,7 +22,7 @@ use crate::context::{TaskHandlers, error_chain};
 use crate::error::{Error, Result};
 use crate::runtime::collector::KafkaCollector;
 use crate::runtime::metrics::{ThreadMetrics, add_task_metrics};
-use crate::runtime::query::StoreQuery;
+use crate::runtime::query::{StoreQuery, TaskStore};
 use crate::runtime::rebalance::{GroupContext, RebalanceListener, Tp};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::Shared;
@@ -152,11 +152,20 @@ impl TaskManager {
         self.restoring > 0
     }
 
-    /// Runs `query` on the store it names of every task that has one.
+    /// Runs `query` on the store it names of every task that has one (or of its one task),
+    /// telling it which tasks are still restoring instead of showing their stores.
     pub(crate) fn answer(&self, query: &mut StoreQuery) {
         for (id, entry) in &self.tasks {
+            if query.task.is_some_and(|only| only != *id) {
+                continue;
+            }
             if let Some(store) = entry.task.ctx.store_by_name(&query.store) {
-                (query.visit)(*id, store);
+                let found = if entry.restoring {
+                    TaskStore::Restoring
+                } else {
+                    TaskStore::Ready(store)
+                };
+                (query.visit)(*id, found);
             }
         }
     }
@@ -178,6 +187,7 @@ impl TaskManager {
             }
             add_task_metrics(&mut self.metrics.closed, &entry.task.metrics());
             self.metrics.tasks.remove(&id);
+            self.metrics.tasks_closed += 1;
             tracing::info!(task = %id, clean, "task closed");
         }
     }
@@ -203,6 +213,11 @@ impl TaskManager {
         for id in ids {
             self.close_task(id, false);
         }
+    }
+
+    /// Counts a round of the poll loop that polled the consumer.
+    pub(crate) fn count_poll(&mut self, polled: bool) {
+        self.metrics.polls += u64::from(polled);
     }
 
     /// Publishes the thread's counters for the instance's metrics.

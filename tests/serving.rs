@@ -1,0 +1,519 @@
+//! Serving a running application: typed interactive queries, the HTTP server (key lookups,
+//! windows, sessions, probes), Prometheus metrics, and, against a real broker, three
+//! instances answering every key from any instance while one of them is killed.
+//!
+//! The broker test needs the broker `tests/broker/kafka-broker.sh start` runs (`tests/run.sh`
+//! starts it); without it, it fails saying how to start it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "runtime_support/mod.rs"]
+mod support;
+#[path = "serving/topology.rs"]
+mod topology;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use streams_dsl::prelude::*;
+use streams_dsl::query::{KeyValueStoreQuery, SessionStoreQuery, WindowStoreQuery};
+use streams_server::StreamsServer;
+use support::{Cluster, event_time, produce, unique, wait_until};
+use topology::{COUNTS, HOUR_MS, HOURLY, SESSIONS, Totals};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// An HTTP answer: status, JSON body, `Retry-After`.
+struct Answer {
+    status: u16,
+    body: Value,
+    retry_after: Option<String>,
+}
+
+fn http_get(addr: &str, path: &str) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(format!("http://{addr}{path}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"));
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.body_mut().read_to_string().unwrap();
+    Answer {
+        status: response.status().as_u16(),
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        retry_after,
+    }
+}
+
+/// The input of a run: `(key, value)` batches per hour, and what the stores must hold.
+struct Input {
+    batches: Vec<(i64, Vec<(String, String)>)>,
+    counts: BTreeMap<String, i64>,
+    /// Per key: (window start, sum, count), in start order.
+    hourly: BTreeMap<String, Vec<(i64, i64, i64)>>,
+    /// Per key: (session start, end, count).
+    sessions: BTreeMap<String, Vec<(i64, i64, i64)>>,
+}
+
+/// `keys` keys over `hours` hours: key `k` gets `k % 5 + 1` records an hour, about one
+/// minute into the hour, with value `10 * hour + k`.
+fn input(keys: usize, hours: i64) -> Input {
+    let mut out = Input {
+        batches: Vec::new(),
+        counts: BTreeMap::new(),
+        hourly: BTreeMap::new(),
+        sessions: BTreeMap::new(),
+    };
+    for h in 0..hours {
+        let at = h * HOUR_MS + 60_000;
+        let mut batch = Vec::new();
+        for k in 0..keys {
+            let key = format!("user-{k}");
+            let n = (k % 5 + 1) as i64;
+            let value = 10 * h + k as i64;
+            // `produce` stamps the i-th record of a batch `at + i`.
+            let first = event_time(at) + batch.len() as i64;
+            for _ in 0..n {
+                batch.push((key.clone(), value.to_string()));
+            }
+            *out.counts.entry(key.clone()).or_default() += n;
+            out.hourly.entry(key.clone()).or_default().push((
+                event_time(h * HOUR_MS),
+                n * value,
+                n,
+            ));
+            out.sessions
+                .entry(key)
+                .or_default()
+                .push((first, first + n - 1, n));
+        }
+        out.batches.push((at, batch));
+    }
+    out
+}
+
+fn produce_input(bootstrap: &str, topic: &str, input: &Input) {
+    for (at, batch) in &input.batches {
+        produce(bootstrap, topic, batch, *at);
+    }
+}
+
+fn windows_of(body: &Value) -> Vec<(i64, i64, i64)> {
+    body["windows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no windows in {body}"))
+        .iter()
+        .map(|w| {
+            (
+                w["start"].as_i64().unwrap(),
+                w["value"]["sum"].as_i64().unwrap(),
+                w["value"]["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The value of the first sample of `name` with `labels` in a Prometheus scrape.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+}
+
+fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let answer = http_get(addr, "/metrics");
+    assert_eq!(answer.status, 200);
+    let text = answer.body.as_str().expect("metrics are text").to_owned();
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    prometheus_parse::Scrape::parse(lines).expect("a Prometheus text scrape")
+}
+
+#[test]
+fn typed_queries_and_http_answer_from_the_stores_and_metrics_move() {
+    let cluster = Cluster::mock();
+    let bootstrap = cluster.bootstrap();
+    let topic = unique("serve-in");
+    cluster.create_topic(&topic, 4);
+    let data = input(10, 3);
+    produce_input(&bootstrap, &topic, &data);
+    let total: i64 = data.counts.values().sum();
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = cluster
+        .streams_config(&unique("serve-app"), dir.path())
+        .set("application.server", &addr);
+    let mut streams = KafkaStreams::new(topology::topology(&topic).unwrap(), config).unwrap();
+    let handle = streams.handle();
+    let server = StreamsServer::new(handle.clone())
+        .key_value_store::<String, i64>(COUNTS, Serdes::string())
+        .window_store::<String, Totals>(HOURLY, Serdes::string())
+        .session_store::<String, i64>(SESSIONS, Serdes::string())
+        .spawn(listener)
+        .unwrap();
+
+    let counts = KeyValueStoreQuery::<String, ValueAndTimestamp<i64>>::new(
+        &handle,
+        COUNTS,
+        Serdes::string(),
+    );
+    let before = counts.get(&"user-1".to_owned());
+    assert!(
+        matches!(before, Err(Error::QueryUnavailable { .. })),
+        "{before:?}"
+    );
+    let ready = http_get(&addr, "/ready");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.retry_after.as_deref(), Some("1"));
+    assert_eq!(http_get(&addr, "/health").status, 200);
+
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(
+        wait_until(TIMEOUT, || streams.metrics().records_processed
+            >= total as u64),
+        "{:?}",
+        streams.error()
+    );
+    assert!(streams.wait_for_state(State::Running, TIMEOUT));
+    assert_eq!(http_get(&addr, "/ready").status, 200);
+
+    // Typed queries.
+    for (key, want) in &data.counts {
+        let got = counts.get(key).unwrap().map(|v| v.value);
+        assert_eq!(got, Some(*want), "count of {key}");
+    }
+    assert_eq!(counts.get(&"nobody".to_owned()).unwrap(), None);
+    let mut all: Vec<(String, i64)> = counts
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.value))
+        .collect();
+    all.sort();
+    assert_eq!(all, data.counts.clone().into_iter().collect::<Vec<_>>());
+    let mut range: Vec<String> = counts
+        .range(Some(&"user-2".to_owned()), Some(&"user-4".to_owned()))
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    range.sort();
+    assert_eq!(range, ["user-2", "user-3", "user-4"]);
+    let prefixed: Vec<String> = counts
+        .prefix_scan(b"user-7")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(prefixed, ["user-7"]);
+
+    let hourly = WindowStoreQuery::<String, ValueAndTimestamp<Totals>>::new(
+        &handle,
+        HOURLY,
+        Serdes::string(),
+    );
+    for (key, want) in &data.hourly {
+        let got: Vec<(i64, i64, i64)> = hourly
+            .fetch(key, i64::MIN, i64::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|(w, v)| {
+                assert_eq!(w.end - w.start, HOUR_MS);
+                (w.start, v.value.sum, v.value.count)
+            })
+            .collect();
+        assert_eq!(&got, want, "hourly totals of {key}");
+    }
+    let second_hour = event_time(HOUR_MS);
+    let one = hourly
+        .fetch(&"user-3".to_owned(), second_hour, second_hour)
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].0.start, second_hour);
+    let ranged = hourly
+        .fetch_key_range(
+            &"user-1".to_owned(),
+            &"user-2".to_owned(),
+            i64::MIN,
+            i64::MAX,
+        )
+        .unwrap();
+    let keys: BTreeSet<String> = ranged.iter().map(|(k, _)| k.key.clone()).collect();
+    assert_eq!(ranged.len(), 6);
+    assert_eq!(
+        keys,
+        BTreeSet::from(["user-1".to_owned(), "user-2".to_owned()])
+    );
+    assert_eq!(hourly.fetch_all(i64::MIN, i64::MAX).unwrap().len(), 30);
+
+    let sessions = SessionStoreQuery::<String, i64>::new(&handle, SESSIONS, Serdes::string());
+    for (key, want) in &data.sessions {
+        let got: Vec<(i64, i64, i64)> = sessions
+            .fetch(key)
+            .unwrap()
+            .into_iter()
+            .map(|(w, n)| (w.start, w.end, n))
+            .collect();
+        assert_eq!(&got, want, "sessions of {key}");
+    }
+
+    // The same over HTTP.
+    let one = http_get(&addr, "/stores/counts/keys/user-3");
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["key"], "user-3");
+    assert_eq!(one.body["value"].as_i64(), Some(data.counts["user-3"]));
+    let windows = http_get(&addr, "/stores/hourly/keys/user-3");
+    assert_eq!(windows.status, 200, "{}", windows.body);
+    assert_eq!(windows_of(&windows.body), data.hourly["user-3"]);
+    let bounded = http_get(
+        &addr,
+        &format!("/stores/hourly/keys/user-3?from={second_hour}&to={second_hour}"),
+    );
+    assert_eq!(windows_of(&bounded.body), data.hourly["user-3"][1..2]);
+    let sessions = http_get(&addr, "/stores/sessions/keys/user-4");
+    assert_eq!(sessions.status, 200, "{}", sessions.body);
+    assert_eq!(sessions.body["sessions"].as_array().unwrap().len(), 3);
+    assert_eq!(http_get(&addr, "/stores/counts/keys/nobody").status, 404);
+    assert_eq!(http_get(&addr, "/stores/nope/keys/user-1").status, 404);
+    let all = http_get(&addr, "/stores/counts/all");
+    assert_eq!(all.body.as_array().map(Vec::len), Some(data.counts.len()));
+
+    // Metrics move as records are processed.
+    let first = scrape(&addr);
+    assert_eq!(
+        sample(&first, "kafka_streams_process_total", &[]),
+        Some(total as f64)
+    );
+    for p in 0..4 {
+        let lag = sample(
+            &first,
+            "kafka_streams_records_lag",
+            &[("topic", topic.as_str()), ("partition", &p.to_string())],
+        );
+        assert!(lag.is_some(), "no lag of partition {p}");
+    }
+    assert_eq!(
+        sample(&first, "kafka_streams_state", &[("state", "RUNNING")]),
+        Some(1.0)
+    );
+    let more: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("user-{}", i % 10), "1".into()))
+        .collect();
+    produce(&bootstrap, &topic, &more, 3 * HOUR_MS);
+    let want = (total + 20) as f64;
+    assert!(
+        wait_until(TIMEOUT, || sample(
+            &scrape(&addr),
+            "kafka_streams_process_total",
+            &[]
+        ) == Some(want)),
+        "process_total never reached {want}"
+    );
+    let later = scrape(&addr);
+    assert!(
+        sample(&later, "kafka_streams_poll_total", &[])
+            > sample(&first, "kafka_streams_poll_total", &[])
+    );
+    assert!(
+        wait_until(TIMEOUT, || sample(
+            &scrape(&addr),
+            "kafka_streams_records_lag_max",
+            &[]
+        ) == Some(0.0)),
+        "the lag never went back to 0"
+    );
+
+    server.shutdown();
+    streams.close().unwrap();
+    assert!(matches!(
+        counts.get(&"user-1".to_owned()),
+        Err(Error::QueryUnavailable { .. })
+    ));
+}
+
+/// A serve-app process. Dropping it kills it.
+struct Instance {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    addr: String,
+}
+
+impl Instance {
+    fn spawn(bootstrap: &str, app: &str, topic: &str, dir: &std::path::Path) -> Instance {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serve-app"))
+            .args([bootstrap, app, topic, &dir.display().to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning serve-app");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line
+            .strip_prefix("SERVING ")
+            .unwrap_or_else(|| panic!("serve-app said '{line}'"))
+            .trim()
+            .to_owned();
+        Instance {
+            stdin: child.stdin.take(),
+            child,
+            addr,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+    }
+}
+
+/// Asks `addr` for `key`'s hourly windows until it answers other than 503. Any 200 must be
+/// the key's windows exactly.
+fn windows_answer(addr: &str, key: &str) -> Answer {
+    http_get(addr, &format!("/stores/{HOURLY}/keys/{key}"))
+}
+
+#[test]
+fn three_instances_answer_any_key_anywhere_and_never_wrongly_while_one_dies() {
+    let cluster = Cluster::broker();
+    let bootstrap = cluster.bootstrap();
+    let topic = unique("serve3-in");
+    cluster.create_topic(&topic, 6);
+    let data = input(30, 3);
+    produce_input(&bootstrap, &topic, &data);
+    let app = unique("serve3-app");
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut instances: Vec<Instance> = dirs
+        .iter()
+        .map(|d| Instance::spawn(&bootstrap, &app, &topic, d.path()))
+        .collect();
+    let keys: Vec<&String> = data.counts.keys().collect();
+
+    // Every key, asked of an instance that mostly does not hold it, ends up answered with
+    // its full count; 503s (rebalancing, restoring) are retried, nothing else is allowed.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut pending: BTreeSet<&String> = keys.iter().copied().collect();
+    let mut round = 0usize;
+    while !pending.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "keys never answered in full: {pending:?}"
+        );
+        for key in pending.clone() {
+            let at = &instances[(key.len() + round) % 3].addr;
+            let a = http_get(at, &format!("/stores/{COUNTS}/keys/{key}"));
+            match a.status {
+                200 if a.body["value"].as_i64() == Some(data.counts[key]) => {
+                    pending.remove(key);
+                }
+                // Still processing: a partial count, never more than the full one.
+                200 => assert!(
+                    a.body["value"].as_i64().unwrap() < data.counts[key],
+                    "{}",
+                    a.body
+                ),
+                404 | 503 => {}
+                s => panic!("{key} at {at}: {s} {}", a.body),
+            }
+        }
+        round += 1;
+    }
+
+    // Now every answer is final: any instance answers any key's windows exactly.
+    for (i, key) in keys.iter().enumerate() {
+        for instance in &instances {
+            let a = windows_answer(&instance.addr, key);
+            if a.status == 503 {
+                continue;
+            }
+            assert_eq!(a.status, 200, "{key} at {}: {}", instance.addr, a.body);
+            assert_eq!(windows_of(&a.body), data.hourly[*key], "{key} (#{i})");
+        }
+    }
+    let members = http_get(&instances[0].addr, "/instances");
+    assert_eq!(members.status, 200, "{}", members.body);
+    let listed = members.body.as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{}", members.body);
+    let partitions: BTreeSet<i64> = listed
+        .iter()
+        .flat_map(|m| m["partitions"].as_array().unwrap().iter())
+        .filter(|p| p["topic"] == topic.as_str())
+        .map(|p| p["partition"].as_i64().unwrap())
+        .collect();
+    assert_eq!(partitions, (0..6).collect());
+
+    // One instance dies; its tasks move. The survivors answer every key exactly or say 503.
+    instances[0].kill();
+    let survivors = [&instances[1].addr, &instances[2].addr];
+    let deadline = Instant::now() + TIMEOUT;
+    let mut answered: BTreeSet<&String> = BTreeSet::new();
+    let (mut unavailable, mut round) = (0usize, 0usize);
+    while answered.len() < keys.len() {
+        assert!(
+            Instant::now() < deadline,
+            "after the kill, keys never answered: {:?}",
+            keys.iter()
+                .filter(|k| !answered.contains(**k))
+                .collect::<Vec<_>>()
+        );
+        for key in &keys {
+            let at = survivors[(key.len() + round) % 2];
+            let a = windows_answer(at, key);
+            match a.status {
+                200 => {
+                    assert_eq!(
+                        windows_of(&a.body),
+                        data.hourly[*key],
+                        "{key} at {at} after the kill"
+                    );
+                    answered.insert(key);
+                }
+                503 => unavailable += 1,
+                s => panic!("{key} at {at} after the kill: {s} {}", a.body),
+            }
+        }
+        round += 1;
+    }
+    eprintln!(
+        "after the kill: every key answered exactly; {unavailable} answers were 503 while tasks moved"
+    );
+    let members = http_get(survivors[0], "/instances");
+    assert_eq!(
+        members.body.as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        members.body
+    );
+}

@@ -327,6 +327,12 @@ fn typed_queries_and_http_answer_from_the_stores_and_metrics_move() {
         "process_total never reached {want}"
     );
     let later = scrape(&addr);
+    let reads = sample(&later, "kafka_streams_record_cache_hits_total", &[]).unwrap()
+        + sample(&later, "kafka_streams_record_cache_misses_total", &[]).unwrap();
+    assert!(reads > 0.0, "the aggregations read through their caches");
+    let rocksdb = sample(&later, "kafka_streams_rocksdb_live_data_bytes", &[]).unwrap()
+        + sample(&later, "kafka_streams_rocksdb_memtable_bytes", &[]).unwrap();
+    assert!(rocksdb > 0.0, "the stores hold data in RocksDB");
     assert!(
         sample(&later, "kafka_streams_poll_total", &[])
             > sample(&first, "kafka_streams_poll_total", &[])

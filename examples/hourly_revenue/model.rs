@@ -14,6 +14,8 @@ pub(crate) const CUSTOMERS: &str = "customers";
 pub(crate) const HOURLY: &str = "analytics.hourly-revenue";
 /// Output: orders joined with their customer.
 pub(crate) const ENRICHED: &str = "orders.enriched";
+/// How long the revenue store keeps windows.
+const STORE_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 /// The window store of the hourly revenue, which `--serve` answers queries from.
 pub(crate) const REVENUE_STORE: &str = "hourly-revenue-store";
 /// Appended to a source topic's name to name its dead-letter topic, where records that cannot
@@ -147,7 +149,12 @@ pub(crate) fn topology(grace: Duration, suffix: &str, orders: SerdeRef<Order>) -
                 agg.order_count += 1;
                 agg
             },
-            Materialized::as_(REVENUE_STORE).with_value_serde(Serdes::json::<Revenue>()),
+            // The store keeps a customer's windows for 30 days, so that `--serve` answers
+            // every window of a replayed file, not only the last hour's (retention would
+            // otherwise be size plus grace).
+            Materialized::as_(REVENUE_STORE)
+                .with_value_serde(Serdes::json::<Revenue>())
+                .with_retention(STORE_RETENTION),
         )
         .to_stream()
         .map(|w: Windowed<String>, agg: Option<Revenue>| {

@@ -2,8 +2,9 @@
 //! orders (malformed lines, refunds and out-of-order records included) must give exactly the
 //! windows and dead letters the oracle computes per partition, on the embedded cluster and,
 //! identically, on the real broker; as Avro through a schema registry (in-process, and the
-//! real one of `SCHEMA_REGISTRY_URL_FILE`), the same windows as the JSON run. Also: its errors
-//! for bad command lines and unreachable clusters.
+//! real one of `SCHEMA_REGISTRY_URL_FILE`), the same windows as the JSON run; with `--serve`,
+//! every customer's windows over HTTP. Also: its errors for bad command lines and unreachable
+//! clusters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -607,6 +608,126 @@ fn retention_of(bootstrap: &str, topics: &[String]) -> Vec<(String, Option<Strin
             (t.clone(), retention)
         })
         .collect()
+}
+
+/// GETs `http://{addr}{path}`: (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(format!("http://{addr}{path}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"));
+    let text = response.body_mut().read_to_string().unwrap();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn serve_answers_every_customers_windows_as_the_oracle_and_stops_on_sigterm() {
+    use std::io::BufRead as _;
+
+    let (_, input, lines) = input();
+    let partitions = PARTITIONS.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hourly-revenue"))
+        .args([
+            "--orders",
+            input.to_str().unwrap(),
+            "--partitions",
+            &partitions,
+        ])
+        .args(["--serve", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start hourly-revenue");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("serving on http://") {
+            addr = rest.split(':').take(2).collect::<Vec<_>>().join(":").into();
+            break;
+        }
+    }
+    let addr = addr.expect("hourly-revenue never said where it serves");
+    let addr = addr.trim_end_matches(':');
+
+    let expected = oracle(lines, PARTITIONS, 0);
+    let mut by_customer: BTreeMap<&str, Vec<(i64, f64, i64)>> = BTreeMap::new();
+    for ((customer, start), (revenue, count)) in &expected.windows {
+        by_customer
+            .entry(customer)
+            .or_default()
+            .push((*start, *revenue, *count));
+    }
+    assert!(by_customer.len() > 10, "the input has many customers");
+    for (customer, want) in &by_customer {
+        let (status, body) = http_get(addr, &format!("/customers/{customer}/revenue"));
+        assert_eq!(status, 200, "{customer}: {body}");
+        let got: Vec<(i64, f64, i64)> = body["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["start"].as_i64().unwrap(),
+                    w["value"]["revenue"].as_f64().unwrap(),
+                    w["value"]["orderCount"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), want.len(), "{customer}: {body}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0, g.2), (w.0, w.2), "{customer}: {body}");
+            assert!((g.1 - w.1).abs() < 1e-6, "{customer}: {g:?} vs {w:?}");
+        }
+    }
+    let (status, _) = http_get(addr, "/customers/nobody/revenue");
+    assert_eq!(status, 404);
+    let (status, metrics) = http_get(addr, "/metrics");
+    assert_eq!(status, 200);
+    // Every valid order went through the topology (and the customers table too); the
+    // malformed ones were dead-lettered before it.
+    let processed: usize = metrics
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("kafka_streams_process_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no process_total in {metrics}"));
+    assert!(
+        processed >= expected.valid,
+        "{processed} < {}",
+        expected.valid
+    );
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < RUN_TIMEOUT,
+            "hourly-revenue ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
 }
 
 #[test]

@@ -224,6 +224,54 @@ impl Collector for MetricsCollector {
             None,
             m.tasks.len() as f64,
         )?;
+        gauge(
+            e,
+            "restoring_tasks",
+            "Tasks whose stores are restoring from their changelogs.",
+            None,
+            m.tasks_restoring as f64,
+        )?;
+        counter(
+            e,
+            "record_cache_hits",
+            "Reads the record caches answered (current tasks).",
+            m.stores.cache_hits,
+        )?;
+        counter(
+            e,
+            "record_cache_misses",
+            "Reads past the record caches (current tasks).",
+            m.stores.cache_misses,
+        )?;
+        gauge(
+            e,
+            "record_cache_hit_ratio",
+            "Share of reads the record caches answered (hit-ratio).",
+            None,
+            m.stores.cache_hit_ratio().unwrap_or(0.0),
+        )?;
+        let bytes = Unit::Bytes;
+        gauge(
+            e,
+            "rocksdb_live_data",
+            "RocksDB's estimate of live data on disk (estimate-live-data-size).",
+            Some(&bytes),
+            m.stores.rocksdb_live_data_bytes as f64,
+        )?;
+        gauge(
+            e,
+            "rocksdb_memtable",
+            "RocksDB memtables (cur-size-all-mem-tables).",
+            Some(&bytes),
+            m.stores.rocksdb_memtable_bytes as f64,
+        )?;
+        gauge(
+            e,
+            "rocksdb_block_cache_usage",
+            "The shared RocksDB block cache's usage (block-cache-usage).",
+            Some(&bytes),
+            m.stores.rocksdb_block_cache_bytes as f64,
+        )?;
         let state = self.handle.state();
         {
             let mut family = e.encode_descriptor(

@@ -34,6 +34,9 @@ macro_rules! delegate_lifecycle {
         fn close(&mut self) -> ::streams_core::Result<()> {
             self.$inner.close()
         }
+        fn metrics(&self) -> ::streams_core::state::StoreMetrics {
+            self.$inner.metrics()
+        }
     };
 }
 

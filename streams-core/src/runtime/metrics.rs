@@ -6,6 +6,7 @@ use std::time::Duration;
 use rdkafka::statistics::Statistics;
 
 use crate::context::TaskMetrics;
+use crate::state::StoreMetrics;
 use crate::task_id::TaskId;
 
 /// The counters of a [`KafkaStreams`](crate::runtime::KafkaStreams) instance, summed over
@@ -48,6 +49,10 @@ pub struct StreamsMetrics {
     pub consumer_lag: BTreeMap<(String, i32), i64>,
     /// The counters of each task currently assigned.
     pub tasks: BTreeMap<TaskId, TaskMetrics>,
+    /// The current tasks' stores: record-cache hits and misses, RocksDB sizes.
+    pub stores: StoreMetrics,
+    /// Tasks whose stores are still restoring from their changelogs.
+    pub tasks_restoring: u64,
 }
 
 /// One stream thread's counters, published for [`StreamsMetrics`].
@@ -72,6 +77,9 @@ pub(crate) struct ThreadMetrics {
     pub(crate) commit_total: Duration,
     pub(crate) commit_max: Duration,
     pub(crate) lag: BTreeMap<(String, i32), i64>,
+    /// The stores of its current tasks.
+    pub(crate) stores: StoreMetrics,
+    pub(crate) tasks_restoring: u64,
 }
 
 impl StreamsMetrics {
@@ -99,6 +107,8 @@ impl StreamsMetrics {
             commit_total += t.commit_total;
             m.commit_latency_max = m.commit_latency_max.max(t.commit_max);
             m.tasks.extend(t.tasks.iter().map(|(id, c)| (*id, *c)));
+            m.stores.add(&t.stores);
+            m.tasks_restoring += t.tasks_restoring;
             m.consumer_lag
                 .extend(t.lag.iter().map(|(k, v)| (k.clone(), *v)));
         }

@@ -28,6 +28,15 @@
 //!   and the consumed offsets commit in one transaction, consumers read committed data only,
 //!   and checkpoints are not trusted after a crash.
 //!
+//! # Interactive queries
+//!
+//! [`KafkaStreams::handle`] gives a cloneable [`StreamsHandle`] that runs queries on the
+//! stores of this instance's tasks (on the threads that own them, through their caches;
+//! never on a task that is still restoring) and, with `application.server` set, tells which
+//! instance holds a key, from the consumer group's own description (see
+//! [`StreamsHandle`]'s routing notes and the `discovery` module for the design and its
+//! staleness bounds).
+//!
 //! # Topics
 //!
 //! At start the instance checks that the source topics exist and that co-partitioned

@@ -17,6 +17,7 @@ use crate::state::changelog::ChangelogReader;
 use crate::state::checkpoint::OffsetCheckpoint;
 use crate::state::directory::StateDirectory;
 use crate::state::store::StateStore;
+use crate::state::store_metrics::StoreMetrics;
 use crate::task_id::TaskId;
 
 /// Follows restores, as Kafka Streams' `StateRestoreListener`. Every method has an empty
@@ -334,6 +335,18 @@ impl StateManager {
             .iter()
             .find(|s| s.built.name() == name)
             .map(|s| &s.built)
+    }
+
+    /// The metrics of every store, summed (see [`StoreMetrics::add`]). A store in use right
+    /// now (borrowed) is left out of this report.
+    pub fn store_metrics(&self) -> StoreMetrics {
+        let mut total = StoreMetrics::default();
+        for s in &self.stores {
+            if let Ok(store) = s.built.state_store().try_borrow() {
+                total.add(&store.metrics());
+            }
+        }
+        total
     }
 
     /// The names of the registered stores, in registration order.

@@ -31,6 +31,7 @@ mod directory;
 mod global;
 mod manager;
 mod store;
+mod store_metrics;
 mod typed;
 mod versioned;
 
@@ -52,6 +53,7 @@ pub use store::{
     CacheFlushEntry, ChangelogRecord, KeyValueBytesIter, KeyValueBytesStore, StateStore,
     WindowBytesEntry, WindowBytesIter, WindowBytesStore,
 };
+pub use store_metrics::StoreMetrics;
 pub use typed::{
     KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, ValueAndTimestamp,
     ValueAndTimestampSerde, WindowIter, WindowStore, WindowedIter,

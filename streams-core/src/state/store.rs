@@ -1,6 +1,7 @@
 //! The bytes-level store traits.
 
 use crate::error::Result;
+use crate::state::store_metrics::StoreMetrics;
 
 /// One record of a changelog topic, borrowed from the reader's buffer.
 ///
@@ -67,6 +68,12 @@ pub trait StateStore {
     ///
     /// [`Error::Store`](crate::Error::Store) when the underlying storage fails.
     fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> Result<()>;
+
+    /// The store's counters and sizes, for the application's metrics. Layers add theirs to
+    /// the store below's; the default reports nothing.
+    fn metrics(&self) -> StoreMetrics {
+        StoreMetrics::default()
+    }
 }
 
 /// An iterator over key-value pairs of bytes, borrowing its store.

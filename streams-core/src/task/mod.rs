@@ -160,6 +160,14 @@ impl Task {
         self.ctx.metrics
     }
 
+    /// The metrics of the task's stores, summed.
+    pub(crate) fn store_metrics(&self) -> crate::state::StoreMetrics {
+        self.state
+            .as_ref()
+            .map(|s| s.store_metrics())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn stream_time(&self) -> i64 {
         self.ctx.stream_time
     }

@@ -18,6 +18,9 @@ pub(super) struct Cache {
     pub(super) budget: usize,
     timestamp: Rc<Cell<i64>>,
     pending: Vec<CacheFlushEntry>,
+    /// Reads answered and not answered by the cache (reads take `&self`).
+    hits: Cell<u64>,
+    misses: Cell<u64>,
 }
 
 impl Cache {
@@ -28,6 +31,8 @@ impl Cache {
             budget: ctx.cache_bytes(),
             timestamp: ctx.timestamp_source().clone(),
             pending: Vec::new(),
+            hits: Cell::new(0),
+            misses: Cell::new(0),
         }
     }
 
@@ -94,12 +99,24 @@ impl Cache {
     }
 
     pub(super) fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        match self.cache.try_borrow_mut() {
+        let found = match self.cache.try_borrow_mut() {
             Ok(mut cache) => cache.get(key),
             // Only reachable if a read re-enters the cache during another read; answering
             // without touching the LRU order is still correct.
             Err(_) => self.cache.try_borrow().ok().and_then(|c| c.peek(key)),
-        }
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.set(counter.get() + 1);
+        found
+    }
+
+    /// The reads [`get`](Self::get) answered from the cache, and those it did not.
+    pub(super) fn hits_and_misses(&self) -> (u64, u64) {
+        (self.hits.get(), self.misses.get())
     }
 
     pub(super) fn snapshot(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Vec<Cached> {

@@ -90,6 +90,14 @@ macro_rules! caching_state_store {
         ) -> ::streams_core::Result<()> {
             self.inner.restore_batch(records)
         }
+
+        fn metrics(&self) -> ::streams_core::state::StoreMetrics {
+            let mut m = self.inner.metrics();
+            let (hits, misses) = self.cache.hits_and_misses();
+            m.cache_hits += hits;
+            m.cache_misses += misses;
+            m
+        }
     };
 }
 

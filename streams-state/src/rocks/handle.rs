@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use streams_core::Result;
+use streams_core::state::StoreMetrics;
 
 use crate::error::StateError;
 use crate::rocks::{RocksDbConfigSetter, RocksDbResources, open_db};
@@ -114,6 +115,16 @@ impl DbHandle {
 /// field is its [`DbHandle`]: all but `restore_batch`, which depends on the store's layout.
 /// A commit has nothing to do: writes are in RocksDB's memtables, which `flush` writes out
 /// before a checkpoint.
+/// What RocksDB reports about `db`, read from its properties (zero where one is missing).
+pub(crate) fn db_metrics(db: &DB) -> StoreMetrics {
+    let property = |name: &str| db.property_int_value(name).ok().flatten().unwrap_or(0);
+    let mut m = StoreMetrics::default();
+    m.rocksdb_live_data_bytes = property("rocksdb.estimate-live-data-size");
+    m.rocksdb_memtable_bytes = property("rocksdb.cur-size-all-mem-tables");
+    m.rocksdb_block_cache_bytes = property("rocksdb.block-cache-usage");
+    m
+}
+
 macro_rules! handle_lifecycle {
     () => {
         fn name(&self) -> &str {
@@ -135,6 +146,13 @@ macro_rules! handle_lifecycle {
         fn close(&mut self) -> ::streams_core::Result<()> {
             self.handle.close();
             Ok(())
+        }
+
+        fn metrics(&self) -> ::streams_core::state::StoreMetrics {
+            self.handle
+                .db()
+                .map(crate::rocks::handle::db_metrics)
+                .unwrap_or_default()
         }
     };
 }

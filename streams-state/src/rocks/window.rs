@@ -7,10 +7,11 @@ use std::sync::Arc;
 use rocksdb::{DB, ReadOptions, WriteBatch, WriteOptions};
 use streams_core::Result;
 use streams_core::state::{
-    ChangelogRecord, StateStore, WindowBytesEntry, WindowBytesIter, WindowBytesStore,
+    ChangelogRecord, StateStore, StoreMetrics, WindowBytesEntry, WindowBytesIter, WindowBytesStore,
 };
 
 use crate::error::StateError;
+use crate::rocks::handle::db_metrics;
 use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
 use crate::window_key;
 
@@ -361,6 +362,14 @@ impl StateStore for RocksDbWindowStore {
     /// writes out before a checkpoint.
     fn commit(&mut self) -> Result<()> {
         self.check_open()
+    }
+
+    fn metrics(&self) -> StoreMetrics {
+        let mut total = StoreMetrics::default();
+        for segment in self.segments.values() {
+            total.add(&db_metrics(&segment.db));
+        }
+        total
     }
 
     fn close(&mut self) -> Result<()> {

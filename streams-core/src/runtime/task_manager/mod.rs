@@ -228,6 +228,12 @@ impl TaskManager {
             .iter()
             .map(|(id, e)| (*id, e.task.metrics()))
             .collect();
+        let mut stores = crate::state::StoreMetrics::default();
+        for e in self.tasks.values() {
+            stores.add(&e.task.store_metrics());
+        }
+        self.metrics.stores = stores;
+        self.metrics.tasks_restoring = self.restoring as u64;
         let collector = self.collector.borrow();
         self.metrics.delivery_dropped = self.delivery_base.0 + collector.dropped;
         self.metrics.delivery_dead_lettered = self.delivery_base.1 + collector.dead_lettered;

@@ -362,9 +362,16 @@ struct Instance {
 }
 
 impl Instance {
-    fn spawn(bootstrap: &str, app: &str, topic: &str, dir: &std::path::Path) -> Instance {
+    fn spawn(
+        bootstrap: &str,
+        app: &str,
+        topic: &str,
+        dir: &std::path::Path,
+        extra: &[&str],
+    ) -> Instance {
         let mut child = Command::new(env!("CARGO_BIN_EXE_serve-app"))
             .args([bootstrap, app, topic, &dir.display().to_string()])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -421,9 +428,19 @@ fn three_instances_answer_any_key_anywhere_and_never_wrongly_while_one_dies() {
     produce_input(&bootstrap, &topic, &data);
     let app = unique("serve3-app");
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // The first instance redirects requests for keys it does not hold; the others forward
+    // them. The first is also the one that dies.
     let mut instances: Vec<Instance> = dirs
         .iter()
-        .map(|d| Instance::spawn(&bootstrap, &app, &topic, d.path()))
+        .enumerate()
+        .map(|(i, d)| {
+            let extra: &[&str] = if i == 0 {
+                &["server.forwarding=redirect"]
+            } else {
+                &[]
+            };
+            Instance::spawn(&bootstrap, &app, &topic, d.path(), extra)
+        })
         .collect();
     let keys: Vec<&String> = data.counts.keys().collect();
 
@@ -468,6 +485,40 @@ fn three_instances_answer_any_key_anywhere_and_never_wrongly_while_one_dies() {
             assert_eq!(windows_of(&a.body), data.hourly[*key], "{key} (#{i})");
         }
     }
+    // The redirecting instance sends clients to the owner, which answers exactly.
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let others: Vec<&String> = instances[1..].iter().map(|i| &i.addr).collect();
+    let mut redirected = 0;
+    for key in &keys {
+        let path = format!("/stores/{HOURLY}/keys/{key}");
+        let response = no_redirects
+            .get(format!("http://{}{path}", instances[0].addr))
+            .call()
+            .unwrap();
+        match response.status().as_u16() {
+            200 | 503 => {}
+            307 => {
+                let location = response.headers()["location"].to_str().unwrap().to_owned();
+                let target = location
+                    .strip_prefix("http://")
+                    .and_then(|l| l.strip_suffix(path.as_str()))
+                    .unwrap_or_else(|| panic!("redirect of {key} to {location}"));
+                assert!(others.iter().any(|o| *o == target), "{location}");
+                let a = http_get(target, &path);
+                if a.status == 200 {
+                    assert_eq!(windows_of(&a.body), data.hourly[*key], "{key} at {target}");
+                }
+                redirected += 1;
+            }
+            s => panic!("{key}: {s}"),
+        }
+    }
+    assert!(redirected > 0, "no key was redirected");
+
     let members = http_get(&instances[0].addr, "/instances");
     assert_eq!(members.status, 200, "{}", members.body);
     let listed = members.body.as_array().unwrap();

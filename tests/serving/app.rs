@@ -8,7 +8,9 @@
 //! It runs [`topology`](topology::topology) (counts per key in `counts`, sums and counts
 //! per key and hour in `hourly`) under exactly-once, serves both stores over HTTP on a port
 //! of its own (`application.server`), and prints `SERVING <host:port>` once the server
-//! listens. `KEY=VALUE` entries are streams configs. Closing stdin closes it cleanly.
+//! listens. `KEY=VALUE` entries are streams configs, except `server.forwarding=redirect`,
+//! which makes the server redirect requests for keys other instances own instead of
+//! forwarding them. Closing stdin closes it cleanly.
 
 #[path = "../../examples/hourly_revenue/log.rs"]
 mod log;
@@ -18,7 +20,7 @@ use std::io::BufRead as _;
 use std::process::ExitCode;
 
 use streams_dsl::prelude::*;
-use streams_server::StreamsServer;
+use streams_server::{Forwarding, ServerOptions, StreamsServer};
 
 fn main() -> ExitCode {
     log::init();
@@ -48,14 +50,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .set("commit.interval.ms", "100")
         .set("session.timeout.ms", "6000")
         .set("application.server", addr.to_string());
+    let mut options = ServerOptions::default();
     for entry in extra {
         let (k, v) = entry
             .split_once('=')
             .ok_or_else(|| format!("'{entry}' is not KEY=VALUE"))?;
-        config.insert(k, v);
+        match (k, v) {
+            ("server.forwarding", "redirect") => {
+                options = options.forwarding(Forwarding::Redirect);
+            }
+            ("server.forwarding", _) => return Err(format!("unknown forwarding '{v}'").into()),
+            _ => {
+                config.insert(k, v);
+            }
+        }
     }
     let mut streams = KafkaStreams::new(topology::topology(input)?, config)?;
     let server = StreamsServer::new(streams.handle())
+        .options(options)
         .key_value_store::<String, i64>(topology::COUNTS, Serdes::string())
         .window_store::<String, topology::Totals>(topology::HOURLY, Serdes::string())
         .session_store::<String, i64>(topology::SESSIONS, Serdes::string())

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh machine, and nothing that is already there:
 # libclang (RocksDB's bindings are generated with bindgen) and a C/C++ toolchain for
-# librdkafka and RocksDB, and the Python packages of the Avro cross-check. Sourced by
+# librdkafka and RocksDB, openssl for test certificates, and the Python packages of the Avro
+# cross-check. Sourced by
 # tests/run.sh and examples/hourly-revenue.sh.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
+# The registry TLS tests (tests/avro_tls.rs) make their certificates with openssl.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -714,6 +714,33 @@ fn an_interrupted_restore_resumes_from_its_last_checkpoint() -> TestResult {
 }
 
 #[test]
+fn restore_remaining_counts_down_to_zero_as_batches_are_applied() -> TestResult {
+    let env = Env::new();
+    fill_changelog(&env, 1_000);
+    let mut m = env
+        .manager(vec![persistent_kv()])
+        .with_restore_batch_size(100);
+    assert_eq!(
+        m.restore_remaining(),
+        0,
+        "nothing is restoring before register"
+    );
+    m.register()?;
+    let mut remaining = Vec::new();
+    loop {
+        let done = m.restore_step(&mut *env.log.borrow_mut(), 250)?;
+        remaining.push(m.restore_remaining());
+        if done {
+            break;
+        }
+    }
+    m.finish_restore()?;
+    assert_eq!(remaining, [750, 500, 250, 0], "{remaining:?}");
+    assert_eq!(m.restore_remaining(), 0);
+    Ok(())
+}
+
+#[test]
 fn an_interrupted_in_memory_restore_starts_over() -> TestResult {
     let env = Env::new();
     fill_changelog(&env, 1_000);

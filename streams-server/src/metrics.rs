@@ -231,6 +231,14 @@ impl Collector for MetricsCollector {
             None,
             m.tasks_restoring as f64,
         )?;
+        gauge(
+            e,
+            "restore_remaining_records_total",
+            "Changelog records still to restore in the partitions being restored \
+             (restore-remaining-records-total).",
+            None,
+            m.restore_remaining as f64,
+        )?;
         counter(
             e,
             "record_cache_hits",

@@ -53,6 +53,9 @@ pub struct StreamsMetrics {
     pub stores: StoreMetrics,
     /// Tasks whose stores are still restoring from their changelogs.
     pub tasks_restoring: u64,
+    /// Changelog records still to restore in the partitions being restored now (Java's
+    /// `restore-remaining-records-total`, counting only partitions whose restore has begun).
+    pub restore_remaining: u64,
 }
 
 /// One stream thread's counters, published for [`StreamsMetrics`].
@@ -80,6 +83,7 @@ pub(crate) struct ThreadMetrics {
     /// The stores of its current tasks.
     pub(crate) stores: StoreMetrics,
     pub(crate) tasks_restoring: u64,
+    pub(crate) restore_remaining: u64,
 }
 
 impl StreamsMetrics {
@@ -109,6 +113,7 @@ impl StreamsMetrics {
             m.tasks.extend(t.tasks.iter().map(|(id, c)| (*id, *c)));
             m.stores.add(&t.stores);
             m.tasks_restoring += t.tasks_restoring;
+            m.restore_remaining += t.restore_remaining;
             m.consumer_lag
                 .extend(t.lag.iter().map(|(k, v)| (k.clone(), *v)));
         }

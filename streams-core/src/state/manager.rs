@@ -337,6 +337,17 @@ impl StateManager {
             .map(|s| &s.built)
     }
 
+    /// Changelog records still to restore in the partition being restored now (the end
+    /// offset it had when its restore began, less the position); 0 when not restoring. The
+    /// stores whose restore has not begun yet are not counted: their end offsets are read
+    /// when it begins.
+    pub fn restore_remaining(&self) -> u64 {
+        self.restoring
+            .as_ref()
+            .and_then(|r| r.current.as_ref())
+            .map_or(0, |p| u64::try_from(p.end - p.position).unwrap_or(0))
+    }
+
     /// The metrics of every store, summed (see [`StoreMetrics::add`]). A store in use right
     /// now (borrowed) is left out of this report.
     pub fn store_metrics(&self) -> StoreMetrics {

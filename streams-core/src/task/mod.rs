@@ -160,6 +160,11 @@ impl Task {
         self.ctx.metrics
     }
 
+    /// Changelog records still to restore (see [`StateManager::restore_remaining`]).
+    pub(crate) fn restore_remaining(&self) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.restore_remaining())
+    }
+
     /// The metrics of the task's stores, summed.
     pub(crate) fn store_metrics(&self) -> crate::state::StoreMetrics {
         self.state

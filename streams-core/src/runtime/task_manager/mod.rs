@@ -234,6 +234,12 @@ impl TaskManager {
         }
         self.metrics.stores = stores;
         self.metrics.tasks_restoring = self.restoring as u64;
+        self.metrics.restore_remaining = self
+            .tasks
+            .values()
+            .filter(|e| e.restoring)
+            .map(|e| e.task.restore_remaining())
+            .sum();
         let collector = self.collector.borrow();
         self.metrics.delivery_dropped = self.delivery_base.0 + collector.dropped;
         self.metrics.delivery_dead_lettered = self.delivery_base.1 + collector.dead_lettered;

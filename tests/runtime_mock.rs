@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use streams_core::TaskId;
 use streams_core::runtime::{KafkaStreams, State, StateListener};
+use streams_core::serde::Serdes;
 use support::{
     Cluster, Read, Reader, count_topology, latest, produce, unique, upper_topology, wait_until,
 };
@@ -730,4 +731,64 @@ fn a_running_instance_answers_queries_of_its_stores() {
             .is_err(),
         "a closed instance answers no queries"
     );
+}
+
+#[test]
+fn max_task_idle_waits_for_an_empty_partition_then_processes_without_it() {
+    let cluster = Cluster::mock();
+    let (a, b, output) = (unique("idle-a"), unique("idle-b"), unique("idle-out"));
+    for t in [&a, &b, &output] {
+        cluster.create_topic(t, 1);
+    }
+    let bootstrap = cluster.bootstrap();
+    // One source over both topics: one task reading two partitions.
+    let mut topology = streams_core::Topology::new();
+    topology
+        .add_source(
+            "in",
+            &[a.as_str(), b.as_str()],
+            streams_core::Consumed::with(Serdes::string(), Serdes::string()),
+        )
+        .unwrap()
+        .add_sink(
+            "out",
+            &output,
+            streams_core::Produced::with(Serdes::string(), Serdes::string()),
+            &["in"],
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = cluster
+        .streams_config(&unique("idle-app"), dir.path())
+        .set("max.task.idle.ms", "4000");
+    let mut streams = KafkaStreams::new(topology, config).unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(streams.wait_for_state(State::Running, TIMEOUT));
+
+    // A record on `a`, none on `b`: once both partitions are known to be caught up, the
+    // task still holds the record back, waiting for `b`.
+    produce(&bootstrap, &a, &[("k", "late-on-a")], 2_000);
+    let caught_up = |s: &KafkaStreams| {
+        let lag = s.metrics().consumer_lag;
+        lag.get(&(a.clone(), 0)) == Some(&0) && lag.get(&(b.clone(), 0)) == Some(&0)
+    };
+    assert!(wait_until(TIMEOUT, || caught_up(&streams)));
+    let mut reader = Reader::new(&bootstrap, &output, false);
+    reader.poll(Duration::from_millis(500));
+    assert!(
+        reader.records.is_empty(),
+        "processed without waiting: {:?}",
+        reader.records
+    );
+    // An earlier record on `b` arrives within the wait: it goes first.
+    produce(&bootstrap, &b, &[("k", "early-on-b")], 1_000);
+    assert!(reader.read_at_least(2, TIMEOUT), "{:?}", reader.records);
+    let values: Vec<String> = reader.records.iter().map(|r| r.value_str()).collect();
+    assert_eq!(values, ["early-on-b", "late-on-a"]);
+
+    // `b` stays empty: after the idle time the task processes `a` without it.
+    produce(&bootstrap, &a, &[("k", "alone-on-a")], 3_000);
+    assert!(reader.read_at_least(3, TIMEOUT), "{:?}", reader.records);
+    assert_eq!(reader.records[2].value_str(), "alone-on-a");
+    streams.close().unwrap();
 }

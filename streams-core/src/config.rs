@@ -278,18 +278,7 @@ impl StreamsConfig {
         self.processing_handling()?;
         self.production_handling()?;
         self.i64_value("replication.factor")?;
-        // A task processes whatever its partitions have buffered; it never waits for an
-        // empty partition, which is Kafka Streams' -1 and close to its default 0.
-        if let Some(ms) = self.i64_value("max.task.idle.ms")?
-            && ms > 0
-        {
-            return Err(Error::Config {
-                key: "max.task.idle.ms".into(),
-                reason: format!(
-                    "{ms} is not supported: tasks never wait for empty partitions (0 or -1)"
-                ),
-            });
-        }
+        self.max_task_idle()?;
         if let Some(n) = self.i64_value("num.standby.replicas")?
             && n != 0
         {
@@ -424,6 +413,26 @@ impl StreamsConfig {
         match self.get("application.server") {
             None | Some("") => Ok(None),
             Some(v) => v.parse().map(Some),
+        }
+    }
+
+    /// `max.task.idle.ms` when positive: how long a task with several input partitions
+    /// waits for an empty, caught-up partition before processing the others (see the
+    /// runtime's task docs). 0 (the default) and -1 never wait: a task processes whatever its
+    /// partitions have buffered, which is Kafka Streams' -1 and close to its 0 (which waits
+    /// only for partitions whose lag is not known to be zero).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a value below -1.
+    pub fn max_task_idle(&self) -> Result<Option<Duration>> {
+        match self.i64_value("max.task.idle.ms")? {
+            None | Some(-1 | 0) => Ok(None),
+            Some(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms as u64))),
+            Some(ms) => Err(Error::Config {
+                key: "max.task.idle.ms".into(),
+                reason: format!("{ms} is below -1"),
+            }),
         }
     }
 
@@ -687,7 +696,7 @@ mod tests {
         // Settings this runtime cannot honour are refused rather than ignored.
         for (key, value) in [
             ("num.standby.replicas", "1"),
-            ("max.task.idle.ms", "100"),
+            ("max.task.idle.ms", "-2"),
             (OUTER_JOIN_EMIT_INTERVAL, "-1"),
         ] {
             let err = base.clone().set(key, value).validate().err();
@@ -696,12 +705,17 @@ mod tests {
                 "{key}={value}: {err:?}"
             );
         }
-        assert!(
+        for ms in ["-1", "0", "100"] {
+            assert!(base.clone().set("max.task.idle.ms", ms).validate().is_ok());
+        }
+        assert_eq!(
             base.clone()
-                .set("max.task.idle.ms", "-1")
-                .validate()
-                .is_ok()
+                .set("max.task.idle.ms", "100")
+                .max_task_idle()
+                .ok(),
+            Some(Some(Duration::from_millis(100)))
         );
+        assert_eq!(base.max_task_idle().ok(), Some(None));
         assert!(
             base.clone()
                 .set("consumer.fetch.min.bytes", "1")

@@ -203,6 +203,7 @@ fn new_manager(
         shared: Arc::clone(&setup.shared),
         config: Arc::clone(&setup.config),
         globals: Arc::clone(&setup.globals),
+        max_task_idle: setup.config.max_task_idle()?,
     };
     Ok(Rc::new(RefCell::new(TaskManager::new(
         manager_setup,

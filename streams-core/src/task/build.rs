@@ -43,6 +43,7 @@ impl Task {
             flushed,
             initialized: false,
             state,
+            idling: None,
         })
     }
 }

@@ -7,6 +7,7 @@
 mod build;
 mod changelog;
 mod commit;
+mod idle;
 mod input;
 mod restore;
 mod spec;
@@ -53,6 +54,8 @@ pub(crate) struct Task {
     flushed: Vec<usize>,
     initialized: bool,
     state: Option<StateManager>,
+    /// Set with a positive `max.task.idle.ms` and more than one input partition.
+    idling: Option<idle::Idling>,
 }
 
 impl Task {
@@ -158,6 +161,43 @@ impl Task {
 
     pub(crate) fn metrics(&self) -> TaskMetrics {
         self.ctx.metrics
+    }
+
+    /// Waits up to `max_idle` for empty input partitions before processing (see
+    /// [`idle`]); a task with one input partition never waits.
+    pub(crate) fn set_max_idle(&mut self, max_idle: Option<std::time::Duration>) {
+        self.idling = max_idle
+            .filter(|_| self.queues.len() > 1)
+            .map(idle::Idling::new);
+    }
+
+    /// Whether the task may process now under `max.task.idle.ms`; `lag` gives a partition's
+    /// consumer lag, `None` when unknown.
+    pub(crate) fn ready_to_process(
+        &mut self,
+        lag: &dyn Fn(&str, i32) -> Option<i64>,
+        now: std::time::Instant,
+    ) -> bool {
+        let Some(idling) = &mut self.idling else {
+            return true;
+        };
+        let views: Vec<idle::PartitionView<'_>> = self
+            .queues
+            .iter()
+            .enumerate()
+            .map(|(i, q)| idle::PartitionView {
+                queue: i,
+                topic: &q.topic,
+                partition: q.partition,
+                buffered: q.source.borrow().head_timestamp(q.local).is_some(),
+            })
+            .collect();
+        idling.ready(views, lag, now)
+    }
+
+    /// Whether the task waits for empty partitions at all.
+    pub(crate) fn idles(&self) -> bool {
+        self.idling.is_some()
     }
 
     /// Changelog records still to restore (see [`StateManager::restore_remaining`]).

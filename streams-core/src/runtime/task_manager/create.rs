@@ -123,6 +123,7 @@ impl TaskManager {
             },
         )?;
         task.begin_restore()?;
+        task.set_max_idle(self.setup.max_task_idle);
         self.metrics.tasks_created += 1;
         tracing::info!(task = %id, partitions = ?partitions, changelogs = ?task.changelog_partitions(), "task created; restoring");
         pause(consumer, &partitions);
@@ -136,6 +137,7 @@ impl TaskManager {
                 full: false,
                 bytes: 0,
                 restoring: true,
+                idle_waiting: false,
                 _lock: lock,
             },
         );

@@ -1,6 +1,7 @@
 //! Feeding the tasks: consumed records go to their task's queue, buffered within bounds,
 //! and are processed task by task, with punctuators, until the round's time is up.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
@@ -32,7 +33,9 @@ pub(super) struct Route {
 impl TaskManager {
     /// Whether some task has records waiting to be processed.
     pub(crate) fn has_buffered(&self) -> bool {
-        self.tasks.values().any(|e| e.buffered > 0)
+        self.tasks
+            .values()
+            .any(|e| e.buffered > 0 && !e.idle_waiting)
     }
 
     /// Adds a consumed record to its task; returns whether the task's buffer is now full.
@@ -136,17 +139,43 @@ impl TaskManager {
         Ok(())
     }
 
+    /// The consumer lag per partition, from the thread's last statistics, when some task
+    /// waits for empty partitions under `max.task.idle.ms`.
+    fn idle_lag(&self) -> Option<BTreeMap<(String, i32), i64>> {
+        if !self.tasks.values().any(|e| e.task.idles()) {
+            return None;
+        }
+        let shared = self.setup.shared.lock();
+        Some(
+            shared
+                .metrics
+                .get(self.setup.index)
+                .map(|m| m.lag.clone())
+                .unwrap_or_default(),
+        )
+    }
+
     /// Processes buffered records, [`TASK_BURST`] of a task before the next task's turn,
     /// with the stream-time punctuators, until no record is left or [`PROCESS_BUDGET`] is
     /// spent.
     fn process_buffered(&mut self) -> Result<()> {
         let started = Instant::now();
         let mut processed: u32 = 0;
+        let lag = self.idle_lag();
         loop {
             let mut any = false;
             for entry in self.tasks.values_mut() {
                 if entry.restoring {
                     continue;
+                }
+                if let Some(lag) = &lag {
+                    let lag_of = |topic: &str, partition: i32| {
+                        lag.get(&(topic.to_owned(), partition)).copied()
+                    };
+                    entry.idle_waiting = !entry.task.ready_to_process(&lag_of, started);
+                    if entry.idle_waiting {
+                        continue;
+                    }
                 }
                 for _ in 0..TASK_BURST {
                     if entry.task.process_one()? {

@@ -50,6 +50,9 @@ struct TaskEntry {
     /// The stores are still restoring: the task's partitions are paused and it neither
     /// processes nor commits.
     restoring: bool,
+    /// Waiting, under `max.task.idle.ms`, for an empty partition: its buffered records do
+    /// not keep the thread from blocking in its next poll.
+    idle_waiting: bool,
     /// The task directory's lock, held while the task lives in this thread. Declared last:
     /// it is released only after the task has closed.
     _lock: TaskDirLock,
@@ -110,6 +113,8 @@ pub(crate) struct ManagerSetup {
     pub(crate) config: Arc<StreamsConfig>,
     /// The global stores, which every task reads.
     pub(crate) globals: Arc<GlobalStores>,
+    /// `max.task.idle.ms`, when positive.
+    pub(crate) max_task_idle: Option<Duration>,
 }
 
 impl TaskManager {

@@ -403,7 +403,7 @@ impl StreamsConfig {
 
     /// `application.server`: the `host:port` where this instance answers interactive
     /// queries, which the other instances learn through the consumer group (see
-    /// [`KafkaStreams::query_metadata_for_key`](crate::KafkaStreams::query_metadata_for_key));
+    /// [`StreamsHandle::query_metadata_for_key`](crate::StreamsHandle::query_metadata_for_key));
     /// `None` when unset or empty.
     ///
     /// # Errors

@@ -20,7 +20,7 @@ use streams_core::partitioner::default_partition;
 use streams_core::runtime::{KafkaStreams, State};
 use streams_core::serde::Serdes;
 use streams_core::state::StoreBuilder;
-use streams_core::topology::{InternalTopic, InternalTopicKind};
+use streams_core::topology::{InternalTopic, InternalTopicKind, OutputTopic};
 use streams_core::{Consumed, Produced, Topology};
 use streams_state::Stores;
 use support::{
@@ -378,6 +378,61 @@ fn internal_topics_are_created_with_their_configs() {
         reader.read_at_least(2, TIMEOUT),
         "records flow through the repartition topic"
     );
+    streams.close().unwrap();
+}
+
+#[test]
+fn declared_output_topics_are_created_with_their_settings_and_existing_ones_kept() {
+    let cluster = Cluster::broker();
+    let bootstrap = cluster.bootstrap();
+    let input = unique("decl-in");
+    let created = unique("decl-out");
+    let kept = unique("decl-kept");
+    cluster.create_topic(&input, 2);
+    cluster.create_topic(&kept, 1);
+    let mut t = Topology::new();
+    t.add_source(
+        "in",
+        &[input.as_str()],
+        Consumed::with(Serdes::string(), Serdes::string()),
+    )
+    .unwrap()
+    .add_sink(
+        "out",
+        created.as_str(),
+        Produced::with(Serdes::string(), Serdes::string()),
+        &["in"],
+    )
+    .unwrap()
+    .add_sink(
+        "copy",
+        kept.as_str(),
+        Produced::with(Serdes::string(), Serdes::string()),
+        &["in"],
+    )
+    .unwrap();
+    t.add_output_topic(
+        OutputTopic::new(created.as_str(), 5)
+            .compacted()
+            .retention(Duration::from_secs(7_200)),
+    );
+    t.add_output_topic(OutputTopic::new(kept.as_str(), 4));
+    let dir = tempfile::tempdir().unwrap();
+    let mut streams =
+        KafkaStreams::new(t, cluster.streams_config(&unique("decl-app"), dir.path())).unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    assert_eq!(partition_count(&bootstrap, &created), 5);
+    assert_eq!(
+        partition_count(&bootstrap, &kept),
+        1,
+        "an existing topic is left as it is"
+    );
+    let configs = describe(&bootstrap, &[&created]);
+    assert_eq!(configs[&created]["cleanup.policy"], "compact");
+    assert_eq!(configs[&created]["retention.ms"], "7200000");
+    produce(&bootstrap, &input, &[("k1", "a"), ("k2", "b")], 1_000);
+    let mut reader = Reader::new(&bootstrap, &created, false);
+    assert!(reader.read_at_least(2, TIMEOUT), "{:?}", reader.records);
     streams.close().unwrap();
 }
 

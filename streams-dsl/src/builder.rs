@@ -187,6 +187,14 @@ impl StreamsBuilder {
         self
     }
 
+    /// Declares an output topic the application creates, with its partitions, replication
+    /// and configuration (retention, compaction), when it does not exist at start; see
+    /// [`OutputTopic`](streams_core::topology::OutputTopic).
+    pub fn add_output_topic(&self, topic: streams_core::topology::OutputTopic) -> &Self {
+        self.state.borrow_mut().topology.add_output_topic(topic);
+        self
+    }
+
     pub(crate) fn state(&self) -> &Shared {
         &self.state
     }

@@ -103,6 +103,7 @@ pub mod prelude {
         StreamsMetadata, StreamsMetrics, TopicCreator,
     };
     pub use streams_core::serde::Serdes;
+    pub use streams_core::topology::OutputTopic;
     pub use streams_core::window::{Window, Windowed};
     pub use streams_core::{
         Consumed, Error, ErrorHandling, Headers, HostInfo, Named, OUTER_JOIN_EMIT_INTERVAL,

@@ -81,6 +81,7 @@ pub(crate) fn plan_topics(
     planner.plan_subscriptions(&mut plan);
     planner.plan_repartition_topics(&mut plan);
     planner.plan_changelogs(&mut plan);
+    planner.plan_output_topics(&mut plan);
     let mut dead_letter_names = BTreeSet::new();
     if dead_letters.sources {
         planner.plan_source_dead_letters(&mut plan, &mut dead_letter_names);
@@ -375,6 +376,26 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The declared output topics that do not exist yet; existing ones are left as they are.
+    fn plan_output_topics(&self, plan: &mut TopicPlan) {
+        for t in self.topology.output_topics() {
+            if self.existing.contains_key(&t.name) {
+                continue;
+            }
+            plan.to_create.push(TopicSpec {
+                name: t.name.clone(),
+                partitions: t.partitions,
+                replication_factor: if t.replication_factor == -1 {
+                    self.replication_factor
+                } else {
+                    t.replication_factor
+                },
+                config: t.config.clone(),
+                role: TopicRole::Output,
+            });
+        }
+    }
+
     /// A repartition topic for every internal topic.
     fn plan_repartition_topics(&self, plan: &mut TopicPlan) {
         for name in self.internal.keys() {
@@ -478,10 +499,16 @@ impl<'a> Planner<'a> {
             if dead_letter_names.contains(&name) {
                 continue;
             }
+            let declared = self
+                .topology
+                .output_topics()
+                .find(|t| t.name == sink)
+                .map(|t| t.partitions);
             let partitions = self
                 .existing
                 .get(&sink)
                 .copied()
+                .or(declared)
                 .or_else(|| subs.iter().filter_map(|&s| self.sub_count(s)).max())
                 .unwrap_or(1);
             dead_letter_names.insert(name.clone());
@@ -621,6 +648,45 @@ mod tests {
         ]);
         let plan = plan_topics(&t, "app", &existing, -1, false)?;
         assert_eq!(plan.partitions["app-rep-repartition"], 2);
+        Ok(())
+    }
+
+    #[test]
+    fn declared_output_topics_are_created_when_missing_and_left_when_present() -> Result<()> {
+        let mut t = repartitioning()?;
+        t.add_output_topic(
+            crate::topology::OutputTopic::new("output", 6)
+                .compacted()
+                .replication_factor(2),
+        );
+        let existing = HashMap::from([("input".to_owned(), 4)]);
+        let plan = plan_topics(&t, "app", &existing, 3, true)?;
+        let output = plan
+            .to_create
+            .iter()
+            .find(|s| s.name == "output")
+            .expect("the declared output is planned");
+        assert_eq!(output.role, TopicRole::Output);
+        assert_eq!((output.partitions, output.replication_factor), (6, 2));
+        assert_eq!(output.config["cleanup.policy"], "compact");
+        assert_eq!(plan.partitions["output"], 6);
+        let dead = plan
+            .to_create
+            .iter()
+            .find(|s| s.name == "output.dead-letter")
+            .expect("its dead-letter topic");
+        assert_eq!(
+            dead.partitions, 6,
+            "as the declared output, not its writers"
+        );
+
+        let existing = HashMap::from([("input".to_owned(), 4), ("output".to_owned(), 2)]);
+        let plan = plan_topics(&t, "app", &existing, 3, false)?;
+        assert!(plan.to_create.iter().all(|s| s.name != "output"));
+        assert_eq!(
+            plan.partitions["output"], 2,
+            "an existing topic keeps its count"
+        );
         Ok(())
     }
 

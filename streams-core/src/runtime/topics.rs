@@ -29,6 +29,9 @@ pub enum TopicRole {
     DeadLetter,
     /// A retry topic, `<topic>.retry-<n>`.
     Retry,
+    /// An output topic the application declared
+    /// ([`Topology::add_output_topic`](crate::Topology::add_output_topic)).
+    Output,
 }
 
 /// A topic to create, with its partition count and topic configuration.

@@ -9,6 +9,7 @@ mod describe;
 mod description;
 mod node;
 mod nodes;
+mod output_topic;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub use description::{
     TopologyDescription,
 };
 pub(crate) use node::{BuildContext, BuiltNode, NodeKind, NodeLifecycle, SinkTopic, SourceInput};
+pub use output_topic::OutputTopic;
 
 use node::{NodeDef, Types};
 
@@ -86,6 +88,8 @@ pub struct Topology {
     /// Source topics given their own offset reset policy.
     offset_resets: BTreeMap<String, OffsetReset>,
     pub(crate) global_stores: Vec<GlobalStoreDef>,
+    /// Output topics the application creates when missing, by name.
+    output_topics: BTreeMap<String, OutputTopic>,
 }
 
 /// A global store: its source node, the processor that updates it, and its topic.
@@ -586,6 +590,19 @@ impl Topology {
     pub fn add_internal_topic(&mut self, topic: InternalTopic) -> &mut Self {
         self.internal_topics.insert(topic.name.clone(), topic);
         self
+    }
+
+    /// Declares an output topic that [`KafkaStreams::start`](crate::runtime::KafkaStreams::start)
+    /// creates, with its partitions, replication and configuration, when it does not exist.
+    /// A second declaration of the same name replaces the first.
+    pub fn add_output_topic(&mut self, topic: OutputTopic) -> &mut Self {
+        self.output_topics.insert(topic.name.clone(), topic);
+        self
+    }
+
+    /// The declared output topics.
+    pub fn output_topics(&self) -> impl Iterator<Item = &OutputTopic> {
+        self.output_topics.values()
     }
 
     /// Requires the given source topics to have equal partition counts (the two sides of a

@@ -37,6 +37,9 @@ mod cogroup;
 #[path = "conformance_process.rs"]
 mod process;
 
+#[path = "conformance_sql.rs"]
+mod sql;
+
 /// How a case's output bytes are rendered as JSON, as `Ref.java` renders them.
 #[derive(Clone, Copy)]
 enum Render {
@@ -528,6 +531,7 @@ fn cases() -> BTreeMap<&'static str, Case> {
     fk_join::register(&mut m);
     cogroup::register(&mut m);
     process::register(&mut m);
+    sql::register(&mut m);
     m.insert(
         "filter_map",
         Case {

@@ -65,6 +65,7 @@ import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.SessionWindowedDeserializer;
 import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindowedDeserializer;
 import org.apache.kafka.streams.kstream.TimeWindows;
@@ -74,6 +75,8 @@ import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
 import org.apache.kafka.streams.processor.api.FixedKeyRecord;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.SessionStore;
+import org.apache.kafka.streams.state.WindowStore;
 import org.apache.kafka.streams.state.Stores;
 import org.apache.kafka.streams.test.TestRecord;
 import org.apache.kafka.common.utils.Bytes;
@@ -791,6 +794,143 @@ public class Ref {
                     .toStream()
                     .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
                                                 Serdes.Long()));
+            });
+
+        // sql_*: topologies the SQL front end compiles (the statements are in
+        // tests/conformance_sql.rs), written here as the equivalent DSL. Sources are
+        // `(k VARCHAR KEY, v VARCHAR)` in the KAFKA format: streams drop null values, as
+        // ksqlDB's do; WHERE is a filter, the projection a mapValues; an aggregation first
+        // maps each row to its GROUP BY values and aggregate arguments, groups by key (or by
+        // a value through the repartition topic "Aggregate-GroupBy"), aggregates into the
+        // store "Aggregate-Aggregate-Materialize" and maps the aggregate to the row.
+        add("sql_filter_project", "SQL: SELECT k, UCASE(v) AS v FROM s WHERE LEN(v) > 3",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                b.<String, String>stream("input")
+                    .filter((k, v) -> v != null && v.length() > 3)
+                    .mapValues((k, v) -> v.toUpperCase(Locale.ROOT))
+                    .to("output");
+            });
+
+        // sql_windowed_revenue: the seed's windowed revenue, with LEN(item) as the total:
+        // SELECT customerId, WINDOWSTART AS window_start, SUM(LEN(item)) AS revenue,
+        // COUNT(*) AS order_count ... WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 2 SECONDS)
+        // GROUP BY customerId, values as ksqlDB's JSON rows
+        add("sql_windowed_revenue", "SQL: SUM and COUNT per key in tumbling windows 10s grace 2s, JSON rows",
+            List.of("input"), List.of(out("output", timeWindowed(10_000L), STRING)), b -> {
+                b.<String, String>stream("input")
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> String.valueOf(v.length()))
+                    .groupByKey(Grouped.with(Serdes.String(), Serdes.String()))
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(2)))
+                    .aggregate(() -> "0,0", (String k, String len, String agg) -> {
+                            String[] p = agg.split(",");
+                            return (Long.parseLong(p[0]) + Long.parseLong(len)) + "," + (Long.parseLong(p[1]) + 1);
+                        },
+                        Materialized.<String, String, WindowStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
+                            .withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
+                    .toStream()
+                    .mapValues((Windowed<String> wk, String agg) -> {
+                        String[] p = agg.split(",");
+                        return "{\"WINDOW_START\":" + wk.window().start() + ",\"REVENUE\":" + p[0]
+                            + ",\"ORDER_COUNT\":" + p[1] + "}";
+                    })
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.String()));
+            });
+
+        // sql_hopping: SELECT k, COUNT(*) AS n ... WINDOW HOPPING (SIZE 10 SECONDS,
+        // ADVANCE BY 5 SECONDS, GRACE PERIOD 2 SECONDS) GROUP BY k, BIGINT values (KAFKA)
+        add("sql_hopping", "SQL: COUNT(*) per key in hopping windows 10s advance 5s grace 2s",
+            List.of("input"), List.of(out("output", timeWindowed(10_000L), LONG)), b -> {
+                b.<String, String>stream("input")
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .groupByKey(Grouped.with(Serdes.String(), Serdes.String()))
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(2))
+                        .advanceBy(Duration.ofSeconds(5)))
+                    .aggregate(() -> 0L, (String k, String v, Long n) -> n + 1,
+                        Materialized.<String, Long, WindowStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
+                            .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+                    .toStream()
+                    .mapValues((Windowed<String> wk, Long n) -> n)
+                    .to("output", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 10_000L),
+                                                Serdes.Long()));
+            });
+
+        // sql_session: SELECT k, COUNT(*) AS n ... WINDOW SESSION (5 SECONDS, GRACE PERIOD
+        // 2 SECONDS) GROUP BY k; merged sessions' tombstones pass through
+        add("sql_session", "SQL: COUNT(*) per key in session windows gap 5s grace 2s",
+            List.of("input"), List.of(out("output", SESSION_WINDOWED, LONG)), b -> {
+                b.<String, String>stream("input")
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .groupByKey(Grouped.with(Serdes.String(), Serdes.String()))
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2)))
+                    .aggregate(() -> 0L, (String k, String v, Long n) -> n + 1, (String k, Long x, Long y) -> x + y,
+                        Materialized.<String, Long, SessionStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
+                            .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+                    .toStream()
+                    .mapValues((Windowed<String> wk, Long n) -> n)
+                    .to("output", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
+                                                Serdes.Long()));
+            });
+
+        // sql_group_by_value: SELECT v, COUNT(*) AS n FROM s GROUP BY v: ksqlDB repartitions
+        // by the new key (as PARTITION BY v would) before aggregating
+        add("sql_group_by_value", "SQL: COUNT(*) grouped by the value, through a repartition topic",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>stream("input")
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .groupBy((k, v) -> v, Grouped.with(Serdes.String(), Serdes.String()).withName("Aggregate-GroupBy"))
+                    .aggregate(() -> 0L, (String k, String v, Long n) -> n + 1,
+                        Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
+                            .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+                    .toStream()
+                    .mapValues((String k, Long n) -> n)
+                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+            });
+
+        // sql_*_join: SELECT l.k, l.v + '/' + IFNULL(r.v, 'null') AS j FROM l LEFT JOIN r ...;
+        // a stream side is first widened to all its columns (mapValues; tables are joined as
+        // read), the join's row is filtered (a table's only with a WHERE) and projected (here
+        // the joiner already gives the projection)
+        add("sql_stream_table_join", "SQL: stream LEFT JOIN table ON the key",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> s = b.stream("input");
+                KTable<String, String> t = b.table("input2");
+                s.filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .leftJoin(t, (String l, String r) -> l + "/" + (r == null ? "null" : r))
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .to("output");
+            });
+
+        add("sql_stream_stream_join", "SQL: stream LEFT JOIN stream WITHIN 5 SECONDS GRACE PERIOD 2 SECONDS",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> a = b.stream("input");
+                KStream<String, String> c = b.stream("input2");
+                KStream<String, String> left = a.filter((k, v) -> v != null).mapValues((k, v) -> v);
+                KStream<String, String> right = c.filter((k, v) -> v != null).mapValues((k, v) -> v);
+                left.leftJoin(right, (String l, String r) -> l + "/" + (r == null ? "null" : r),
+                        JoinWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(5), Duration.ofSeconds(2))
+                            .before(Duration.ofSeconds(5)),
+                        StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String()))
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .to("output");
+            });
+
+        add("sql_table_table_join", "SQL: table LEFT JOIN table ON both keys",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> t1 = b.table("input");
+                KTable<String, String> t2 = b.table("input2");
+                t1.leftJoin(t2, (String l, String r) -> l + "/" + (r == null ? "null" : r))
+                    .mapValues((k, v) -> v)
+                    .toStream()
+                    .mapValues(v -> v)
+                    .to("output");
             });
     }
 

@@ -1,0 +1,224 @@
+//! Aggregate functions: their accumulators, updates, session merges and results.
+
+use crate::types::SqlType;
+use crate::value::Value;
+
+/// The aggregate functions.
+pub(crate) const NAMES: &[&str] = &[
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "LATEST_BY_OFFSET",
+    "EARLIEST_BY_OFFSET",
+    "COLLECT_LIST",
+];
+
+/// Whether `name` is an aggregate function.
+pub(crate) fn is_aggregate(name: &str) -> bool {
+    NAMES.contains(&name)
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggFn {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Latest,
+    Earliest,
+    CollectList,
+}
+
+/// `name` over arguments of `args` types (`None` for `*`): the function and its result type.
+///
+/// # Errors
+///
+/// A message when the arguments do not fit.
+pub(crate) fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<(AggFn, SqlType), String> {
+    let one = || -> Result<SqlType, String> {
+        match args {
+            [Some(t)] => Ok(t.clone()),
+            [None] => Err(format!("{name}(*) is not allowed; only COUNT(*)")),
+            _ => Err(format!("{name} takes one argument, not {}", args.len())),
+        }
+    };
+    Ok(match name {
+        "COUNT" => match args {
+            [] | [None] => (AggFn::CountStar, SqlType::BigInt),
+            [Some(_)] => (AggFn::Count, SqlType::BigInt),
+            _ => return Err(format!("COUNT takes one argument, not {}", args.len())),
+        },
+        "SUM" => {
+            let t = one()?;
+            if !t.is_numeric() {
+                return Err(format!("SUM needs a number, not {t}"));
+            }
+            (AggFn::Sum, t)
+        }
+        "AVG" => {
+            let t = one()?;
+            if !t.is_numeric() {
+                return Err(format!("AVG needs a number, not {t}"));
+            }
+            (AggFn::Avg, SqlType::Double)
+        }
+        "MIN" | "MAX" => {
+            let t = one()?;
+            if !(t.is_numeric() || matches!(t, SqlType::String | SqlType::Timestamp)) {
+                return Err(format!(
+                    "{name} needs a number, string or timestamp, not {t}"
+                ));
+            }
+            (
+                if name == "MIN" {
+                    AggFn::Min
+                } else {
+                    AggFn::Max
+                },
+                t,
+            )
+        }
+        "LATEST_BY_OFFSET" => (AggFn::Latest, one()?),
+        "EARLIEST_BY_OFFSET" => (AggFn::Earliest, one()?),
+        "COLLECT_LIST" => (AggFn::CollectList, SqlType::Array(Box::new(one()?))),
+        other => return Err(format!("unknown aggregate {other}")),
+    })
+}
+
+/// The accumulator before any row.
+pub(crate) fn init(f: AggFn, out: &SqlType) -> Value {
+    match f {
+        AggFn::CountStar | AggFn::Count => Value::BigInt(0),
+        AggFn::Sum => match out {
+            SqlType::Int => Value::Int(0),
+            SqlType::BigInt => Value::BigInt(0),
+            SqlType::Decimal(..) => Value::Decimal(0.0),
+            _ => Value::Double(0.0),
+        },
+        AggFn::Avg => Value::Array(vec![Value::Double(0.0), Value::BigInt(0)]),
+        AggFn::Min | AggFn::Max | AggFn::Latest => Value::Null,
+        // Empty until the first non-null value, which it then keeps.
+        AggFn::Earliest | AggFn::CollectList => Value::Array(Vec::new()),
+    }
+}
+
+fn add_num(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(x), y) => Value::Int(x.wrapping_add(y.as_i64().unwrap_or(0) as i32)),
+        (Value::BigInt(x), y) => Value::BigInt(x.wrapping_add(y.as_i64().unwrap_or(0))),
+        (Value::Decimal(x), y) => Value::Decimal(x + y.as_f64().unwrap_or(0.0)),
+        (x, y) => Value::Double(x.as_f64().unwrap_or(0.0) + y.as_f64().unwrap_or(0.0)),
+    }
+}
+
+/// The accumulator after one more row with argument `v` (null for `COUNT(*)`). Nulls are
+/// skipped, as ksqlDB's aggregates skip them.
+pub(crate) fn add(f: AggFn, acc: Value, v: Value) -> Value {
+    if f == AggFn::CountStar {
+        return add_num(&acc, &Value::BigInt(1));
+    }
+    if v.is_null() {
+        return acc;
+    }
+    match f {
+        AggFn::CountStar | AggFn::Count => add_num(&acc, &Value::BigInt(1)),
+        AggFn::Sum => add_num(&acc, &v),
+        AggFn::Avg => match acc {
+            Value::Array(parts) if parts.len() == 2 => Value::Array(vec![
+                Value::Double(parts[0].as_f64().unwrap_or(0.0) + v.as_f64().unwrap_or(0.0)),
+                Value::BigInt(parts[1].as_i64().unwrap_or(0) + 1),
+            ]),
+            other => other,
+        },
+        AggFn::Min => {
+            if acc.is_null() || v < acc {
+                v
+            } else {
+                acc
+            }
+        }
+        AggFn::Max => {
+            if acc.is_null() || v > acc {
+                v
+            } else {
+                acc
+            }
+        }
+        AggFn::Latest => v,
+        AggFn::Earliest => match acc {
+            Value::Array(items) if items.is_empty() => Value::Array(vec![v]),
+            other => other,
+        },
+        AggFn::CollectList => match acc {
+            Value::Array(mut items) => {
+                items.push(v);
+                Value::Array(items)
+            }
+            other => other,
+        },
+    }
+}
+
+/// Two sessions' accumulators merged: `a` of the earlier session, `b` of the later.
+pub(crate) fn merge(f: AggFn, a: Value, b: Value) -> Value {
+    match f {
+        AggFn::CountStar | AggFn::Count | AggFn::Sum => add_num(&a, &b),
+        AggFn::Avg => match (a, b) {
+            (Value::Array(x), Value::Array(y)) if x.len() == 2 && y.len() == 2 => {
+                Value::Array(vec![
+                    Value::Double(x[0].as_f64().unwrap_or(0.0) + y[0].as_f64().unwrap_or(0.0)),
+                    Value::BigInt(x[1].as_i64().unwrap_or(0) + y[1].as_i64().unwrap_or(0)),
+                ])
+            }
+            (x, _) => x,
+        },
+        AggFn::Min | AggFn::Max => {
+            if a.is_null() {
+                return b;
+            }
+            if b.is_null() {
+                return a;
+            }
+            let a_wins = if f == AggFn::Min { a <= b } else { a >= b };
+            if a_wins { a } else { b }
+        }
+        AggFn::Latest => {
+            if b.is_null() {
+                a
+            } else {
+                b
+            }
+        }
+        AggFn::Earliest => match &a {
+            Value::Array(items) if items.is_empty() => b,
+            _ => a,
+        },
+        AggFn::CollectList => match (a, b) {
+            (Value::Array(mut x), Value::Array(y)) => {
+                x.extend(y);
+                Value::Array(x)
+            }
+            (x, _) => x,
+        },
+    }
+}
+
+/// The aggregate's value.
+pub(crate) fn result(f: AggFn, acc: &Value) -> Value {
+    match (f, acc) {
+        (AggFn::Avg, Value::Array(parts)) if parts.len() == 2 => {
+            match (parts[0].as_f64(), parts[1].as_i64()) {
+                (Some(s), Some(n)) if n > 0 => Value::Double(s / n as f64),
+                _ => Value::Null,
+            }
+        }
+        (AggFn::Avg, _) => Value::Null,
+        (AggFn::Earliest, Value::Array(items)) => items.first().cloned().unwrap_or(Value::Null),
+        (_, v) => v.clone(),
+    }
+}

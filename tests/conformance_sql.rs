@@ -1,0 +1,133 @@
+//! Conformance of the SQL front end: each case's statements compiled by `streams-sql`, against
+//! the goldens of the equivalent DSL topology in `Ref.java` (the `sql_*` cases). The sources
+//! are `(k VARCHAR KEY, v VARCHAR)` in the KAFKA format, so the string inputs are rows.
+
+use std::collections::BTreeMap;
+
+use streams_dsl::prelude::Topology;
+
+use super::{Case, Render};
+
+const SOURCE: &str = "CREATE STREAM s (k VARCHAR KEY, v VARCHAR) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='KAFKA');\n";
+
+fn compile(query: &str) -> Topology {
+    streams_sql::topology(&format!("{SOURCE}{query}")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn filter_project() -> Topology {
+    compile(
+        "CREATE STREAM out WITH (KAFKA_TOPIC='output') AS
+           SELECT k, UCASE(v) AS v FROM s WHERE LEN(v) > 3 EMIT CHANGES;",
+    )
+}
+
+/// The seed's windowed revenue, with `LEN(item)` as an order's total.
+fn windowed_revenue() -> Topology {
+    streams_sql::topology(
+        "CREATE STREAM orders (customerId VARCHAR KEY, item VARCHAR) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='KAFKA');
+         CREATE TABLE hourly_revenue WITH (KAFKA_TOPIC='output', VALUE_FORMAT='JSON') AS
+           SELECT customerId, WINDOWSTART AS window_start, SUM(LEN(item)) AS revenue, COUNT(*) AS order_count
+           FROM orders WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 2 SECONDS) GROUP BY customerId EMIT CHANGES;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn hopping() -> Topology {
+    compile(
+        "CREATE TABLE out WITH (KAFKA_TOPIC='output', VALUE_FORMAT='KAFKA') AS
+           SELECT k, COUNT(*) AS n FROM s
+           WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 5 SECONDS, GRACE PERIOD 2 SECONDS)
+           GROUP BY k EMIT CHANGES;",
+    )
+}
+
+fn session() -> Topology {
+    compile(
+        "CREATE TABLE out WITH (KAFKA_TOPIC='output', VALUE_FORMAT='KAFKA') AS
+           SELECT k, COUNT(*) AS n FROM s WINDOW SESSION (5 SECONDS, GRACE PERIOD 2 SECONDS)
+           GROUP BY k EMIT CHANGES;",
+    )
+}
+
+fn group_by_value() -> Topology {
+    compile(
+        "CREATE TABLE out WITH (KAFKA_TOPIC='output', VALUE_FORMAT='KAFKA') AS
+           SELECT v, COUNT(*) AS n FROM s GROUP BY v EMIT CHANGES;",
+    )
+}
+
+/// The join cases' second source, on `input2`: a stream or a table.
+fn joined(right: &str, query: &str) -> Topology {
+    compile(&format!(
+        "CREATE {right} r (k VARCHAR {}, v VARCHAR) WITH (KAFKA_TOPIC='input2', VALUE_FORMAT='KAFKA');\n{query}",
+        if right == "TABLE" {
+            "PRIMARY KEY"
+        } else {
+            "KEY"
+        }
+    ))
+}
+
+fn stream_table_join() -> Topology {
+    joined(
+        "TABLE",
+        "CREATE STREAM out WITH (KAFKA_TOPIC='output') AS
+           SELECT s.k, s.v + '/' + IFNULL(r.v, 'null') AS j FROM s LEFT JOIN r ON s.k = r.k EMIT CHANGES;",
+    )
+}
+
+fn stream_stream_join() -> Topology {
+    joined(
+        "STREAM",
+        "CREATE STREAM out WITH (KAFKA_TOPIC='output') AS
+           SELECT s.k, s.v + '/' + IFNULL(r.v, 'null') AS j FROM s
+           LEFT JOIN r WITHIN 5 SECONDS GRACE PERIOD 2 SECONDS ON s.k = r.k EMIT CHANGES;",
+    )
+}
+
+fn table_table_join() -> Topology {
+    streams_sql::topology(
+        "CREATE TABLE l (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='KAFKA');
+         CREATE TABLE r (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input2', VALUE_FORMAT='KAFKA');
+         CREATE TABLE out WITH (KAFKA_TOPIC='output') AS
+           SELECT l.k, l.v + '/' + IFNULL(r.v, 'null') AS j FROM l LEFT JOIN r ON l.k = r.k EMIT CHANGES;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
+    const STR: &[(&str, Render, Render)] = &[("output", Render::Str, Render::Str)];
+    const LONG: &[(&str, Render, Render)] = &[("output", Render::Str, Render::Long)];
+    const TEN_S_JSON: &[(&str, Render, Render)] =
+        &[("output", Render::TimeWindowed(10_000), Render::Str)];
+    const TEN_S: &[(&str, Render, Render)] =
+        &[("output", Render::TimeWindowed(10_000), Render::Long)];
+    const SESSION: &[(&str, Render, Render)] = &[("output", Render::SessionWindowed, Render::Long)];
+    for (name, outputs, build) in [
+        (
+            "sql_filter_project",
+            STR,
+            filter_project as fn() -> Topology,
+        ),
+        ("sql_windowed_revenue", TEN_S_JSON, windowed_revenue),
+        ("sql_hopping", TEN_S, hopping),
+        ("sql_session", SESSION, session),
+        ("sql_group_by_value", LONG, group_by_value),
+        ("sql_stream_table_join", STR, stream_table_join),
+        ("sql_stream_stream_join", STR, stream_stream_join),
+        ("sql_table_table_join", STR, table_table_join),
+    ] {
+        m.insert(
+            name,
+            Case {
+                inputs: if name.ends_with("_join") {
+                    &["input", "input2"]
+                } else {
+                    &["input"]
+                },
+                outputs,
+                build,
+            },
+        );
+    }
+}

@@ -1,0 +1,4 @@
+-- The seed's three statements, over the hourly-revenue example's orders (JSON).
+CREATE STREAM orders_stream (orderId VARCHAR KEY, customerId VARCHAR, total DOUBLE, timestamp BIGINT) WITH (KAFKA_TOPIC='orders.placed', VALUE_FORMAT='JSON', TIMESTAMP='timestamp');
+CREATE TABLE hourly_revenue AS SELECT customerId, WINDOWSTART AS window_start, SUM(total) AS revenue, COUNT(*) AS order_count FROM orders_stream WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY customerId EMIT CHANGES;
+SELECT * FROM hourly_revenue WHERE customerId = 'cust-123';

@@ -10,8 +10,8 @@ use sqlparser::ast::{BinaryOperator, Expr};
 use streams_dsl::prelude::*;
 
 use super::{
-    Compiled, DEFAULT_GRACE_MS, Flow, OutCol, Sink, col_name, compile_expr, finish, predicate,
-    project_row, read_source,
+    Compiled, DEFAULT_GRACE_MS, Flow, OutCol, Output, QueryParts, Sink, col_name, compile_expr,
+    finish, predicate, project_row, read_source,
 };
 use crate::ast::{Join, JoinKind, Query, SelectItem, SourceKind};
 use crate::catalog::{Catalog, Source};
@@ -458,18 +458,22 @@ pub(crate) fn compile(
                     v.map(|v| project_row(&value_exprs, k, &v, None))
                 });
             finish(
-                out,
-                text,
-                query,
-                left,
-                SourceKind::Stream,
-                key_cols,
-                &cols,
-                None,
-                inputs,
-                sink,
-                builder,
-                None,
+                QueryParts {
+                    text,
+                    query,
+                    src: left,
+                    inputs,
+                    sink,
+                    builder,
+                },
+                Output {
+                    out,
+                    kind: SourceKind::Stream,
+                    key_cols,
+                    cols: &cols,
+                    window: None,
+                    materialized: None,
+                },
             )
         }
         Flow::Table(t) => {
@@ -487,18 +491,22 @@ pub(crate) fn compile(
                 .to_stream()
                 .map_values(|v: Option<RowValue>| v.flatten());
             finish(
-                out,
-                text,
-                query,
-                left,
-                SourceKind::Table,
-                key_cols,
-                &cols,
-                None,
-                inputs,
-                sink,
-                builder,
-                None,
+                QueryParts {
+                    text,
+                    query,
+                    src: left,
+                    inputs,
+                    sink,
+                    builder,
+                },
+                Output {
+                    out,
+                    kind: SourceKind::Table,
+                    key_cols,
+                    cols: &cols,
+                    window: None,
+                    materialized: None,
+                },
             )
         }
     }

@@ -359,18 +359,22 @@ pub(crate) fn compile(
                 .map_values(|v: Option<RowValue>| v.flatten());
             let key_cols = key_columns_of(&cols, src);
             finish(
-                out,
-                text,
-                query,
-                src,
-                SourceKind::Table,
-                key_cols,
-                &cols,
-                None,
-                inputs,
-                sink,
-                builder,
-                None,
+                QueryParts {
+                    text,
+                    query,
+                    src,
+                    inputs,
+                    sink,
+                    builder,
+                },
+                Output {
+                    out,
+                    kind: SourceKind::Table,
+                    key_cols,
+                    cols: &cols,
+                    window: None,
+                    materialized: None,
+                },
             )
         }
     }
@@ -498,18 +502,22 @@ fn select_stream(
             });
             let key_cols = key_columns_of(&cols, src);
             finish(
-                out,
-                text,
-                query,
-                src,
-                SourceKind::Stream,
-                key_cols,
-                &cols,
-                None,
-                inputs,
-                sink,
-                builder,
-                None,
+                QueryParts {
+                    text,
+                    query,
+                    src,
+                    inputs,
+                    sink,
+                    builder,
+                },
+                Output {
+                    out,
+                    kind: SourceKind::Stream,
+                    key_cols,
+                    cols: &cols,
+                    window: None,
+                    materialized: None,
+                },
             )
         }
         Some(pe) => {
@@ -540,18 +548,22 @@ fn select_stream(
                 (new_key, Some(value))
             });
             finish(
-                out,
-                text,
-                query,
-                src,
-                SourceKind::Stream,
-                vec![(key_name, pt)],
-                &cols,
-                None,
-                inputs,
-                sink,
-                builder,
-                None,
+                QueryParts {
+                    text,
+                    query,
+                    src,
+                    inputs,
+                    sink,
+                    builder,
+                },
+                Output {
+                    out,
+                    kind: SourceKind::Stream,
+                    key_cols: vec![(key_name, pt)],
+                    cols: &cols,
+                    window: None,
+                    materialized: None,
+                },
             )
         }
     }
@@ -860,6 +872,14 @@ fn aggregate_stream(
         })
     };
     let emit_final = query.emit == Some(Emit::Final);
+    let parts = QueryParts {
+        text,
+        query,
+        src,
+        inputs,
+        sink,
+        builder: builder.clone(),
+    };
     match query.window {
         None => {
             if emit_final {
@@ -883,18 +903,15 @@ fn aggregate_stream(
                 project,
             };
             finish(
-                out,
-                text,
-                query,
-                src,
-                SourceKind::Table,
-                key_cols,
-                &out_cols,
-                None,
-                inputs,
-                sink,
-                builder.clone(),
-                Some(mat),
+                parts,
+                Output {
+                    out,
+                    kind: SourceKind::Table,
+                    key_cols,
+                    cols: &out_cols,
+                    window: None,
+                    materialized: Some(mat),
+                },
             )
         }
         Some(w) => {
@@ -954,18 +971,15 @@ fn aggregate_stream(
                 project,
             };
             finish(
-                out,
-                text,
-                query,
-                src,
-                SourceKind::Table,
-                key_cols,
-                &out_cols,
-                Some(w.kind),
-                inputs,
-                sink,
-                builder.clone(),
-                Some(mat),
+                parts,
+                Output {
+                    out,
+                    kind: SourceKind::Table,
+                    key_cols,
+                    cols: &out_cols,
+                    window: Some(w.kind),
+                    materialized: Some(mat),
+                },
             )
         }
     }
@@ -981,22 +995,49 @@ fn sink_key_format(text: &str, sink: &Sink, src: &Source) -> Result<Format> {
     })
 }
 
-/// Writes `out` to the sink: a topic (new or existing) or a channel.
-#[allow(clippy::too_many_arguments)]
+/// What a query is, for [`finish`]: its text and statement, its (first) source, the topics
+/// it reads, where it writes, and the builder it was compiled with.
+pub(crate) struct QueryParts<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) query: &'a Query,
+    pub(crate) src: &'a Source,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) sink: Sink,
+    pub(crate) builder: StreamsBuilder,
+}
+
+/// What a query produces, for [`finish`]: its output stream, whether that is a stream or a
+/// table, its key and output columns, its window, and the store pull queries read.
+pub(crate) struct Output<'a, K> {
+    pub(crate) out: KStream<K, RowValue>,
+    pub(crate) kind: SourceKind,
+    pub(crate) key_cols: Vec<(String, SqlType)>,
+    pub(crate) cols: &'a [OutCol],
+    pub(crate) window: Option<WindowKind>,
+    pub(crate) materialized: Option<Materialization>,
+}
+
+/// Writes the query's output to its sink: a topic (new or existing) or a channel.
 pub(crate) fn finish<K: OutputKey>(
-    out: KStream<K, RowValue>,
-    text: &str,
-    query: &Query,
-    src: &Source,
-    kind: SourceKind,
-    key_cols: Vec<(String, SqlType)>,
-    cols: &[OutCol],
-    window: Option<WindowKind>,
-    inputs: Vec<String>,
-    sink: Sink,
-    builder: StreamsBuilder,
-    materialized: Option<Materialization>,
+    parts: QueryParts<'_>,
+    output: Output<'_, K>,
 ) -> Result<Compiled> {
+    let QueryParts {
+        text,
+        query,
+        src,
+        inputs,
+        sink,
+        builder,
+    } = parts;
+    let Output {
+        out,
+        kind,
+        key_cols,
+        cols,
+        window,
+        materialized,
+    } = output;
     let value_cols: Vec<(String, SqlType)> = cols
         .iter()
         .filter(|c| !c.key)

@@ -293,3 +293,7 @@ fn bytes_to_decimals(value: Value, schema: &Schema) -> Value {
         (value, _) => value,
     }
 }
+
+/// The cause of reading Kafka's null with a serde that cannot represent it.
+pub(crate) const NULL_DATA: &str = "received null data, but an Avro record cannot be null; wrap the serde in \
+                         Serdes::option(...) to read Kafka's null as None";

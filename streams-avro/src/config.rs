@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::{AvroError, Result};
 use crate::subject::SubjectNameStrategy;
+pub use crate::subject::{KEY_SUBJECT_NAME_STRATEGY, VALUE_SUBJECT_NAME_STRATEGY};
 
 /// The registry's URL, or several separated by commas (tried in order); `mock://<scope>`
 /// selects the in-process registry of that scope.
@@ -16,10 +17,6 @@ pub const AUTO_REGISTER_SCHEMAS: &str = "auto.register.schemas";
 /// Whether the serializer writes with the subject's latest schema instead of its own
 /// (default `false`).
 pub const USE_LATEST_VERSION: &str = "use.latest.version";
-/// The subject name strategy for keys (default `TopicNameStrategy`).
-pub const KEY_SUBJECT_NAME_STRATEGY: &str = "key.subject.name.strategy";
-/// The subject name strategy for values (default `TopicNameStrategy`).
-pub const VALUE_SUBJECT_NAME_STRATEGY: &str = "value.subject.name.strategy";
 /// Where basic-auth credentials come from: `USER_INFO` (from [`BASIC_AUTH_USER_INFO`]) or
 /// `URL` (from the URL's `user:password@`).
 pub const BASIC_AUTH_CREDENTIALS_SOURCE: &str = "basic.auth.credentials.source";

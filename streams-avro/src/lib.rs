@@ -91,18 +91,17 @@ mod codec;
 mod compat;
 mod config;
 mod error;
-mod mock;
 mod rest;
 mod serde_generic;
 mod serde_typed;
 mod subject;
 pub mod wire;
 
+pub use client::MockRegistry;
 pub use client::{RegisteredSchema, SchemaRegistry};
 pub use compat::{CompatibilityMode, check_compatibility, is_compatible};
 pub use config::RegistryConfig;
 pub use error::{AvroError, Result};
-pub use mock::MockRegistry;
 pub use serde_generic::GenericAvroSerde;
 pub use serde_typed::AvroSerde;
 pub use subject::SubjectNameStrategy;
@@ -116,7 +115,3 @@ pub mod keys {
         USE_LATEST_VERSION, VALUE_SUBJECT_NAME_STRATEGY,
     };
 }
-
-/// The cause of reading Kafka's null with a serde that cannot represent it.
-const NULL_DATA: &str = "received null data, but an Avro record cannot be null; wrap the serde in \
-                         Serdes::option(...) to read Kafka's null as None";

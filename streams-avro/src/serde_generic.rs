@@ -119,8 +119,8 @@ impl Serde<Value> for GenericAvroSerde {
     }
 
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> streams_core::Result<Value> {
-        let data =
-            data.ok_or_else(|| Error::deserialization(self.what(), topic, crate::NULL_DATA))?;
+        let data = data
+            .ok_or_else(|| Error::deserialization(self.what(), topic, crate::codec::NULL_DATA))?;
         self.codec
             .decode(data, self.local.as_ref().map(|l| &l.schema))
             .map_err(|e| Error::deserialization(self.what(), topic, e))

@@ -184,8 +184,8 @@ where
     }
 
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> streams_core::Result<T> {
-        let data =
-            data.ok_or_else(|| Error::deserialization(self.what(), topic, crate::NULL_DATA))?;
+        let data = data
+            .ok_or_else(|| Error::deserialization(self.what(), topic, crate::codec::NULL_DATA))?;
         self.decode(data)
             .map_err(|e| Error::deserialization(self.what(), topic, e))
     }

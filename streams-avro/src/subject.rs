@@ -4,6 +4,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The subject name strategy for keys (default `TopicNameStrategy`).
+pub const KEY_SUBJECT_NAME_STRATEGY: &str = "key.subject.name.strategy";
+/// The subject name strategy for values (default `TopicNameStrategy`).
+pub const VALUE_SUBJECT_NAME_STRATEGY: &str = "value.subject.name.strategy";
+
 use crate::error::{AvroError, Result};
 
 /// How a serializer names the subject it registers its schema under, as Confluent's
@@ -49,9 +54,9 @@ impl SubjectNameStrategy {
             record.ok_or_else(|| {
                 AvroError::config(
                     if is_key {
-                        crate::config::KEY_SUBJECT_NAME_STRATEGY
+                        KEY_SUBJECT_NAME_STRATEGY
                     } else {
-                        crate::config::VALUE_SUBJECT_NAME_STRATEGY
+                        VALUE_SUBJECT_NAME_STRATEGY
                     },
                     format!("{self} needs a named schema (a record, enum or fixed)"),
                 )

@@ -2,9 +2,12 @@
 //! deserializing ask the registry once per schema.
 
 pub(crate) mod cache;
+mod mock;
+
 mod http;
 mod transport;
 
+pub use mock::MockRegistry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -96,7 +99,7 @@ impl SchemaRegistry {
         let urls = config.urls()?;
         let transport: Box<dyn Transport> =
             match urls.first().and_then(|u| u.strip_prefix("mock://")) {
-                Some(scope) => Box::new(crate::mock::MockRegistry::scope(scope)),
+                Some(scope) => Box::new(mock::MockRegistry::scope(scope)),
                 None => Box::new(http::HttpTransport::new(config)?),
             };
         Ok(SchemaRegistry {

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use apache_avro::Schema;
 use serde::Serialize;
 
-use crate::client::{Method, Reply, Transport};
+use super::{Method, Reply, Transport};
 use crate::compat::{CompatibilityMode, check_compatibility};
 use crate::error::Result;
 use crate::rest::{

@@ -65,6 +65,26 @@ fn finish(case: &Case, spec: &AppSpec, d: &mut Driver<'_>, app: &mut App) -> Ver
     )
 }
 
+/// Stops producing until `apps` have committed everything produced so far (after `fault`),
+/// then lets them process the rest of the input; returns how long the catch-up took.
+fn catch_up_then_finish(d: &mut Driver<'_>, apps: &mut [&mut App], fault: &str) -> Duration {
+    d.producing = false;
+    let took = d.until(
+        apps,
+        recovery_timeout(),
+        &format!("catching up after {fault}"),
+        Driver::caught_up,
+    );
+    d.producing = true;
+    d.until(
+        apps,
+        recovery_timeout(),
+        "processing the rest of the input",
+        Driver::done,
+    );
+    took
+}
+
 fn keys() -> usize {
     scaled(40, 200)
 }
@@ -200,23 +220,9 @@ fn survivors_take_over(name: &str, instances: usize) {
         );
     }
     apps[0].kill();
-    d.producing = false;
     let recovery = {
         let mut survivors: Vec<&mut App> = apps.iter_mut().skip(1).collect();
-        let took = d.until(
-            &mut survivors,
-            recovery_timeout(),
-            "the survivors catching up after the kill",
-            Driver::caught_up,
-        );
-        d.producing = true;
-        d.until(
-            &mut survivors,
-            recovery_timeout(),
-            "the survivors processing the rest",
-            Driver::done,
-        );
-        took
+        catch_up_then_finish(&mut d, &mut survivors, "the kill")
     };
     for app in apps.iter_mut().skip(1) {
         app.close_cleanly(&case);
@@ -242,6 +248,80 @@ fn c_two_instances_one_killed_survivor_takes_over() {
 #[test]
 fn c_three_instances_one_killed_survivors_take_over() {
     survivors_take_over("c-three-instances", 3);
+}
+
+/// Two instances share a large logged store (changelog records written directly), with
+/// `replicas` standby replicas each; one is killed with SIGKILL and not restarted. With a
+/// standby, the survivor already follows the killed instance's changelogs and restores
+/// only their tail when it takes the tasks over: under 1% of the store. Without one it
+/// restores the moved tasks' share of the store. Both stay exactly-once.
+fn standby_takes_over(name: &str, replicas: usize) {
+    let _serial = serial();
+    let bootstrap = PrivateBroker::get().bootstrap.clone();
+    let case = Case::new(name);
+    let topics = Topics::create(&bootstrap, name, &[]);
+    let spec = quick_takeover(AppSpec::new(&bootstrap, &topics, Guarantee::ExactlyOnce))
+        .with("num.standby.replicas", replicas.to_string());
+    let n = scaled(2_000, 20_000);
+    let workload = Workload::new(keys(), n);
+    let store = BigStore::fill_with(&bootstrap, &spec, &workload, scaled(200_000, 1_000_000));
+    let mut apps = vec![App::start(&case, &spec, "app0")];
+    apps[0].wait_running(&case, START_TIMEOUT);
+    apps.push(App::start(&case, &spec, "app1"));
+    apps[1].wait_running(&case, START_TIMEOUT);
+    if replicas > 0 {
+        // The survivor's standbys of the other instance's tasks have caught up.
+        let deadline = Instant::now() + recovery_timeout();
+        while apps[1].log_lines_with("standby restored") < 1 {
+            if Instant::now() >= deadline {
+                case.fail("app1 opened no standby that finished its restore");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut d = Driver::new(&case, &spec, workload, n, (n / 10).max(200));
+    {
+        let mut all: Vec<&mut App> = apps.iter_mut().collect();
+        d.until(
+            &mut all,
+            recovery_timeout(),
+            "processing half the input",
+            |d| d.busy_past(n / 2),
+        );
+    }
+    let before = apps[1].restored();
+    apps[0].kill();
+    let recovery = catch_up_then_finish(&mut d, &mut [&mut apps[1]], "the kill");
+    let moved = apps[1].restored() - before;
+    apps[1].close_cleanly(&case);
+    let v = verify(&case, &spec, &d.inputs.workload().keys, &store.expected(&d));
+    let mut fields = header(Guarantee::ExactlyOnce, 2, 1, d.inputs.sent.len());
+    fields.extend(v.fields());
+    fields.extend([
+        ("standby_replicas", replicas.to_string()),
+        ("recovery_ms", ms(recovery)),
+        ("store_records", store.records().to_string()),
+        ("restored_by_survivor_after_kill", moved.to_string()),
+    ]);
+    case.summary(&fields);
+    if replicas > 0 && moved * 100 >= store.records() {
+        case.fail(format!(
+            "with a standby the survivor restored {moved} records after the kill, 1% or more \
+             of the store's {}",
+            store.records()
+        ));
+    }
+    assert_exact(&case, &spec, &v);
+}
+
+#[test]
+fn l_standby_replica_takes_over_with_a_warm_store() {
+    standby_takes_over("l-standby-1", 1);
+}
+
+#[test]
+fn l_no_standby_takes_over_by_restoring() {
+    standby_takes_over("l-standby-0", 0);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,6 +433,10 @@ impl BigStore {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| scaled(1_000_000, 4_000_000));
+        BigStore::fill_with(bootstrap, spec, workload, fillers)
+    }
+
+    fn fill_with(bootstrap: &str, spec: &AppSpec, workload: &Workload, fillers: usize) -> BigStore {
         let changelog = format!("{}-counts-changelog", spec.application_id);
         create_topic(
             bootstrap,
@@ -448,6 +532,64 @@ fn e_restore_longer_than_max_poll_interval() {
         case.fail(format!(
             "restore loop: {restored} changelog records restored, the changelogs hold at most \
              {bound}"
+        ));
+    }
+    assert_exact(&case, &spec, &v);
+}
+
+/// Under exactly-once a SIGKILL costs no full restore: each store records in its own files
+/// the changelog offset of the last commit, and the restart keeps the files and restores
+/// only what was written after their last flush. The first start restores the whole store;
+/// the restart after the kill must restore less than the application itself wrote to its
+/// changelogs in the whole run (two changelog records per input at most), and the output
+/// stays exactly-once.
+#[test]
+fn k_exactly_once_restart_keeps_the_stores() {
+    let _serial = serial();
+    let bootstrap = PrivateBroker::get().bootstrap.clone();
+    let case = Case::new("k-eos-restart-keeps-stores");
+    let topics = Topics::create(&bootstrap, "k", &[]);
+    let spec = quick_takeover(AppSpec::new(&bootstrap, &topics, Guarantee::ExactlyOnce));
+    let n = scaled(2_000, 20_000);
+    let workload = Workload::new(keys(), n);
+    let store = BigStore::fill_with(&bootstrap, &spec, &workload, scaled(200_000, 1_000_000));
+    let backlog = (n / 4).max(200);
+    let mut d = Driver::new(&case, &spec, workload, n, backlog);
+    let mut app = App::start(&case, &spec, "app");
+    d.until(
+        &mut [&mut app],
+        recovery_timeout(),
+        "restoring the store and processing half the input",
+        |d| d.busy_past(n / 2),
+    );
+    app.kill();
+    let first_run = app.restored();
+    app.restart();
+    let recovery = catch_up_then_finish(&mut d, &mut [&mut app], "the kill");
+    let after_kill = app.restored() - first_run;
+    app.close_cleanly(&case);
+    let v = verify(&case, &spec, &d.inputs.workload().keys, &store.expected(&d));
+    let mut fields = header(Guarantee::ExactlyOnce, 1, 1, d.inputs.sent.len());
+    fields.extend(v.fields());
+    fields.extend([
+        ("recovery_ms", ms(recovery)),
+        ("store_records", store.records().to_string()),
+        ("restored_first_start", first_run.to_string()),
+        ("restored_after_kill", after_kill.to_string()),
+    ]);
+    case.summary(&fields);
+    if first_run < store.records() {
+        case.fail(format!(
+            "precondition not met: the first start restored {first_run} records, the store \
+             holds {}",
+            store.records()
+        ));
+    }
+    let bound = 2 * n as u64;
+    if after_kill >= bound {
+        case.fail(format!(
+            "the restart after the kill restored {after_kill} changelog records: more than \
+             the {bound} the application can have written, so the store was not kept"
         ));
     }
     assert_exact(&case, &spec, &v);

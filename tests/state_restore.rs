@@ -14,12 +14,13 @@ use std::time::Duration;
 use state_support::{APP, TASK, TestResult};
 use streams_core::serde::Serdes;
 use streams_core::state::{
-    CHECKPOINT_OFFSET_DELTA, ChangelogReader, ChangelogRecord, InMemoryChangelog, KeyValueStore,
-    OffsetCheckpoint, ReadOnlyKeyValueStore, ReadOnlyWindowStore, RestoreSummary, StateDirectory,
-    StateManager, StateRestoreListener, StoreBuilder, ValueAndTimestamp, WindowStore,
+    CHECKPOINT_OFFSET_DELTA, ChangelogReader, ChangelogRecord, InMemoryChangelog,
+    KeyValueBytesStore, KeyValueStore, OffsetCheckpoint, ReadOnlyKeyValueStore,
+    ReadOnlyWindowStore, RestoreSummary, StateDirectory, StateManager, StateRestoreListener,
+    StateStore, StoreBuilder, StoredPosition, ValueAndTimestamp, WindowBytesStore, WindowStore,
 };
 use streams_state::{
-    KeyValueBytesStoreSupplier, RocksDbKeyValueStore, RocksDbResources, Stores,
+    KeyValueBytesStoreSupplier, RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore, Stores,
     TimestampedKeyValueStore, TypedKeyValueStore, TypedWindowStore, WindowBytesStoreSupplier,
 };
 
@@ -959,21 +960,44 @@ fn exactly_once_keeps_no_checkpoint_while_processing() -> TestResult {
         "written by a clean close"
     );
 
-    // A clean restart skips the changelog; a crash then forces a full restore.
+    // A clean restart skips the changelog.
     let mut m = env.manager(vec![persistent_kv()]).with_exactly_once(true);
     assert_eq!(env.restore(&mut m)?.total_restored, 0);
+    // A crash with nothing written since the last commit keeps the store: its files say
+    // they hold the committed state.
     drop(m);
     let mut m = env.manager(vec![persistent_kv()]).with_exactly_once(true);
     let summary = env.restore(&mut m)?;
-    assert_eq!(summary.total_restored, 100);
-    assert!(summary.stores[0].wiped.is_some());
+    assert_eq!(summary.total_restored, 0, "{summary:?}");
+    assert_eq!(summary.stores[0].wiped, None);
+    assert!(!ckpt.exists());
+    // Writes no commit covers may belong to an aborted transaction: once they reach the
+    // files, a crash wipes the store and restores it in full.
+    m.typed_store::<Kv>(STORE)
+        .ok_or("missing store")?
+        .borrow_mut()
+        .put(&"uncommitted".into(), &"x".into())?;
+    let logged = env.log.borrow().len(&topic(STORE), 0) as i64;
+    m.flush()?;
+    drop(m);
+    let mut m = env.manager(vec![persistent_kv()]).with_exactly_once(true);
+    let summary = env.restore(&mut m)?;
+    assert_eq!(summary.total_restored, 101);
+    assert!(
+        summary.stores[0]
+            .wiped
+            .as_deref()
+            .unwrap_or_default()
+            .contains("after the last commit"),
+        "{summary:?}"
+    );
     assert_eq!(kv_bytes(&m)?, env.replay(STORE));
 
     // At-least-once keeps the checkpoint on disk while processing.
     drop(m);
     let mut m = env.manager(vec![persistent_kv()]);
     env.restore(&mut m)?;
-    assert_eq!(ckpt.read()?.get(&(topic(STORE), 0)), Some(&99));
+    assert_eq!(ckpt.read()?.get(&(topic(STORE), 0)), Some(&(logged - 1)));
     Ok(())
 }
 
@@ -1043,14 +1067,24 @@ fn a_commit_checkpoints_once_the_changelog_is_far_enough_ahead() -> TestResult {
     assert_eq!(summary.total_restored, 498);
     assert_eq!(kv_bytes(&m)?.len(), 10_500);
 
-    // Under exactly-once nothing is checkpointed while processing.
+    // Under exactly-once the stores are flushed as often, but the checkpoint file is not
+    // written while processing: the stores record their positions themselves, and a crash
+    // after the commit keeps them.
     drop(m);
     let mut m = env.manager(vec![kv_builder(kind)]).with_exactly_once(true);
     env.restore(&mut m)?;
-    put(&m, 20_000..40_000)?;
+    put(&m, 20_000..25_000)?;
     m.commit()?;
-    assert!(!m.maybe_checkpoint(&env.written())?);
+    assert!(!m.maybe_checkpoint(&env.written())?, "5,000 past the flush");
+    put(&m, 25_000..40_000)?;
+    m.commit()?;
+    assert!(m.maybe_checkpoint(&env.written())?, "20,000 past the flush");
     assert!(!ckpt.exists());
+    drop(m);
+    let mut m = env.manager(vec![kv_builder(kind)]).with_exactly_once(true);
+    let summary = env.restore(&mut m)?;
+    assert_eq!(summary.total_restored, 0, "{summary:?}");
+    assert_eq!(kv_bytes(&m)?.len(), 30_500);
     Ok(())
 }
 
@@ -1292,5 +1326,162 @@ fn exactly_once_wipes_stores_without_changelog_after_a_crash() -> TestResult {
     let summary = env.restore(&mut m)?;
     assert!(summary.stores[0].wiped.is_some(), "{summary:?}");
     assert_eq!(value(&m)?, None, "a crash under exactly-once wipes it");
+    Ok(())
+}
+
+/// Set in the child process of the crash tests: where its store lives.
+const CRASH_DIR: &str = "STATE_RESTORE_CRASH_DIR";
+
+/// Runs `test` of this binary in a child process on store directory `dir`; the child writes
+/// and then aborts without closing its store, so that what RocksDB had not flushed is lost,
+/// as after SIGKILL.
+fn crash_child(test: &str, dir: &Path) -> TestResult {
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CRASH_DIR, dir)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if status.success() {
+        return Err(format!("the child of {test} exited normally instead of crashing").into());
+    }
+    Ok(())
+}
+
+fn open_kv(dir: &Path) -> streams_core::Result<RocksDbKeyValueStore> {
+    RocksDbKeyValueStore::open(STORE, dir, RocksDbResources::shared(), None)
+}
+
+fn open_window(dir: &Path) -> streams_core::Result<RocksDbWindowStore> {
+    RocksDbWindowStore::open(
+        STORE,
+        dir,
+        120_000,
+        1_000,
+        false,
+        RocksDbResources::shared(),
+        None,
+    )
+}
+
+/// A store holding `a` = `1`, committed at offset 10 and flushed.
+fn open_kv_committed_at_10(dir: &Path) -> streams_core::Result<RocksDbKeyValueStore> {
+    let mut s = open_kv(dir)?;
+    s.put(b"a", Some(b"1"))?;
+    s.commit_position(Some(10))?;
+    s.flush()?;
+    Ok(s)
+}
+
+/// After a crash a store's files hold what its last flush wrote, and its position says so:
+/// the writes committed after that flush, and those never committed, are gone, and the
+/// restore starts after the flushed commit's offset.
+#[test]
+fn a_crash_leaves_the_position_of_the_last_flushed_commit() -> TestResult {
+    if let Some(dir) = std::env::var_os(CRASH_DIR) {
+        let mut s = open_kv_committed_at_10(Path::new(&dir))?;
+        s.put(b"b", Some(b"2"))?;
+        s.commit_position(Some(11))?;
+        s.put(b"c", Some(b"3"))?;
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir()?;
+    crash_child(
+        "a_crash_leaves_the_position_of_the_last_flushed_commit",
+        dir.path(),
+    )?;
+    let s = open_kv(dir.path())?;
+    assert_eq!(s.stored_position(), StoredPosition::Committed(Some(10)));
+    assert_eq!(s.get(b"a")?, Some(b"1".to_vec()));
+    assert_eq!(s.get(b"b")?, None);
+    assert_eq!(s.get(b"c")?, None);
+    Ok(())
+}
+
+/// RocksDB flushes on its own (a full memtable), in the middle of a transaction: the files
+/// then hold writes no commit covers, and the position says so.
+#[test]
+fn a_crash_after_uncommitted_writes_reached_the_files_reads_as_uncommitted() -> TestResult {
+    if let Some(dir) = std::env::var_os(CRASH_DIR) {
+        let mut s = open_kv_committed_at_10(Path::new(&dir))?;
+        s.put(b"b", Some(b"2"))?;
+        s.flush()?;
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir()?;
+    crash_child(
+        "a_crash_after_uncommitted_writes_reached_the_files_reads_as_uncommitted",
+        dir.path(),
+    )?;
+    assert_eq!(
+        open_kv(dir.path())?.stored_position(),
+        StoredPosition::Uncommitted
+    );
+    Ok(())
+}
+
+/// A store written before positions were recorded, with data and no position, reads as
+/// unknown; an empty one as committed with nothing applied.
+#[test]
+fn stores_without_a_position_are_unknown_unless_empty() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("old");
+    {
+        let db = rocksdb::DB::open_default(&path)?;
+        db.put(b"k", b"v")?;
+    }
+    assert_eq!(open_kv(&path)?.stored_position(), StoredPosition::Unknown);
+    let empty = open_kv(&dir.path().join("new"))?;
+    assert_eq!(empty.stored_position(), StoredPosition::Committed(None));
+    Ok(())
+}
+
+/// A segmented store is as far as its least advanced segment; a segment created after the
+/// last flush adds nothing, and segments that expired in a transaction that never committed
+/// are still there after the crash, as the committed state still had them.
+#[test]
+fn a_crash_of_a_window_store_keeps_its_segments_committed() -> TestResult {
+    if let Some(dir) = std::env::var_os(CRASH_DIR) {
+        let mut s = open_window(Path::new(&dir))?;
+        s.put(b"a", Some(b"1"), 0)?;
+        s.commit_position(Some(5))?;
+        s.flush()?;
+        s.put(b"b", Some(b"2"), 60_000)?;
+        s.commit_position(Some(6))?;
+        // A new segment; the first two expire, in a transaction that never commits.
+        s.put(b"c", Some(b"3"), 600_000)?;
+        assert_eq!(s.segment_ids(), vec![10]);
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir()?;
+    crash_child(
+        "a_crash_of_a_window_store_keeps_its_segments_committed",
+        dir.path(),
+    )?;
+    let s = open_window(dir.path())?;
+    assert_eq!(s.segment_ids(), vec![0, 1, 10]);
+    assert_eq!(s.stored_position(), StoredPosition::Committed(Some(6)));
+    assert_eq!(s.fetch_at(b"a", 0)?, Some(b"1".to_vec()));
+    assert_eq!(s.fetch_at(b"b", 60_000)?, Some(b"2".to_vec()));
+    assert_eq!(s.fetch_at(b"c", 600_000)?, None);
+    Ok(())
+}
+
+/// Expired segments are deleted only once a commit or a flush covers their expiry.
+#[test]
+fn expired_segments_are_deleted_at_the_next_commit() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut s = open_window(dir.path())?;
+    s.put(b"a", Some(b"1"), 0)?;
+    s.put(b"c", Some(b"3"), 600_000)?;
+    assert_eq!(s.segment_ids(), vec![10]);
+    let segment_dirs = || -> std::io::Result<usize> { Ok(std::fs::read_dir(dir.path())?.count()) };
+    assert_eq!(
+        segment_dirs()?,
+        2,
+        "the expired segment waits for the commit"
+    );
+    s.commit_position(Some(1))?;
+    assert_eq!(segment_dirs()?, 1);
+    s.close()?;
     Ok(())
 }

@@ -229,6 +229,9 @@ fn rocksdb_segments_are_dropped_whole() -> TestResult {
     s.put(b"k", Some(b"d"), 250_000)?;
     // observed 250 000 - retention 120 000 = 130 000, in segment 2: segments 0 and 1 go.
     assert_eq!(s.segment_ids(), vec![2, 4]);
+    // Their directories go once a flush (or commit) covers the expiry.
+    assert!(dir.join("seg.0").exists());
+    s.flush()?;
     assert!(!dir.join("seg.0").exists() && !dir.join("seg.60000").exists());
     s.close()?;
 

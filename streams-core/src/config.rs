@@ -279,16 +279,7 @@ impl StreamsConfig {
         self.production_handling()?;
         self.i64_value("replication.factor")?;
         self.max_task_idle()?;
-        if let Some(n) = self.i64_value("num.standby.replicas")?
-            && n != 0
-        {
-            return Err(Error::Config {
-                key: "num.standby.replicas".into(),
-                reason: format!(
-                    "{n} is not supported: there are no standby tasks; state moves through the changelog"
-                ),
-            });
-        }
+        self.num_standby_replicas()?;
         self.outer_join_emit_interval_ms()?;
         self.windowed_aggregation_emit_interval_ms()?;
         self.i64_value("poll.ms")?;
@@ -413,6 +404,25 @@ impl StreamsConfig {
         match self.get("application.server") {
             None | Some("") => Ok(None),
             Some(v) => v.parse().map(Some),
+        }
+    }
+
+    /// `num.standby.replicas`: how many other instances keep a warm copy of each stateful
+    /// task's stores, following its changelogs, so that a task moving after a failure
+    /// restores only their tail (see the runtime's standby documentation). 0 (the
+    /// default) keeps none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a negative value.
+    pub fn num_standby_replicas(&self) -> Result<usize> {
+        let key = "num.standby.replicas";
+        match self.i64_value(key)? {
+            None => Ok(0),
+            Some(n) => usize::try_from(n).map_err(|_| Error::Config {
+                key: key.into(),
+                reason: format!("{n} is negative: the number of standby replicas is 0 or more"),
+            }),
         }
     }
 
@@ -695,7 +705,7 @@ mod tests {
         );
         // Settings this runtime cannot honour are refused rather than ignored.
         for (key, value) in [
-            ("num.standby.replicas", "1"),
+            ("num.standby.replicas", "-1"),
             ("max.task.idle.ms", "-2"),
             (OUTER_JOIN_EMIT_INTERVAL, "-1"),
         ] {
@@ -705,6 +715,13 @@ mod tests {
                 "{key}={value}: {err:?}"
             );
         }
+        assert_eq!(
+            base.clone()
+                .set("num.standby.replicas", "2")
+                .num_standby_replicas()
+                .ok(),
+            Some(2)
+        );
         for ms in ["-1", "0", "100"] {
             assert!(base.clone().set("max.task.idle.ms", ms).validate().is_ok());
         }

@@ -37,6 +37,12 @@ macro_rules! delegate_lifecycle {
         fn metrics(&self) -> ::streams_core::state::StoreMetrics {
             self.$inner.metrics()
         }
+        fn commit_position(&mut self, offset: Option<i64>) -> ::streams_core::Result<()> {
+            self.$inner.commit_position(offset)
+        }
+        fn stored_position(&self) -> ::streams_core::state::StoredPosition {
+            self.$inner.stored_position()
+        }
     };
 }
 

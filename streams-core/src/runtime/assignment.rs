@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::runtime::topic_plan::TopicPlan;
+use crate::task_id::TaskId;
 
 type Tp = (String, i32);
 
@@ -58,6 +59,13 @@ impl TaskLayout {
             subtopologies,
             topic_subtopology: plan.topic_subtopology.clone(),
         }
+    }
+
+    /// The task whose anchor partition is `partition` of `topic`, if it is one.
+    pub(crate) fn task_of(&self, topic: &str, partition: i32) -> Option<TaskId> {
+        let sub = *self.topic_subtopology.get(topic)?;
+        let (anchor, _) = self.subtopologies.get(&sub)?;
+        (anchor == topic).then(|| TaskId::new(sub, partition))
     }
 
     /// The partitions this member reads, given the partitions the group assigned it: every

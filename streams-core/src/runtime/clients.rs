@@ -413,8 +413,10 @@ impl KafkaClientConfigs {
     /// `<application.id>-<process_id>-<index>`, stable across restarts of the instance so
     /// that a restarted thread fences its predecessor's open transaction.
     ///
-    /// With `application.server` set, the consumer's client id also carries the process id
-    /// and the server, for query routing.
+    /// The consumer's client id also carries the process id (`<name>@<process id>`), so
+    /// that the group's description tells which members are one instance (standby
+    /// placement), and with `application.server` set the server too
+    /// (`<name>@<process id>@<host>:<port>`), for query routing.
     ///
     /// A configured `group.instance.id` becomes `<group.instance.id>-<index + 1>`, as Kafka
     /// Streams' `getMainConsumerConfigs` suffixes it with its 1-based thread index: the
@@ -434,7 +436,7 @@ impl KafkaClientConfigs {
         // The group's description then tells every instance where this one answers queries.
         let member = match &self.server {
             Some(server) => member_client_id(&member, process_id, server),
-            None => member,
+            None => format!("{member}@{process_id}"),
         };
         consumer.set("client.id", member);
         if let Some(id) = self
@@ -458,6 +460,21 @@ impl KafkaClientConfigs {
             );
         }
         (consumer, restore, producer)
+    }
+
+    /// The config of the standby thread's consumer: the restore consumer's, named
+    /// `<client.id>-StandbyThread-restore-consumer`.
+    pub(crate) fn standby_consumer(&self, process_id: &str) -> ClientConfig {
+        let mut standby = self.restore_consumer.clone();
+        let base = standby
+            .get("client.id")
+            .unwrap_or(&self.application_id)
+            .to_owned();
+        standby.set(
+            "client.id",
+            format!("{base}-{process_id}-StandbyThread-restore-consumer"),
+        );
+        standby
     }
 
     /// How long the group may go without hearing from a member.
@@ -584,7 +601,7 @@ mod tests {
         assert_eq!(producer.get("transactional.id"), Some("app-p1-2"));
         assert_eq!(
             consumer.get("client.id"),
-            Some("app-StreamThread-2-consumer")
+            Some("app-StreamThread-2-consumer@p1")
         );
         let served = KafkaClientConfigs::new(&base().set("application.server", "h:7070"))?;
         let (consumer, restore, _) = served.for_thread("p1", 2);

@@ -56,6 +56,17 @@ pub(crate) fn parse_member_client_id(client_id: &str) -> Option<(String, HostInf
     Some((process_id.to_owned(), server))
 }
 
+/// The process id a member's client id carries, with or without an endpoint
+/// (`<name>@<process id>[@<host>:<port>]`).
+pub(crate) fn parse_member_process(client_id: &str) -> Option<String> {
+    if let Some((process_id, _)) = parse_member_client_id(client_id) {
+        return Some(process_id);
+    }
+    let (name, process_id) = client_id.rsplit_once('@')?;
+    (!name.is_empty() && !process_id.is_empty() && !process_id.contains(':'))
+        .then(|| process_id.to_owned())
+}
+
 /// The topic partitions of a consumer protocol `Assignment` (any version: its first fields
 /// never changed): `version: i16`, then `[topic: string, [partition: i32]]`.
 pub(crate) fn parse_assignment(mut bytes: &[u8]) -> Option<Vec<(String, i32)>> {
@@ -100,8 +111,11 @@ pub(crate) struct MemberView {
 pub(crate) struct GroupView {
     /// Whether the group was stable (no rebalance under way).
     pub(crate) stable: bool,
-    /// The instances, by process id, with the partitions of their members merged.
+    /// The instances that answer queries, with the partitions of their members merged.
     pub(crate) instances: Vec<MemberView>,
+    /// Every instance by process id, with or without `application.server`, with the
+    /// partitions of its members merged.
+    pub(crate) processes: BTreeMap<String, Vec<(String, i32)>>,
     fetched: Instant,
 }
 
@@ -225,6 +239,7 @@ impl Discovery {
         let mut view = GroupView {
             stable: false,
             instances: Vec::new(),
+            processes: BTreeMap::new(),
             fetched: Instant::now(),
         };
         let Some(group) = list.groups().iter().find(|g| g.name() == self.group) else {
@@ -232,13 +247,19 @@ impl Discovery {
         };
         view.stable = group.state() == "Stable";
         for member in group.members() {
-            let Some((process_id, host)) = parse_member_client_id(member.client_id()) else {
-                continue;
-            };
             let partitions = member
                 .assignment()
                 .and_then(parse_assignment)
                 .unwrap_or_default();
+            if let Some(process_id) = parse_member_process(member.client_id()) {
+                view.processes
+                    .entry(process_id)
+                    .or_default()
+                    .extend(partitions.iter().cloned());
+            }
+            let Some((process_id, host)) = parse_member_client_id(member.client_id()) else {
+                continue;
+            };
             match view
                 .instances
                 .iter_mut()
@@ -269,6 +290,12 @@ mod tests {
         assert_eq!(parse_member_client_id(&id), Some(("p-1".to_owned(), host)));
         assert_eq!(parse_member_client_id("app-StreamThread-0-consumer"), None);
         assert_eq!(parse_member_client_id("a@b@no-port"), None);
+        assert_eq!(parse_member_process(&id), Some("p-1".to_owned()));
+        assert_eq!(
+            parse_member_process("app-StreamThread-0-consumer@p-2"),
+            Some("p-2".to_owned())
+        );
+        assert_eq!(parse_member_process("app-StreamThread-0-consumer"), None);
     }
 
     #[test]

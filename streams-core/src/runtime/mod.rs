@@ -87,6 +87,7 @@ mod retry;
 mod send_failure;
 mod shared;
 mod signal;
+mod standby;
 mod startup;
 mod state;
 mod streams;

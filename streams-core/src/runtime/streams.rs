@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::StreamsConfig;
+use crate::config::{ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::runtime::clients::KafkaClientConfigs;
 use crate::runtime::discovery::Discovery;
@@ -19,6 +19,7 @@ use crate::runtime::process_id::process_id;
 use crate::runtime::query::StoreQuery;
 use crate::runtime::shared::{Shared, ThreadState};
 use crate::runtime::signal::wait_for_signal;
+use crate::runtime::standby::{self, StandbyClaims, StandbySetup};
 use crate::runtime::startup::{self, ThreadSettings};
 use crate::runtime::state::{State, StateListener};
 use crate::runtime::thread;
@@ -48,6 +49,8 @@ pub struct KafkaStreams {
     threads: Vec<JoinHandle<()>>,
     /// The global thread, when the topology has global stores.
     global_thread: Option<JoinHandle<()>>,
+    standby_thread: Option<JoinHandle<()>>,
+    standby_claims: Arc<StandbyClaims>,
     /// The global stores, closed once every thread has finished.
     globals: Option<Arc<GlobalStores>>,
     state_dir: Option<StateDirectory>,
@@ -93,6 +96,8 @@ impl KafkaStreams {
             shared,
             threads: Vec::new(),
             global_thread: None,
+            standby_thread: None,
+            standby_claims: Arc::new(StandbyClaims::default()),
             globals: None,
             state_dir: None,
             process_id: String::new(),
@@ -248,6 +253,19 @@ impl KafkaStreams {
             state_dir.app_dir(),
             &globals,
         )?;
+        self.standby_thread = standby::spawn(StandbySetup {
+            topology: Arc::clone(&self.topology),
+            application_id: Arc::clone(&settings.application_id),
+            process_id: self.process_id.clone(),
+            restore: self.clients.standby_consumer(&self.process_id),
+            admin: self.clients.admin.clone(),
+            plan: Arc::clone(&plan),
+            app_dir: state_dir.app_dir().to_path_buf(),
+            replicas: self.config.num_standby_replicas()?,
+            exactly_once: self.clients.guarantee() == ProcessingGuarantee::ExactlyOnceV2,
+            shared: Arc::clone(&self.shared),
+            claims: Arc::clone(&self.standby_claims),
+        })?;
         self.handle.set_started(
             std::mem::take(&mut self.queries),
             plan,
@@ -328,6 +346,7 @@ impl KafkaStreams {
                 shared: Arc::clone(&self.shared),
                 config: Arc::clone(&settings.config),
                 globals: Arc::clone(globals),
+                standby_claims: Arc::clone(&self.standby_claims),
                 queries: thread_queries,
             };
             match thread::spawn(setup) {
@@ -412,6 +431,7 @@ impl KafkaStreams {
         let mut finished = true;
         // Stream threads first: they read the global stores until they have closed.
         let mut handles = std::mem::take(&mut self.threads);
+        handles.extend(self.standby_thread.take());
         handles.extend(self.global_thread.take());
         for handle in handles {
             while !handle.is_finished() {
@@ -458,7 +478,9 @@ impl KafkaStreams {
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if (!self.threads.is_empty() || self.global_thread.is_some())
+        if (!self.threads.is_empty()
+            || self.global_thread.is_some()
+            || self.standby_thread.is_some())
             && let Err(e) = self.close()
         {
             tracing::warn!(error = %e, "closing on drop");

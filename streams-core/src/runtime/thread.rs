@@ -30,6 +30,7 @@ use crate::runtime::rebalance::{self, GroupContext};
 use crate::runtime::recovery;
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::{Shared, ThreadState};
+use crate::runtime::standby::StandbyClaims;
 use crate::runtime::task_manager::{ManagerSetup, TaskManager};
 use crate::runtime::topic_plan::TopicPlan;
 use crate::state::GlobalStores;
@@ -82,6 +83,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) globals: Arc<GlobalStores>,
     /// Queries of the thread's stores from [`KafkaStreams::query`](super::KafkaStreams::query).
     pub(crate) queries: Receiver<StoreQuery>,
+    /// The tasks this instance's threads run, which its standbys give up.
+    pub(crate) standby_claims: Arc<StandbyClaims>,
 }
 
 /// Starts a stream thread.
@@ -204,6 +207,7 @@ fn new_manager(
         config: Arc::clone(&setup.config),
         globals: Arc::clone(&setup.globals),
         max_task_idle: setup.config.max_task_idle()?,
+        standby_claims: Arc::clone(&setup.standby_claims),
     };
     Ok(Rc::new(RefCell::new(TaskManager::new(
         manager_setup,

@@ -18,6 +18,7 @@ use crate::state::checkpoint::OffsetCheckpoint;
 use crate::state::directory::StateDirectory;
 use crate::state::store::StateStore;
 use crate::state::store_metrics::StoreMetrics;
+use crate::state::stored_position::StoredPosition;
 use crate::task_id::TaskId;
 
 /// Follows restores, as Kafka Streams' `StateRestoreListener`. Every method has an empty
@@ -132,11 +133,19 @@ pub const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
 /// Kafka Streams, a commit rewrites it only once the stores' changelogs have advanced more
 /// than [`CHECKPOINT_OFFSET_DELTA`] records past it, flushing the stores (RocksDB's
 /// memtables) first: flushing RocksDB at every commit would write small files many times a
-/// second. A crash replays at most that much more of the changelog. With
-/// [`with_exactly_once`](Self::with_exactly_once) it is deleted once the restore is done
-/// and only written again by a clean [`close`](Self::close), so a crash while processing
-/// forces a full restore, as Kafka Streams does under `exactly_once_v2`: the files may hold
-/// writes of a transaction that was aborted.
+/// second. A crash replays at most that much more of the changelog.
+///
+/// With [`with_exactly_once`](Self::with_exactly_once) the file is deleted once the restore
+/// is done and only written again by a clean [`close`](Self::close): while processing, the
+/// files may hold writes of a transaction that will be aborted. Instead, after every
+/// transaction commit each persistent store records its position in its own files
+/// ([`StateStore::commit_position`]), and the stores are flushed once their changelogs
+/// have advanced [`CHECKPOINT_OFFSET_DELTA`] records past the last flush. After a crash a
+/// store whose files say [`StoredPosition::Committed`] is kept and restores only the
+/// changelog after that offset: at most the records written since its last flush, as with
+/// Kafka Streams' transactional state stores (KIP-892). A store whose files hold
+/// uncommitted writes, or that records no position, is wiped and restored in full, as
+/// Kafka Streams does for a corrupted task.
 ///
 /// A restore writes a checkpoint (after flushing the store) every
 /// [`restore_checkpoint_interval`](Self::with_restore_checkpoint_interval) records and when
@@ -157,6 +166,8 @@ pub struct StateManager {
     restoring: Option<Restoring>,
     /// A restore whose last step is done, until [`finish_restore`](Self::finish_restore).
     finished: Option<Restoring>,
+    /// The stores whose changelogs a standby replica follows (positioned in its reader).
+    following: Vec<usize>,
 }
 
 /// Where a stepwise restore stands.
@@ -235,6 +246,7 @@ impl StateManager {
             registered: false,
             restoring: None,
             finished: None,
+            following: Vec::new(),
         }
     }
 
@@ -391,9 +403,10 @@ impl StateManager {
     /// Builds every store, wiping those whose files cannot be trusted, and prepares their
     /// restore. Under exactly-once a task whose logged persistent stores have no
     /// checkpointed offset was not closed cleanly (the checkpoint is deleted while
-    /// processing), so every persistent store is wiped, the ones without a changelog too:
-    /// their files may hold writes of an aborted transaction. Kafka Streams wipes the
-    /// task directory in that case.
+    /// processing): each persistent store, the ones without a changelog too, is then kept
+    /// only if its own files say they hold a committed state
+    /// ([`StateStore::stored_position`]), and wiped otherwise, since they may hold writes of
+    /// an aborted transaction.
     ///
     /// # Errors
     ///
@@ -585,9 +598,9 @@ impl StateManager {
         }
     }
 
-    /// Completes the restore: under exactly-once the checkpoint is deleted (a crash from
-    /// now on forces a full restore), under at-least-once the stores are flushed and the
-    /// checkpoint written.
+    /// Completes the restore: the stores are flushed; under exactly-once the checkpoint file
+    /// is deleted and each store records its position in its own files instead, under
+    /// at-least-once the checkpoint is written.
     ///
     /// # Errors
     ///
@@ -608,6 +621,9 @@ impl StateManager {
         };
         if self.exactly_once {
             self.checkpoint.delete()?;
+            self.commit_positions()?;
+            self.flush()?;
+            self.mark_flushed();
         } else {
             self.flush()?;
             self.write_checkpoint()?;
@@ -639,25 +655,22 @@ impl StateManager {
             (Some(tp), true) => checkpointed.get(tp).copied(),
             _ => None,
         };
+        // Under exactly-once, a store the checkpoint file does not vouch for may still
+        // vouch for itself (its position, read once it is open).
+        let ask_store =
+            self.exactly_once && persistent && offset.is_none() && (changelog.is_some() || unclean);
         let mut wiped = None;
         if persistent
             && changelog.is_some()
             && offset.is_none()
+            && !ask_store
             && StateDirectory::wipe_store(&self.task_dir, &name)?
         {
             let reason = "no valid checkpoint for the store".to_owned();
             tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiped its files; restoring it from the beginning of its changelog");
             wiped = Some(reason);
-        } else if persistent
-            && changelog.is_none()
-            && unclean
-            && StateDirectory::wipe_store(&self.task_dir, &name)?
-        {
-            let reason = "the task was not closed cleanly under exactly-once".to_owned();
-            tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiped the files of a store without changelog");
-            wiped = Some(reason);
         }
-        let built = match builder.build(&self.ctx) {
+        let mut built = match builder.build(&self.ctx) {
             Ok(built) => built,
             Err(e @ Error::StoreCorrupted { .. }) if persistent => {
                 tracing::warn!(task = %self.task_id, store = %name, error = %e, "the store's files are corrupt: wiping them and restoring from the beginning of its changelog");
@@ -668,6 +681,35 @@ impl StateManager {
             }
             Err(e) => return Err(e),
         };
+        if ask_store && wiped.is_none() {
+            let position = built
+                .state_store()
+                .try_borrow()
+                .map(|s| s.stored_position())
+                .unwrap_or_default();
+            match position {
+                StoredPosition::Committed(at) => {
+                    offset = changelog.as_ref().and(at);
+                    tracing::info!(task = %self.task_id, store = %name, offset = ?offset, "kept the store's files: they hold a committed state");
+                }
+                other => {
+                    let reason = if other == StoredPosition::Uncommitted {
+                        "the store holds writes made after the last commit under exactly-once"
+                    } else if changelog.is_some() {
+                        "no valid checkpoint for the store"
+                    } else {
+                        "the task was not closed cleanly under exactly-once"
+                    }
+                    .to_owned();
+                    close_store(&built)?;
+                    if StateDirectory::wipe_store(&self.task_dir, &name)? {
+                        tracing::warn!(task = %self.task_id, store = %name, "{reason}: wiped its files; restoring it from the beginning of its changelog");
+                        wiped = Some(reason);
+                    }
+                    built = builder.build(&self.ctx)?;
+                }
+            }
+        }
         Ok((
             ManagedStore {
                 builder,
@@ -751,21 +793,7 @@ impl StateManager {
         max: usize,
     ) -> Result<usize> {
         let name = self.stores[index].built.name().to_owned();
-        let store = self.stores[index].built.state_store().clone();
-        let mut last = None;
-        let read = reader.read_batch(&p.topic, p.partition, max.max(1), &mut |records| {
-            let mut s = store.try_borrow_mut().map_err(|_| {
-                Error::IllegalState(format!("store '{name}' is in use during restore"))
-            })?;
-            s.restore_batch(records)?;
-            if let Some(r) = records.last() {
-                last = Some(r.offset);
-            }
-            Ok(())
-        });
-        if let Some(offset) = last {
-            self.stores[index].offset = Some(offset);
-        }
+        let (read, last) = self.apply_batch(index, reader, &p.topic, p.partition, max);
         let n = read?;
         if n == 0 {
             p.empty_reads += 1;
@@ -791,6 +819,38 @@ impl StateManager {
         Ok(n)
     }
 
+    /// Reads one batch of up to `max` records of store `index`'s changelog into it, moving
+    /// its offset past what was applied even when the read fails partway; returns the read's
+    /// result and the offset of the last record applied.
+    fn apply_batch(
+        &mut self,
+        index: usize,
+        reader: &mut dyn ChangelogReader,
+        topic: &str,
+        partition: i32,
+        max: usize,
+    ) -> (Result<usize>, Option<i64>) {
+        let name = self.stores[index].built.name().to_owned();
+        let store = self.stores[index].built.state_store().clone();
+        let mut last = None;
+        let read = reader.read_batch(topic, partition, max.max(1), &mut |records| {
+            let mut s = store.try_borrow_mut().map_err(|_| {
+                Error::IllegalState(format!(
+                    "store '{name}' is in use while applying its changelog"
+                ))
+            })?;
+            s.restore_batch(records)?;
+            if let Some(r) = records.last() {
+                last = Some(r.offset);
+            }
+            Ok(())
+        });
+        if let Some(offset) = last {
+            self.stores[index].offset = Some(offset);
+        }
+        (read, last)
+    }
+
     fn fail_store(
         &mut self,
         index: usize,
@@ -809,10 +869,37 @@ impl StateManager {
         tracing::warn!(task = %self.task_id, store = %name, restored = p.restored, error = %error, "restore failed partway");
     }
 
-    /// Makes what a restoring store has applied durable, then records it in the checkpoint.
+    /// Makes what a restoring store has applied durable, then records it in the checkpoint
+    /// (and, under exactly-once, in the store's files: the checkpoint file is deleted once
+    /// the restore is done).
     fn checkpoint_restoring(&mut self, index: usize) -> Result<()> {
+        if self.exactly_once {
+            self.commit_position(index)?;
+        }
         flush_store(&self.stores[index].built)?;
         self.write_checkpoint()
+    }
+
+    fn commit_position(&self, index: usize) -> Result<()> {
+        let s = &self.stores[index];
+        if !s.persistent {
+            return Ok(());
+        }
+        let offset = s.changelog.as_ref().and(s.offset);
+        borrow_store(&s.built)?.commit_position(offset)
+    }
+
+    fn commit_positions(&self) -> Result<()> {
+        (0..self.stores.len()).try_for_each(|i| self.commit_position(i))
+    }
+
+    /// Remembers that the persistent stores' files now hold their current offsets.
+    fn mark_flushed(&mut self) {
+        for s in &mut self.stores {
+            if s.persistent && s.changelog.is_some() {
+                s.checkpointed = s.offset;
+            }
+        }
     }
 
     fn rebuild_wiped(&mut self, index: usize) -> Result<()> {
@@ -858,12 +945,14 @@ impl StateManager {
     }
 
     /// Records the offsets of the last changelog records the task wrote, as
-    /// [`checkpoint`](Self::checkpoint) does, then, under at-least-once and once the
-    /// persistent stores' changelogs have advanced more than [`CHECKPOINT_OFFSET_DELTA`]
-    /// records past the checkpoint file, flushes the stores and rewrites it. Returns
-    /// whether it did.
+    /// [`checkpoint`](Self::checkpoint) does, then, once the persistent stores' changelogs
+    /// have advanced more than [`CHECKPOINT_OFFSET_DELTA`] records past the last flush,
+    /// flushes the stores and, under at-least-once, rewrites the checkpoint file. Returns
+    /// whether it flushed. Under exactly-once each persistent store first records its
+    /// position in its own files ([`StateStore::commit_position`]).
     ///
-    /// Call it after [`commit`](Self::commit) and the producer's flush.
+    /// Call it after [`commit`](Self::commit) and the producer's flush; under exactly-once,
+    /// only once the transaction holding the task's output is committed.
     ///
     /// # Errors
     ///
@@ -872,7 +961,7 @@ impl StateManager {
     pub fn maybe_checkpoint(&mut self, written: &HashMap<(String, i32), i64>) -> Result<bool> {
         self.record_written(written);
         if self.exactly_once {
-            return Ok(false);
+            self.commit_positions()?;
         }
         let delta: i64 = self
             .stores
@@ -884,7 +973,11 @@ impl StateManager {
             return Ok(false);
         }
         self.flush()?;
-        self.write_checkpoint()?;
+        if self.exactly_once {
+            self.mark_flushed();
+        } else {
+            self.write_checkpoint()?;
+        }
         Ok(true)
     }
 
@@ -900,17 +993,23 @@ impl StateManager {
 
     /// Records the offsets of the last changelog records the task wrote (from its record
     /// collector, after the producer was flushed) and, under at-least-once, writes the
-    /// checkpoint file. Entries for other partitions are ignored.
+    /// checkpoint file; under exactly-once each persistent store records its position in
+    /// its files instead, which are flushed again. Entries for other partitions are
+    /// ignored.
     ///
-    /// Call it after [`flush`](Self::flush): the checkpoint claims the files hold every
-    /// record up to these offsets.
+    /// Call it after [`flush`](Self::flush) (under exactly-once, once the transaction is
+    /// committed): the checkpoint claims the files hold every record up to these offsets.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the checkpoint cannot be written.
+    /// [`Error::Io`] when the checkpoint cannot be written, a store error under
+    /// exactly-once.
     pub fn checkpoint(&mut self, written: &HashMap<(String, i32), i64>) -> Result<()> {
         self.record_written(written);
         if self.exactly_once {
+            self.commit_positions()?;
+            self.flush()?;
+            self.mark_flushed();
             Ok(())
         } else {
             self.write_checkpoint()
@@ -925,12 +1024,64 @@ impl StateManager {
             .filter_map(|s| Some((s.changelog.clone()?, s.offset?)))
             .collect();
         self.checkpoint.write(&offsets)?;
-        for s in &mut self.stores {
-            if s.persistent && s.changelog.is_some() {
-                s.checkpointed = s.offset;
-            }
-        }
+        self.mark_flushed();
         Ok(())
+    }
+
+    /// Applies what the changelogs hold past the stores' offsets, up to about `max_records`
+    /// per store, as a standby replica does once restored: it never processes, it follows
+    /// its active task's changelogs. Returns how many records were applied.
+    ///
+    /// `reader` must read committed records only (`read_committed`): every applied batch is
+    /// then committed state, and the store records its position after it, so that files a
+    /// crash leaves behind are kept (see [`StoredPosition`]). Between calls the stores
+    /// stay positioned in `reader`; whoever owns it unassigns
+    /// [`changelog_partitions`](Self::changelog_partitions) once done.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IllegalState`] before the restore is finished; the first error a store or
+    /// the reader reports.
+    pub fn update_standby(
+        &mut self,
+        reader: &mut dyn ChangelogReader,
+        max_records: usize,
+    ) -> Result<u64> {
+        if !self.registered || self.restoring.is_some() || self.finished.is_some() {
+            return Err(Error::IllegalState(format!(
+                "the stores of task {} are not restored",
+                self.task_id
+            )));
+        }
+        let mut total = 0;
+        for index in 0..self.stores.len() {
+            let Some((topic, partition)) = self.stores[index].changelog.clone() else {
+                continue;
+            };
+            if !self.following.contains(&index) {
+                reader.seek(&topic, partition, self.stores[index].offset.map(|o| o + 1))?;
+                self.following.push(index);
+            }
+            let (read, last) = self.apply_batch(index, reader, &topic, partition, max_records);
+            if last.is_some() {
+                self.commit_position(index)?;
+            }
+            total += read? as u64;
+        }
+        Ok(total)
+    }
+
+    /// Makes a standby replica's stores durable and writes the checkpoint file: what they
+    /// hold is committed, so the file is valid in both processing modes, and the task that
+    /// takes the replica's place restores only what follows.
+    ///
+    /// # Errors
+    ///
+    /// The first store error, or [`Error::Io`] when the checkpoint cannot be written.
+    pub fn checkpoint_standby(&mut self) -> Result<()> {
+        self.commit_positions()?;
+        self.flush()?;
+        self.write_checkpoint()
     }
 
     /// Closes cleanly: flushes every store, writes the checkpoint (in both processing
@@ -956,8 +1107,9 @@ impl StateManager {
     }
 
     /// Closes after a failure: the stores are closed without flushing and no checkpoint is
-    /// written; under exactly-once the checkpoint is deleted so the next start restores in
-    /// full.
+    /// written; under exactly-once the checkpoint file is deleted, so the next start keeps
+    /// only the stores whose own files say they hold a committed state (see
+    /// [`StoredPosition`]).
     ///
     /// # Errors
     ///

@@ -32,6 +32,7 @@ mod global;
 mod manager;
 mod store;
 mod store_metrics;
+mod stored_position;
 mod typed;
 mod versioned;
 
@@ -54,6 +55,7 @@ pub use store::{
     WindowBytesEntry, WindowBytesIter, WindowBytesStore,
 };
 pub use store_metrics::StoreMetrics;
+pub use stored_position::StoredPosition;
 pub use typed::{
     KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, ValueAndTimestamp,
     ValueAndTimestampSerde, WindowIter, WindowStore, WindowedIter,

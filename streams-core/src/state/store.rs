@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::state::store_metrics::StoreMetrics;
+use crate::state::stored_position::StoredPosition;
 
 /// One record of a changelog topic, borrowed from the reader's buffer.
 ///
@@ -73,6 +74,29 @@ pub trait StateStore {
     /// the store below's; the default reports nothing.
     fn metrics(&self) -> StoreMetrics {
         StoreMetrics::default()
+    }
+
+    /// Records in the store's own files that it holds exactly its changelog up to
+    /// `changelog_offset` (`None` for none) and that every write so far is committed. Under
+    /// exactly-once the state manager calls it after each transaction commits, and flushes
+    /// the store from time to time; a restart after a crash then keeps the files and
+    /// restores only what follows (see [`StoredPosition`]). Stores that cannot record it
+    /// keep the default, which does nothing; layers pass the call down.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when the underlying storage fails.
+    fn commit_position(&mut self, changelog_offset: Option<i64>) -> Result<()> {
+        let _ = changelog_offset;
+        Ok(())
+    }
+
+    /// What the store's files say about its position, read when the store is opened after
+    /// a restart without a checkpoint file (see [`StoredPosition`]). The default,
+    /// [`StoredPosition::Unknown`], makes an unclean restart under exactly-once wipe the
+    /// store.
+    fn stored_position(&self) -> StoredPosition {
+        StoredPosition::Unknown
     }
 }
 

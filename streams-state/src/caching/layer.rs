@@ -98,6 +98,14 @@ macro_rules! caching_state_store {
             m.cache_misses += misses;
             m
         }
+
+        fn commit_position(&mut self, offset: Option<i64>) -> ::streams_core::Result<()> {
+            self.inner.commit_position(offset)
+        }
+
+        fn stored_position(&self) -> ::streams_core::state::StoredPosition {
+            self.inner.stored_position()
+        }
     };
 }
 

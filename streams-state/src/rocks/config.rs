@@ -175,7 +175,11 @@ pub(crate) fn open_db(
         setter.set_config(store, &mut options, &mut table);
     }
     options.set_block_based_table_factory(&table);
-    DB::open(&options, path).map_err(|source| {
+    // The position's guarantee rests on these (see `position`), whatever the setter chose.
+    options.create_missing_column_families(true);
+    options.set_atomic_flush(true);
+    let families = super::position::column_families(&options);
+    DB::open_cf_descriptors(&options, path, families).map_err(|source| {
         if is_corruption(&source) {
             StateError::Corrupted {
                 store: store.to_owned(),

@@ -9,15 +9,20 @@ use streams_core::Result;
 use streams_core::state::StoreMetrics;
 
 use crate::error::StateError;
+use crate::rocks::position::{self, PositionMarker};
 use crate::rocks::{RocksDbConfigSetter, RocksDbResources, open_db};
 
 /// A store's database. Writes skip RocksDB's write-ahead log: the changelog is the log, and
-/// [`flush`](Self::flush) (every commit) makes the memtables durable, as in Kafka Streams.
+/// [`flush`](Self::flush) (at checkpoints) makes the memtables durable, as in Kafka
+/// Streams. Every write goes through [`write`](Self::write) or
+/// [`db_for_write`](Self::db_for_write), which keep the database's position (see
+/// [`position`]).
 pub(crate) struct DbHandle {
     name: String,
     path: PathBuf,
     db: Option<DB>,
     write_options: WriteOptions,
+    marker: PositionMarker,
     setter: Option<Arc<dyn RocksDbConfigSetter>>,
     // Keeps the shared cache alive at least as long as the database using it.
     _resources: Arc<RocksDbResources>,
@@ -53,6 +58,7 @@ impl DbHandle {
             path,
             db: Some(db),
             write_options,
+            marker: PositionMarker::new(),
             setter,
             _resources: resources,
         })
@@ -85,20 +91,46 @@ impl DbHandle {
         &self.write_options
     }
 
+    /// The database, to write to it directly: its position is marked uncommitted first.
+    pub(crate) fn db_for_write(&self) -> Result<&DB> {
+        let db = self.db()?;
+        self.marker
+            .before_write(db, &self.name, &self.write_options)?;
+        Ok(db)
+    }
+
     /// Applies `batch` atomically; `op` says what it does, for the error.
     pub(crate) fn write(&self, batch: WriteBatch, op: &'static str) -> Result<()> {
-        self.db()?
+        self.db_for_write()?
             .write_opt(batch, &self.write_options)
             .map_err(StateError::rocks(&self.name, op))?;
         Ok(())
     }
 
-    /// Writes the memtables out.
+    /// Writes the memtables out (the data and the position together).
     pub(crate) fn flush(&self) -> Result<()> {
-        self.db()?
-            .flush()
-            .map_err(StateError::rocks(&self.name, "flush"))?;
+        position::flush(self.db()?, &self.name)?;
         Ok(())
+    }
+
+    /// Records that every write so far is committed, with the changelog applied up to
+    /// `offset`.
+    pub(crate) fn commit_position(&self, offset: Option<i64>) -> Result<()> {
+        self.marker
+            .commit(self.db()?, &self.name, &self.write_options, offset)?;
+        Ok(())
+    }
+
+    /// What the files say about the database's position.
+    pub(crate) fn stored_position(&self) -> streams_core::state::StoredPosition {
+        match self.db().map(|db| position::read(db, &self.name)) {
+            Ok(Ok(p)) => p.unwrap_or(streams_core::state::StoredPosition::Committed(None)),
+            Ok(Err(e)) => {
+                tracing::warn!(store = %self.name, error = %e, "could not read the store's position");
+                streams_core::state::StoredPosition::Unknown
+            }
+            Err(_) => streams_core::state::StoredPosition::Unknown,
+        }
     }
 
     /// Closes the database (once) and tells the config setter.
@@ -111,10 +143,6 @@ impl DbHandle {
     }
 }
 
-/// The [`StateStore`](streams_core::state::StateStore) methods of a store whose `handle`
-/// field is its [`DbHandle`]: all but `restore_batch`, which depends on the store's layout.
-/// A commit has nothing to do: writes are in RocksDB's memtables, which `flush` writes out
-/// before a checkpoint.
 /// What RocksDB reports about `db`, read from its properties (zero where one is missing).
 pub(crate) fn db_metrics(db: &DB) -> StoreMetrics {
     let property = |name: &str| db.property_int_value(name).ok().flatten().unwrap_or(0);
@@ -125,6 +153,10 @@ pub(crate) fn db_metrics(db: &DB) -> StoreMetrics {
     m
 }
 
+/// The [`StateStore`](streams_core::state::StateStore) methods of a store whose `handle`
+/// field is its [`DbHandle`]: all but `restore_batch`, which depends on the store's layout.
+/// A commit has nothing to do: writes are in RocksDB's memtables, which `flush` writes out
+/// before a checkpoint.
 macro_rules! handle_lifecycle {
     () => {
         fn name(&self) -> &str {
@@ -153,6 +185,14 @@ macro_rules! handle_lifecycle {
                 .db()
                 .map(crate::rocks::handle::db_metrics)
                 .unwrap_or_default()
+        }
+
+        fn commit_position(&mut self, offset: Option<i64>) -> ::streams_core::Result<()> {
+            self.handle.commit_position(offset)
+        }
+
+        fn stored_position(&self) -> ::streams_core::state::StoredPosition {
+            self.handle.stored_position()
         }
     };
 }

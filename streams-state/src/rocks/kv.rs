@@ -145,7 +145,7 @@ impl KeyValueBytesStore for RocksDbKeyValueStore {
     }
 
     fn put(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        let db = self.db()?;
+        let db = self.handle.db_for_write()?;
         match value {
             Some(v) => db.put_opt(key, v, self.handle.write_options()),
             None => db.delete_opt(key, self.handle.write_options()),

@@ -4,6 +4,7 @@ mod config;
 mod handle;
 mod iter;
 mod kv;
+mod position;
 mod versioned;
 mod versioned_layout;
 mod window;

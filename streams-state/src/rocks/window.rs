@@ -7,11 +7,13 @@ use std::sync::Arc;
 use rocksdb::{DB, ReadOptions, WriteBatch, WriteOptions};
 use streams_core::Result;
 use streams_core::state::{
-    ChangelogRecord, StateStore, StoreMetrics, WindowBytesEntry, WindowBytesIter, WindowBytesStore,
+    ChangelogRecord, StateStore, StoreMetrics, StoredPosition, WindowBytesEntry, WindowBytesIter,
+    WindowBytesStore,
 };
 
 use crate::error::StateError;
 use crate::rocks::handle::db_metrics;
+use crate::rocks::position::{self, PositionMarker};
 use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
 use crate::window_key;
 
@@ -21,6 +23,7 @@ const MIN_SEGMENT_INTERVAL_MS: i64 = 60_000;
 struct Segment {
     db: DB,
     path: PathBuf,
+    marker: PositionMarker,
 }
 
 /// Which stored windows the reads of a [`RocksDbWindowStore`] treat as expired, after the
@@ -80,6 +83,8 @@ pub struct RocksDbWindowStore {
     seqnum: u32,
     observed: i64,
     segments: BTreeMap<i64, Segment>,
+    /// Segments dropped but not yet deleted (see `delete_expired`).
+    expired: Vec<(i64, PathBuf)>,
     write_options: WriteOptions,
     resources: Arc<RocksDbResources>,
     setter: Option<Arc<dyn RocksDbConfigSetter>>,
@@ -140,6 +145,7 @@ impl RocksDbWindowStore {
             seqnum: 0,
             observed: -1,
             segments: BTreeMap::new(),
+            expired: Vec::new(),
             write_options,
             resources,
             setter,
@@ -249,7 +255,14 @@ impl RocksDbWindowStore {
                 .dir
                 .join(format!("{}.{}", self.name, id * self.segment_interval));
             let db = open_db(&self.name, &path, &self.resources, self.setter.as_deref())?;
-            self.segments.insert(id, Segment { db, path });
+            self.segments.insert(
+                id,
+                Segment {
+                    db,
+                    path,
+                    marker: PositionMarker::new(),
+                },
+            );
         }
         Ok(())
     }
@@ -266,11 +279,20 @@ impl RocksDbWindowStore {
         let live = self.segments.split_off(&min_live);
         let expired = std::mem::replace(&mut self.segments, live);
         for (id, segment) in expired {
-            let Segment { db, path } = segment;
+            let Segment { db, path, .. } = segment;
             drop(db);
             if let Some(setter) = &self.setter {
                 setter.close(&self.name);
             }
+            self.expired.push((id, path));
+        }
+    }
+
+    /// Deletes the directories of the segments dropped since the last call. A segment is
+    /// deleted only once the state that dropped it is committed or flushed: a crash before
+    /// that finds it again, as the committed state still had it.
+    fn delete_expired(&mut self) {
+        for (id, path) in self.expired.drain(..) {
             if let Err(e) = std::fs::remove_dir_all(&path) {
                 tracing::warn!(store = %self.name, segment = id, path = %path.display(), error = %e, "could not delete an expired segment");
             }
@@ -293,6 +315,9 @@ impl RocksDbWindowStore {
             self.get_or_create(id)?;
         }
         if let Some(segment) = self.segments.get(&id) {
+            segment
+                .marker
+                .before_write(&segment.db, &self.name, &self.write_options)?;
             match value {
                 Some(v) => segment.db.put_opt(store_key, v, &self.write_options),
                 None => segment.db.delete_opt(store_key, &self.write_options),
@@ -350,12 +375,42 @@ impl StateStore for RocksDbWindowStore {
     fn flush(&mut self) -> Result<()> {
         self.check_open()?;
         for segment in self.segments.values() {
-            segment
-                .db
-                .flush()
-                .map_err(StateError::rocks(&self.name, "flush"))?;
+            position::flush(&segment.db, &self.name)?;
         }
+        self.delete_expired();
         Ok(())
+    }
+
+    /// Marks every segment committed at `offset` (see [`StateStore::commit_position`]),
+    /// then deletes the segments that expired before it.
+    fn commit_position(&mut self, offset: Option<i64>) -> Result<()> {
+        self.check_open()?;
+        for segment in self.segments.values() {
+            segment
+                .marker
+                .commit(&segment.db, &self.name, &self.write_options, offset)?;
+        }
+        self.delete_expired();
+        Ok(())
+    }
+
+    /// The lowest committed position of the segments, or uncommitted if one holds writes
+    /// after its last commit (see [`StoredPosition::combine`]). Segments with neither a
+    /// position nor data add nothing.
+    fn stored_position(&self) -> StoredPosition {
+        let mut combined: Option<StoredPosition> = None;
+        for segment in self.segments.values() {
+            let part = match position::read(&segment.db, &self.name) {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(store = %self.name, error = %e, "could not read a segment's position");
+                    StoredPosition::Unknown
+                }
+            };
+            combined = Some(combined.map_or(part, |c| c.combine(part)));
+        }
+        combined.unwrap_or(StoredPosition::Committed(None))
     }
 
     /// Nothing to do: writes are in RocksDB's memtables, which [`flush`](Self::flush)
@@ -414,6 +469,9 @@ impl StateStore for RocksDbWindowStore {
         }
         for (id, batch) in batches {
             if let Some(segment) = self.segments.get(&id) {
+                segment
+                    .marker
+                    .before_write(&segment.db, &self.name, &self.write_options)?;
                 segment
                     .db
                     .write_opt(batch, &self.write_options)

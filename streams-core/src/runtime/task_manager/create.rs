@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::runtime::clock::now_ms;
 use crate::runtime::rebalance::{GroupContext, Tp};
 use crate::runtime::shared::ThreadState;
+use crate::runtime::standby::CLAIM_TIMEOUT;
 use crate::state::{StateDirectory, TaskDirLock};
 use crate::task::{Task, TaskSpec};
 use crate::task_id::TaskId;
@@ -103,6 +104,8 @@ impl TaskManager {
         partitions: Vec<Tp>,
         cache_max_bytes: usize,
     ) -> Result<()> {
+        // A standby of the task in this instance closes first, checkpointing what it holds.
+        self.setup.standby_claims.claim(id, CLAIM_TIMEOUT);
         let lock = lock_task(&self.setup.app_dir.join(id.to_string()))?;
         let collector: Rc<RefCell<dyn RecordCollector>> = self.collector.clone();
         let mut task = Task::new(

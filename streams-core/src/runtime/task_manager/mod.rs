@@ -26,6 +26,7 @@ use crate::runtime::query::{StoreQuery, TaskStore};
 use crate::runtime::rebalance::{GroupContext, RebalanceListener, Tp};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::Shared;
+use crate::runtime::standby::StandbyClaims;
 use crate::runtime::topic_plan::TopicPlan;
 use crate::state::{ChangelogReader as _, GlobalStores, TaskDirLock};
 use crate::task::Task;
@@ -115,6 +116,8 @@ pub(crate) struct ManagerSetup {
     pub(crate) globals: Arc<GlobalStores>,
     /// `max.task.idle.ms`, when positive.
     pub(crate) max_task_idle: Option<Duration>,
+    /// The tasks this instance's threads run, which its standbys give up.
+    pub(crate) standby_claims: Arc<StandbyClaims>,
 }
 
 impl TaskManager {
@@ -195,6 +198,8 @@ impl TaskManager {
             self.metrics.tasks_closed += 1;
             tracing::info!(task = %id, clean, "task closed");
         }
+        // The directory is unlocked: a standby may open the task again.
+        self.setup.standby_claims.unclaim(id);
     }
 
     /// A clean shutdown: a final commit, then every task closed.

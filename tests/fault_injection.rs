@@ -257,14 +257,9 @@ fn c_three_instances_one_killed_survivors_take_over() {
 /// restores the moved tasks' share of the store. Both stay exactly-once.
 fn standby_takes_over(name: &str, replicas: usize) {
     let _serial = serial();
-    let bootstrap = PrivateBroker::get().bootstrap.clone();
-    let case = Case::new(name);
-    let topics = Topics::create(&bootstrap, name, &[]);
-    let spec = quick_takeover(AppSpec::new(&bootstrap, &topics, Guarantee::ExactlyOnce))
-        .with("num.standby.replicas", replicas.to_string());
     let n = scaled(2_000, 20_000);
-    let workload = Workload::new(keys(), n);
-    let store = BigStore::fill_with(&bootstrap, &spec, &workload, scaled(200_000, 1_000_000));
+    let (case, spec, workload, store) =
+        big_store_case(name, n, &[("num.standby.replicas", replicas.to_string())]);
     let mut apps = vec![App::start(&case, &spec, "app0")];
     apps[0].wait_running(&case, START_TIMEOUT);
     apps.push(App::start(&case, &spec, "app1"));
@@ -272,7 +267,9 @@ fn standby_takes_over(name: &str, replicas: usize) {
     if replicas > 0 {
         // The survivor's standbys of the other instance's tasks have caught up.
         let deadline = Instant::now() + recovery_timeout();
-        while apps[1].log_lines_with("standby restored") < 1 {
+        let opened = |app: &App| app.log_lines_with("standby opened");
+        while opened(&apps[1]) == 0 || apps[1].log_lines_with("standby restored") < opened(&apps[1])
+        {
             if Instant::now() >= deadline {
                 case.fail("app1 opened no standby that finished its restore");
             }
@@ -322,6 +319,83 @@ fn l_standby_replica_takes_over_with_a_warm_store() {
 #[test]
 fn l_no_standby_takes_over_by_restoring() {
     standby_takes_over("l-standby-0", 0);
+}
+
+/// A third instance joins a running pair sharing a large logged store. Before its threads
+/// join the group it warms up the tasks the group will give it, while the pair keeps
+/// processing; once it joins it restores only what was written during its last warm-up
+/// step, less than the application wrote in the whole run. Output stays exactly-once.
+#[test]
+fn m_third_instance_warms_up_before_joining() {
+    let _serial = serial();
+    let n = scaled(3_000, 30_000);
+    let (case, spec, workload, store) = big_store_case("m-warm-up-join", n, &[]);
+    let mut apps = vec![App::start(&case, &spec, "app0")];
+    apps[0].wait_running(&case, START_TIMEOUT);
+    apps.push(App::start(&case, &spec, "app1"));
+    apps[1].wait_running(&case, START_TIMEOUT);
+    let mut d = Driver::new(&case, &spec, workload, n, (n / 10).max(200));
+    {
+        let mut pair: Vec<&mut App> = apps.iter_mut().collect();
+        d.until(
+            &mut pair,
+            recovery_timeout(),
+            "processing a third of the input",
+            |d| d.busy_past(n / 3),
+        );
+    }
+    apps.push(App::start(&case, &spec, "app2"));
+    let before = d.processed();
+    let warm_up = {
+        let (pair, joining) = apps.split_at_mut(2);
+        let joining = &joining[0];
+        let mut pair: Vec<&mut App> = pair.iter_mut().collect();
+        d.until(
+            &mut pair,
+            recovery_timeout(),
+            "the pair processing while the third instance warms up",
+            |_| joining.log_lines_with("warm-up done") > 0,
+        )
+    };
+    let during_warm_up = d.processed() - before;
+    let restored_by_pair = apps[0].restored() + apps[1].restored();
+    let joined = {
+        let mut all: Vec<&mut App> = apps.iter_mut().collect();
+        catch_up_then_finish(&mut d, &mut all, "the join")
+    };
+    let restored_after_join = apps[2].restored();
+    let pair_after_join = apps[0].restored() + apps[1].restored() - restored_by_pair;
+    let warmed = apps[2].log_lines_with("warm-up task restored");
+    for app in &mut apps {
+        app.close_cleanly(&case);
+    }
+    let v = verify(&case, &spec, &d.inputs.workload().keys, &store.expected(&d));
+    let mut fields = header(Guarantee::ExactlyOnce, 3, 0, d.inputs.sent.len());
+    fields.extend(v.fields());
+    fields.extend([
+        ("store_records", store.records().to_string()),
+        ("warm_up_ms", ms(warm_up)),
+        ("warmed_tasks", warmed.to_string()),
+        ("processed_during_warm_up", during_warm_up.to_string()),
+        (
+            "restored_by_joiner_after_join",
+            restored_after_join.to_string(),
+        ),
+        ("restored_by_pair_after_join", pair_after_join.to_string()),
+        ("catch_up_after_join_ms", ms(joined)),
+    ]);
+    case.summary(&fields);
+    if warmed == 0 {
+        case.fail("the third instance warmed no task up before joining");
+    }
+    let bound = 2 * n as u64;
+    if restored_after_join >= bound {
+        case.fail(format!(
+            "the third instance restored {restored_after_join} records after joining, more than \
+             the {bound} the application can have written: its warm-up did not count"
+        ));
+    }
+    assert_exact(&case, &spec, &v);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,6 +491,25 @@ fn d_broker_restarted_at_least_once() {
         Guarantee::AtLeastOnce,
         BrokerFault::Restart,
     );
+}
+
+/// The start of a case whose application begins with a large logged store, on the private
+/// broker: its case, spec (`settings` added), `inputs` records of workload and the store.
+fn big_store_case(
+    name: &str,
+    inputs: usize,
+    settings: &[(&str, String)],
+) -> (Case, AppSpec, Workload, BigStore) {
+    let bootstrap = PrivateBroker::get().bootstrap.clone();
+    let case = Case::new(name);
+    let topics = Topics::create(&bootstrap, name, &[]);
+    let mut spec = quick_takeover(AppSpec::new(&bootstrap, &topics, Guarantee::ExactlyOnce));
+    for (key, value) in settings {
+        spec = spec.with(key, value);
+    }
+    let workload = Workload::new(keys(), inputs);
+    let store = BigStore::fill_with(&bootstrap, &spec, &workload, scaled(200_000, 1_000_000));
+    (case, spec, workload, store)
 }
 
 /// Changelog records of the count store written directly, so that a fresh instance has a
@@ -546,13 +639,8 @@ fn e_restore_longer_than_max_poll_interval() {
 #[test]
 fn k_exactly_once_restart_keeps_the_stores() {
     let _serial = serial();
-    let bootstrap = PrivateBroker::get().bootstrap.clone();
-    let case = Case::new("k-eos-restart-keeps-stores");
-    let topics = Topics::create(&bootstrap, "k", &[]);
-    let spec = quick_takeover(AppSpec::new(&bootstrap, &topics, Guarantee::ExactlyOnce));
     let n = scaled(2_000, 20_000);
-    let workload = Workload::new(keys(), n);
-    let store = BigStore::fill_with(&bootstrap, &spec, &workload, scaled(200_000, 1_000_000));
+    let (case, spec, workload, store) = big_store_case("k-eos-restart-keeps-stores", n, &[]);
     let backlog = (n / 4).max(200);
     let mut d = Driver::new(&case, &spec, workload, n, backlog);
     let mut app = App::start(&case, &spec, "app");

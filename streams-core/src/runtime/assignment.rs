@@ -61,6 +61,17 @@ impl TaskLayout {
         }
     }
 
+    /// Every sub-topology with its anchor topic and that topic's partition count.
+    pub(crate) fn anchors(&self) -> impl Iterator<Item = (u32, &str, i32)> {
+        self.subtopologies.iter().map(|(sub, (anchor, topics))| {
+            let count = topics
+                .iter()
+                .find(|(t, _)| t == anchor)
+                .map_or(0, |(_, n)| *n);
+            (*sub, anchor.as_str(), count)
+        })
+    }
+
     /// The task whose anchor partition is `partition` of `topic`, if it is one.
     pub(crate) fn task_of(&self, topic: &str, partition: i32) -> Option<TaskId> {
         let sub = *self.topic_subtopology.get(topic)?;

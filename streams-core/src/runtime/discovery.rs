@@ -116,6 +116,8 @@ pub(crate) struct GroupView {
     /// Every instance by process id, with or without `application.server`, with the
     /// partitions of its members merged.
     pub(crate) processes: BTreeMap<String, Vec<(String, i32)>>,
+    /// The client id of every member.
+    pub(crate) members: Vec<String>,
     fetched: Instant,
 }
 
@@ -240,6 +242,7 @@ impl Discovery {
             stable: false,
             instances: Vec::new(),
             processes: BTreeMap::new(),
+            members: Vec::new(),
             fetched: Instant::now(),
         };
         let Some(group) = list.groups().iter().find(|g| g.name() == self.group) else {
@@ -251,6 +254,7 @@ impl Discovery {
                 .assignment()
                 .and_then(parse_assignment)
                 .unwrap_or_default();
+            view.members.push(member.client_id().to_owned());
             if let Some(process_id) = parse_member_process(member.client_id()) {
                 view.processes
                     .entry(process_id)

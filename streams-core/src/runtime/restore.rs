@@ -177,6 +177,11 @@ impl ChangelogReader for KafkaChangelogReader {
 
     fn position(&mut self, topic: &str, partition: i32) -> Result<i64> {
         let key = (topic.to_owned(), partition);
+        // Records fetched while another partition was read wait in the stash: the consumer
+        // is past them, the reader is not.
+        if let Some(first) = self.stash.get(&key).and_then(VecDeque::front) {
+            return Ok(first.offset);
+        }
         let own = self.next.get(&key).copied();
         let consumer_pos = self
             .consumer

@@ -26,6 +26,16 @@
 //!   [`CHECKPOINT_INTERVAL`], and records each store's position after every batch (see
 //!   [`StoredPosition`](crate::state::StoredPosition)), so its files stay valid even
 //!   after a crash.
+//! - **Warm-up before joining:** an instance that starts next to running ones, with no
+//!   member in the group yet, predicts the tasks the group's `range` assignor will give its
+//!   threads (members sorted by member id, which starts with the client id, which carries
+//!   the process id; contiguous ranges of each anchor topic's partitions), warms them up as
+//!   standbys, and only then lets its stream threads join. The running instances keep
+//!   processing meanwhile; the joining rebalance moves the tasks, and the new owner
+//!   restores only what was written during the last step of its warm-up. With static
+//!   membership (`group.instance.id`), which the assignor sorts by instead, nothing is
+//!   predicted and the instance joins at once, as it does when the warm-up takes longer
+//!   than [`WARMUP_TIMEOUT`].
 //! - **Failover:** when a stream thread of this instance is assigned a task, it claims it
 //!   ([`StandbyClaims::claim`]) before locking its directory: the standby thread closes its
 //!   standby of the task cleanly (flush and checkpoint) and releases the lock, and the
@@ -76,6 +86,8 @@ pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 pub(crate) const CLAIM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Records one step of one standby applies at most.
 const STEP_RECORDS: usize = 10_000;
+/// How long an instance warms its future tasks up at most before its threads join.
+pub(crate) const WARMUP_TIMEOUT: Duration = Duration::from_secs(600);
 
 type Tp = (String, i32);
 
@@ -91,6 +103,8 @@ pub(crate) struct StandbyClaims {
 struct Claims {
     active: BTreeSet<TaskId>,
     held: BTreeSet<TaskId>,
+    /// Whether the stream threads wait for a warm-up before joining the group.
+    warming: bool,
 }
 
 impl StandbyClaims {
@@ -115,6 +129,30 @@ impl StandbyClaims {
             claims = self
                 .changed
                 .wait_timeout(claims, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// Holds the stream threads back (see [`wait_for_warmup`](Self::wait_for_warmup)) until
+    /// the standby thread has warmed up the tasks they will get.
+    pub(crate) fn begin_warmup(&self) {
+        self.lock().warming = true;
+    }
+
+    /// Lets the stream threads join.
+    pub(crate) fn end_warmup(&self) {
+        self.lock().warming = false;
+        self.changed.notify_all();
+    }
+
+    /// Waits while a warm-up is under way, or until `shutdown` is set.
+    pub(crate) fn wait_for_warmup(&self, shutdown: &std::sync::atomic::AtomicBool) {
+        let mut claims = self.lock();
+        while claims.warming && !shutdown.load(Ordering::Acquire) {
+            claims = self
+                .changed
+                .wait_timeout(claims, Duration::from_millis(100))
                 .map(|(g, _)| g)
                 .unwrap_or_else(|e| e.into_inner().0);
         }
@@ -182,6 +220,84 @@ pub(crate) fn placement(
     mine
 }
 
+/// The stateful tasks the group's `range` assignor gives the members with client ids
+/// `mine` once they join the members `members` (see the module documentation).
+pub(crate) fn predict_tasks(
+    members: &[String],
+    mine: &[String],
+    layout: &TaskLayout,
+    stateful: &BTreeSet<u32>,
+) -> BTreeSet<TaskId> {
+    let mut all: Vec<&String> = members.iter().chain(mine).collect();
+    all.sort();
+    all.dedup();
+    let m = all.len();
+    let mut out = BTreeSet::new();
+    if m == 0 {
+        return out;
+    }
+    for (sub, _, count) in layout.anchors() {
+        if !stateful.contains(&sub) {
+            continue;
+        }
+        let n = usize::try_from(count).unwrap_or(0);
+        for (i, member) in all.iter().enumerate() {
+            if !mine.contains(member) {
+                continue;
+            }
+            let start = (n / m) * i + i.min(n % m);
+            let len = n / m + usize::from(i < n % m);
+            for p in start..start + len {
+                if let Ok(p) = i32::try_from(p) {
+                    out.insert(TaskId::new(sub, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The tasks a starting instance warms up before its threads join (see the module
+/// documentation): none when the group has no member yet, when it lists this instance
+/// already (a restart within the session timeout), with static membership, or when its
+/// description cannot be read. `mine` are the client ids of this instance's threads.
+///
+/// # Errors
+///
+/// [`Error::Topology`] when the topology's stores cannot be listed.
+pub(crate) fn warmup_tasks(
+    discovery: &Discovery,
+    topology: &Topology,
+    plan: &TopicPlan,
+    process_id: &str,
+    mine: &[String],
+    static_membership: bool,
+) -> Result<BTreeSet<TaskId>> {
+    if static_membership {
+        return Ok(BTreeSet::new());
+    }
+    let stateful = stateful_subtopologies(topology)?;
+    if stateful.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let view = match discovery.view() {
+        Ok(view) => view,
+        Err(e) => {
+            tracing::debug!(error = %e, "no group description; joining without a warm-up");
+            return Ok(BTreeSet::new());
+        }
+    };
+    if view.members.is_empty() || view.processes.contains_key(process_id) {
+        return Ok(BTreeSet::new());
+    }
+    Ok(predict_tasks(
+        &view.members,
+        mine,
+        &TaskLayout::new(plan),
+        &stateful,
+    ))
+}
+
 /// What the standby thread needs.
 pub(crate) struct StandbySetup {
     pub(crate) topology: Arc<Topology>,
@@ -198,6 +314,9 @@ pub(crate) struct StandbySetup {
     pub(crate) exactly_once: bool,
     pub(crate) shared: Arc<Shared>,
     pub(crate) claims: Arc<StandbyClaims>,
+    /// Tasks to warm up before the stream threads join (see [`predict_tasks`]); the
+    /// claims' warm-up ends once they are.
+    pub(crate) warmup: BTreeSet<TaskId>,
 }
 
 /// The sub-topologies with a logged store: the ones whose tasks get standbys.
@@ -215,7 +334,8 @@ fn stateful_subtopologies(topology: &Topology) -> Result<BTreeSet<u32>> {
     Ok(out)
 }
 
-/// Starts the standby thread, when the topology has logged stores.
+/// Starts the standby thread, when the topology has logged stores and there are standbys
+/// to keep or tasks to warm up; otherwise ends the warm-up at once.
 ///
 /// # Errors
 ///
@@ -223,7 +343,8 @@ fn stateful_subtopologies(topology: &Topology) -> Result<BTreeSet<u32>> {
 /// be spawned.
 pub(crate) fn spawn(setup: StandbySetup) -> Result<Option<JoinHandle<()>>> {
     let stateful = stateful_subtopologies(&setup.topology)?;
-    if stateful.is_empty() || setup.replicas == 0 {
+    if stateful.is_empty() || (setup.replicas == 0 && setup.warmup.is_empty()) {
+        setup.claims.end_warmup();
         return Ok(None);
     }
     let reader = KafkaChangelogReader::new(&setup.restore)?;
@@ -270,6 +391,8 @@ impl ChangelogWriter for NoChangelog {
 
 struct Standby {
     state: StateManager,
+    /// Opened to warm up a task this instance will get, rather than as a standby.
+    warmup: bool,
     restored: bool,
     since_checkpoint: u64,
     last_checkpoint: Instant,
@@ -287,6 +410,10 @@ struct Runner {
 
 impl Runner {
     fn run(mut self) {
+        self.warm_up();
+        if self.setup.replicas == 0 {
+            return;
+        }
         let mut placed_at: Option<Instant> = None;
         while !self.setup.shared.shutdown.load(Ordering::Acquire) {
             if placed_at.is_none_or(|t| t.elapsed() >= PLACEMENT_INTERVAL) {
@@ -313,6 +440,62 @@ impl Runner {
         for id in ids {
             self.close(id, true);
         }
+    }
+
+    /// Restores the tasks of [`StandbySetup::warmup`] and follows their changelogs until a
+    /// step finds little new, then closes them (checkpointed) and lets the stream threads
+    /// join.
+    fn warm_up(&mut self) {
+        let ids: Vec<TaskId> = self.setup.warmup.iter().copied().collect();
+        if ids.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        tracing::info!(tasks = ?ids, "warming up the tasks this instance will get before joining");
+        let mut pending = BTreeSet::new();
+        for &id in &ids {
+            if !self.setup.claims.try_hold(id) {
+                continue;
+            }
+            match self.open(id) {
+                Ok(Some(mut standby)) => {
+                    standby.warmup = true;
+                    self.tasks.insert(id, standby);
+                    pending.insert(id);
+                }
+                Ok(None) => self.setup.claims.release(id),
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e, "could not open a task to warm up");
+                    self.setup.claims.release(id);
+                }
+            }
+        }
+        while !pending.is_empty()
+            && started.elapsed() < WARMUP_TIMEOUT
+            && !self.setup.shared.shutdown.load(Ordering::Acquire)
+        {
+            for id in pending.clone() {
+                match self.step(id) {
+                    Ok(Some(applied)) if applied < STEP_RECORDS as u64 => {
+                        pending.remove(&id);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(task = %id, error = %e, "warm-up failed");
+                        self.close(id, false);
+                        pending.remove(&id);
+                    }
+                }
+            }
+        }
+        for id in ids {
+            self.close(id, true);
+        }
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "warm-up done; joining the group"
+        );
+        self.setup.claims.end_warmup();
     }
 
     /// Opens the standbys this instance should hold and closes the others.
@@ -391,6 +574,7 @@ impl Runner {
         state.register()?;
         Ok(Some(Standby {
             state,
+            warmup: false,
             restored: false,
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
@@ -398,18 +582,23 @@ impl Runner {
         }))
     }
 
-    /// Restores or updates standby `id` by one batch per store, and checkpoints it when due.
-    fn step(&mut self, id: TaskId) -> Result<()> {
+    /// Restores or updates standby `id` by one batch per store, and checkpoints it when due;
+    /// returns how many records an update applied (`None` while restoring).
+    fn step(&mut self, id: TaskId) -> Result<Option<u64>> {
         let Some(standby) = self.tasks.get_mut(&id) else {
-            return Ok(());
+            return Ok(None);
         };
         if !standby.restored {
             if standby.state.restore_step(&mut self.reader, STEP_RECORDS)? {
                 let summary = standby.state.finish_restore()?;
                 standby.restored = true;
-                tracing::info!(task = %id, restored = summary.total_restored, "standby restored; following its changelogs");
+                if standby.warmup {
+                    tracing::info!(task = %id, restored = summary.total_restored, "warm-up task restored");
+                } else {
+                    tracing::info!(task = %id, restored = summary.total_restored, "standby restored; following its changelogs");
+                }
             }
-            return Ok(());
+            return Ok(None);
         }
         let applied = standby
             .state
@@ -423,7 +612,7 @@ impl Runner {
             standby.since_checkpoint = 0;
             standby.last_checkpoint = Instant::now();
         }
-        Ok(())
+        Ok(Some(applied))
     }
 
     /// Closes standby `id` (with a checkpoint when `clean`), stops reading its changelogs
@@ -510,6 +699,35 @@ mod tests {
         }
         let alone = processes(&[("a", &[0, 1, 2, 3])]);
         assert!(placement(&alone, &layout, &stateful, "a", 1).is_empty());
+    }
+
+    /// The range assignor sorts members by member id (client id first) and gives each a
+    /// contiguous range of every topic's partitions, the first ones one more.
+    #[test]
+    fn joining_members_predict_the_range_assignment() {
+        let layout = layout();
+        let stateful = BTreeSet::from([0u32]);
+        let running = vec!["app-StreamThread-0-consumer@p2".to_owned()];
+        let mine = vec!["app-StreamThread-0-consumer@p1".to_owned()];
+        // Sorted: p1 (mine) first, p2: 4 partitions, 2 members: 0-1 and 2-3.
+        assert_eq!(
+            predict_tasks(&running, &mine, &layout, &stateful),
+            BTreeSet::from([TaskId::new(0, 0), TaskId::new(0, 1)])
+        );
+        let mine = vec!["app-StreamThread-0-consumer@p3".to_owned()];
+        assert_eq!(
+            predict_tasks(&running, &mine, &layout, &stateful),
+            BTreeSet::from([TaskId::new(0, 2), TaskId::new(0, 3)])
+        );
+        let three = vec![
+            running[0].clone(),
+            "app-StreamThread-0-consumer@p0".to_owned(),
+        ];
+        // p0, p2, p3: 2, 1, 1.
+        assert_eq!(
+            predict_tasks(&three, &mine, &layout, &stateful),
+            BTreeSet::from([TaskId::new(0, 3)])
+        );
     }
 
     #[test]

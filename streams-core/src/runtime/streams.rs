@@ -246,6 +246,10 @@ impl KafkaStreams {
         let globals = self.start_global_thread(&plan, &settings, threads, state_dir.app_dir())?;
         let plan = Arc::new(plan);
         let discovery = Discovery::new(&self.clients.admin, &application_id)?;
+        let warmup = self.warmup_tasks(&discovery, &plan, threads)?;
+        if !warmup.is_empty() {
+            self.standby_claims.begin_warmup();
+        }
         self.spawn_stream_threads(
             Arc::clone(&plan),
             &settings,
@@ -265,6 +269,7 @@ impl KafkaStreams {
             exactly_once: self.clients.guarantee() == ProcessingGuarantee::ExactlyOnceV2,
             shared: Arc::clone(&self.shared),
             claims: Arc::clone(&self.standby_claims),
+            warmup,
         })?;
         self.handle.set_started(
             std::mem::take(&mut self.queries),
@@ -279,6 +284,35 @@ impl KafkaStreams {
             "started"
         );
         Ok(())
+    }
+
+    /// The tasks this instance warms up before its `threads` stream threads join (see
+    /// [`standby::warmup_tasks`]).
+    fn warmup_tasks(
+        &self,
+        discovery: &Discovery,
+        plan: &TopicPlan,
+        threads: usize,
+    ) -> Result<std::collections::BTreeSet<TaskId>> {
+        let mine: Vec<String> = (0..threads)
+            .filter_map(|i| {
+                let (consumer, _, _) = self.clients.for_thread(&self.process_id, i);
+                consumer.get("client.id").map(str::to_owned)
+            })
+            .collect();
+        let static_membership = self
+            .clients
+            .main_consumer
+            .get("group.instance.id")
+            .is_some_and(|id| !id.is_empty());
+        standby::warmup_tasks(
+            discovery,
+            &self.topology,
+            plan,
+            &self.process_id,
+            &mine,
+            static_membership,
+        )
     }
 
     /// Starts the global thread when the topology has global stores, and waits until it

@@ -107,6 +107,8 @@ fn run(setup: ThreadSetup) {
     let mut attempt = 0u32;
     // Counters survive a restart of the thread's clients.
     let mut metrics = ThreadMetrics::default();
+    // A joining instance first warms up the tasks it will get (see `standby`).
+    setup.standby_claims.wait_for_warmup(&shared.shutdown);
     let result = loop {
         let started = Instant::now();
         let result = run_loop(&setup, &mut metrics);

@@ -574,3 +574,62 @@ fn three_instances_answer_any_key_anywhere_and_never_wrongly_while_one_dies() {
         members.body
     );
 }
+
+/// With `num.standby.replicas=1` and two instances, the metadata of every key names the
+/// instance holding its active task and the other one as its standby, as both compute the
+/// placement from the group's description; the standby instance lists the stores it keeps.
+#[test]
+fn key_metadata_names_the_standby_host() {
+    let cluster = Cluster::broker();
+    let topic = unique("serve-standby-in");
+    cluster.create_topic(&topic, 4);
+    let data = input(20, 1);
+    produce_input(&cluster.bootstrap(), &topic, &data);
+    let app = unique("serve-standby-app");
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut instances: Vec<(KafkaStreams, String)> = dirs
+        .iter()
+        .map(|d| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let config = cluster
+                .streams_config(&app, d.path())
+                .set("application.server", &addr)
+                .set("num.standby.replicas", "1");
+            let streams = KafkaStreams::new(topology::topology(&topic).unwrap(), config).unwrap();
+            (streams, addr)
+        })
+        .collect();
+    for (streams, _) in &mut instances {
+        streams.start().unwrap();
+    }
+    let addrs: Vec<String> = instances.iter().map(|(_, a)| a.clone()).collect();
+    let handle = instances[0].0.handle();
+    for key in data.counts.keys() {
+        let mut last = None;
+        let placed = wait_until(TIMEOUT, || {
+            last = Some(handle.query_metadata_for_key(COUNTS, key, &Serdes::string()));
+            matches!(&last, Some(Ok(m)) if m.active_host.is_some() && !m.standby_hosts.is_empty())
+        });
+        assert!(placed, "{key}: {last:?}");
+        let meta = last.unwrap().unwrap();
+        let active = meta.active_host.unwrap().to_string();
+        let standbys: Vec<String> = meta.standby_hosts.iter().map(ToString::to_string).collect();
+        assert!(addrs.contains(&active), "{active}");
+        assert_eq!(standbys.len(), 1, "{standbys:?}");
+        assert_ne!(standbys[0], active, "the standby is on the other instance");
+        assert!(addrs.contains(&standbys[0]));
+    }
+    let all = handle.metadata_for_all_stores().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    for m in &all {
+        assert!(
+            m.standby_state_store_names.contains(COUNTS),
+            "{} keeps standbys of the other's tasks: {m:?}",
+            m.host_info
+        );
+    }
+    for (streams, _) in &mut instances {
+        streams.close().unwrap();
+    }
+}

@@ -16,6 +16,7 @@ use crate::runtime::metadata::{KeyQueryMetadata, StreamsMetadata};
 use crate::runtime::metrics::StreamsMetrics;
 use crate::runtime::query::{StoreQuery, query_threads};
 use crate::runtime::shared::Shared;
+use crate::runtime::standby::StandbyPlacement;
 use crate::runtime::state::State;
 use crate::runtime::topic_plan::TopicPlan;
 use crate::serde::Serde;
@@ -54,6 +55,7 @@ struct Started {
     plan: Arc<TopicPlan>,
     discovery: Discovery,
     process_id: String,
+    standbys: StandbyPlacement,
 }
 
 impl fmt::Debug for StreamsHandle {
@@ -88,6 +90,7 @@ impl StreamsHandle {
         plan: Arc<TopicPlan>,
         discovery: Discovery,
         process_id: String,
+        standbys: StandbyPlacement,
     ) {
         // `start` runs once per instance, so the cell is empty.
         let _ = self.inner.started.set(Started {
@@ -95,6 +98,7 @@ impl StreamsHandle {
             plan,
             discovery,
             process_id,
+            standbys,
         });
     }
 
@@ -287,6 +291,19 @@ impl StreamsHandle {
                 reason: format!("no instance holds task {task}"),
             })?;
         meta.active_host = Some(owner.host.clone());
+        meta.standby_hosts = started
+            .standbys
+            .tasks(&view.processes)
+            .into_iter()
+            .find(|(t, _, _)| *t == task)
+            .map(|(_, _, hosts)| {
+                view.instances
+                    .iter()
+                    .filter(|m| hosts.contains(&&m.process_id))
+                    .map(|m| m.host.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(meta)
     }
 
@@ -308,6 +325,7 @@ impl StreamsHandle {
         for (store, sub) in &stores {
             by_sub.entry(*sub).or_default().push(store);
         }
+        let placed = started.standbys.tasks(&view.processes);
         Ok(view
             .instances
             .iter()
@@ -320,12 +338,18 @@ impl StreamsHandle {
                     .flat_map(|sub| by_sub.get(sub).into_iter().flatten())
                     .map(|s| (*s).clone())
                     .collect();
+                let standby_state_store_names = placed
+                    .iter()
+                    .filter(|(_, _, hosts)| hosts.contains(&&m.process_id))
+                    .flat_map(|(task, _, _)| by_sub.get(&task.subtopology).into_iter().flatten())
+                    .map(|s| (*s).clone())
+                    .collect();
                 StreamsMetadata {
                     host_info: m.host.clone(),
                     process_id: m.process_id.clone(),
                     state_store_names,
                     topic_partitions,
-                    standby_state_store_names: BTreeSet::new(),
+                    standby_state_store_names,
                 }
             })
             .collect())

@@ -18,7 +18,8 @@ pub struct StreamsMetadata {
     pub state_store_names: BTreeSet<String>,
     /// The input partitions it is assigned.
     pub topic_partitions: BTreeSet<(String, i32)>,
-    /// The standby stores it holds (none: standby replicas are not supported yet).
+    /// The stores of the tasks it keeps standbys of (`num.standby.replicas`), as every
+    /// instance computes the placement from the group's description.
     pub standby_state_store_names: BTreeSet<String>,
 }
 

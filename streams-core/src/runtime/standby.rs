@@ -183,41 +183,77 @@ impl StandbyClaims {
     }
 }
 
-/// The tasks instance `me` keeps standbys of (see the module documentation), given every
-/// instance's partitions by process id.
-pub(crate) fn placement(
-    processes: &BTreeMap<String, Vec<Tp>>,
-    layout: &TaskLayout,
-    stateful: &BTreeSet<u32>,
-    me: &str,
+/// The process ids of the instances holding standbys of `task`, whose active instance is
+/// `owner`, among `processes` (see the module documentation).
+fn standby_hosts<'a>(
+    processes: &'a BTreeMap<String, Vec<Tp>>,
+    owner: &str,
+    task: TaskId,
     replicas: usize,
-) -> BTreeSet<TaskId> {
-    let mut mine = BTreeSet::new();
-    if replicas == 0 {
-        return mine;
+) -> Vec<&'a String> {
+    let others: Vec<&String> = processes.keys().filter(|p| *p != owner).collect();
+    if others.is_empty() {
+        return Vec::new();
     }
-    for (owner, partitions) in processes {
-        let others: Vec<&String> = processes.keys().filter(|p| *p != owner).collect();
-        if others.is_empty() {
-            continue;
-        }
-        for (topic, partition) in partitions {
-            let Some(task) = layout.task_of(topic, *partition) else {
-                continue;
-            };
-            if !stateful.contains(&task.subtopology) {
-                continue;
-            }
-            let start = (task.subtopology as usize)
-                .wrapping_mul(31)
-                .wrapping_add(usize::try_from(task.partition).unwrap_or(0));
-            let hosts = (0..replicas.min(others.len())).map(|k| others[(start + k) % others.len()]);
-            if hosts.into_iter().any(|h| h == me) {
-                mine.insert(task);
-            }
-        }
+    let start = (task.subtopology as usize)
+        .wrapping_mul(31)
+        .wrapping_add(usize::try_from(task.partition).unwrap_or(0));
+    (0..replicas.min(others.len()))
+        .map(|k| others[(start + k) % others.len()])
+        .collect()
+}
+
+/// Where standbys go: what the placement depends on besides the group's description.
+pub(crate) struct StandbyPlacement {
+    layout: TaskLayout,
+    stateful: BTreeSet<u32>,
+    replicas: usize,
+}
+
+impl StandbyPlacement {
+    /// The placement of `replicas` standbys of the stateful tasks of `topology`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Topology`] when the topology's stores cannot be listed.
+    pub(crate) fn new(topology: &Topology, plan: &TopicPlan, replicas: usize) -> Result<Self> {
+        Ok(StandbyPlacement {
+            layout: TaskLayout::new(plan),
+            stateful: stateful_subtopologies(topology)?,
+            replicas,
+        })
     }
-    mine
+
+    /// The tasks instance `me` keeps standbys of, given every instance's partitions by
+    /// process id.
+    pub(crate) fn mine(&self, processes: &BTreeMap<String, Vec<Tp>>, me: &str) -> BTreeSet<TaskId> {
+        self.tasks(processes)
+            .into_iter()
+            .filter(|(_, _, hosts)| hosts.iter().any(|h| *h == me))
+            .map(|(task, _, _)| task)
+            .collect()
+    }
+
+    /// Every stateful task of `processes` (instances' partitions by process id) with its
+    /// active instance and the instances holding its standbys.
+    pub(crate) fn tasks<'a>(
+        &self,
+        processes: &'a BTreeMap<String, Vec<Tp>>,
+    ) -> Vec<(TaskId, &'a String, Vec<&'a String>)> {
+        let mut out = Vec::new();
+        for (owner, partitions) in processes {
+            for (topic, partition) in partitions {
+                let Some(task) = self.layout.task_of(topic, *partition) else {
+                    continue;
+                };
+                if self.stateful.contains(&task.subtopology) {
+                    let hosts = standby_hosts(processes, owner, task, self.replicas);
+                    out.push((task, owner, hosts));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The stateful tasks the group's `range` assignor gives the members with client ids
@@ -276,8 +312,8 @@ pub(crate) fn warmup_tasks(
     if static_membership {
         return Ok(BTreeSet::new());
     }
-    let stateful = stateful_subtopologies(topology)?;
-    if stateful.is_empty() {
+    let placement = StandbyPlacement::new(topology, plan, 0)?;
+    if placement.stateful.is_empty() {
         return Ok(BTreeSet::new());
     }
     let view = match discovery.view() {
@@ -293,8 +329,8 @@ pub(crate) fn warmup_tasks(
     Ok(predict_tasks(
         &view.members,
         mine,
-        &TaskLayout::new(plan),
-        &stateful,
+        &placement.layout,
+        &placement.stateful,
     ))
 }
 
@@ -342,14 +378,13 @@ fn stateful_subtopologies(topology: &Topology) -> Result<BTreeSet<u32>> {
 /// [`Error::Kafka`] when a client cannot be created, [`Error::Io`] when the thread cannot
 /// be spawned.
 pub(crate) fn spawn(setup: StandbySetup) -> Result<Option<JoinHandle<()>>> {
-    let stateful = stateful_subtopologies(&setup.topology)?;
-    if stateful.is_empty() || (setup.replicas == 0 && setup.warmup.is_empty()) {
+    let placement = StandbyPlacement::new(&setup.topology, &setup.plan, setup.replicas)?;
+    if placement.stateful.is_empty() || (setup.replicas == 0 && setup.warmup.is_empty()) {
         setup.claims.end_warmup();
         return Ok(None);
     }
     let reader = KafkaChangelogReader::new(&setup.restore)?;
     let discovery = Discovery::new(&setup.admin, &setup.application_id)?;
-    let layout = TaskLayout::new(&setup.plan);
     std::thread::Builder::new()
         .name("standby".into())
         .spawn(move || {
@@ -357,8 +392,7 @@ pub(crate) fn spawn(setup: StandbySetup) -> Result<Option<JoinHandle<()>>> {
             Runner {
                 reader,
                 discovery,
-                layout,
-                stateful,
+                placement,
                 tasks: BTreeMap::new(),
                 setup,
             }
@@ -403,8 +437,7 @@ struct Runner {
     setup: StandbySetup,
     reader: KafkaChangelogReader,
     discovery: Discovery,
-    layout: TaskLayout,
-    stateful: BTreeSet<u32>,
+    placement: StandbyPlacement,
     tasks: BTreeMap<TaskId, Standby>,
 }
 
@@ -508,13 +541,7 @@ impl Runner {
                 return;
             }
         };
-        let wanted = placement(
-            &view.processes,
-            &self.layout,
-            &self.stateful,
-            &self.setup.process_id,
-            self.setup.replicas,
-        );
+        let wanted = self.placement.mine(&view.processes, &self.setup.process_id);
         let stale: Vec<TaskId> = self
             .tasks
             .keys()
@@ -671,13 +698,16 @@ mod tests {
     /// instance; stateless sub-topologies get none; all instances agree.
     #[test]
     fn standbys_are_placed_on_other_instances_only() {
-        let layout = layout();
-        let stateful = BTreeSet::from([0u32]);
         let procs = processes(&[("a", &[0, 1]), ("b", &[2]), ("c", &[3])]);
         for replicas in 0..4 {
+            let placement = StandbyPlacement {
+                layout: layout(),
+                stateful: BTreeSet::from([0u32]),
+                replicas,
+            };
             let mut count: BTreeMap<TaskId, usize> = BTreeMap::new();
             for me in ["a", "b", "c"] {
-                let mine = placement(&procs, &layout, &stateful, me, replicas);
+                let mine = placement.mine(&procs, me);
                 for task in &mine {
                     assert_eq!(task.subtopology, 0, "only stateful tasks");
                     let owner = procs
@@ -698,7 +728,12 @@ mod tests {
             }
         }
         let alone = processes(&[("a", &[0, 1, 2, 3])]);
-        assert!(placement(&alone, &layout, &stateful, "a", 1).is_empty());
+        let placement = StandbyPlacement {
+            layout: layout(),
+            stateful: BTreeSet::from([0u32]),
+            replicas: 1,
+        };
+        assert!(placement.mine(&alone, "a").is_empty());
     }
 
     /// The range assignor sorts members by member id (client id first) and gives each a

@@ -19,7 +19,7 @@ use crate::runtime::process_id::process_id;
 use crate::runtime::query::StoreQuery;
 use crate::runtime::shared::{Shared, ThreadState};
 use crate::runtime::signal::wait_for_signal;
-use crate::runtime::standby::{self, StandbyClaims, StandbySetup};
+use crate::runtime::standby::{self, StandbyClaims, StandbyPlacement, StandbySetup};
 use crate::runtime::startup::{self, ThreadSettings};
 use crate::runtime::state::{State, StateListener};
 use crate::runtime::thread;
@@ -273,9 +273,10 @@ impl KafkaStreams {
         })?;
         self.handle.set_started(
             std::mem::take(&mut self.queries),
-            plan,
+            Arc::clone(&plan),
             discovery,
             self.process_id.clone(),
+            StandbyPlacement::new(&self.topology, &plan, self.config.num_standby_replicas()?)?,
         );
         self.state_dir = Some(state_dir);
         tracing::info!(

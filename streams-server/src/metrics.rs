@@ -207,6 +207,12 @@ impl Collector for MetricsCollector {
         )?;
         counter(
             e,
+            "standby_applied_records",
+            "Changelog records applied to standby replicas and warming-up tasks.",
+            m.standby_records_applied,
+        )?;
+        counter(
+            e,
             "task_created",
             "Tasks created (task-created-total).",
             m.tasks_created,

@@ -109,7 +109,13 @@ impl StreamsHandle {
 
     /// The instance's counters, summed over its threads.
     pub fn metrics(&self) -> StreamsMetrics {
-        StreamsMetrics::sum(&self.inner.shared.lock().metrics)
+        let shared = &self.inner.shared;
+        StreamsMetrics::sum(
+            &shared.lock().metrics,
+            shared
+                .standby_applied
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// This instance's `application.server`.

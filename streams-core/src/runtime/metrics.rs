@@ -56,6 +56,9 @@ pub struct StreamsMetrics {
     /// Changelog records still to restore in the partitions being restored now (Java's
     /// `restore-remaining-records-total`, counting only partitions whose restore has begun).
     pub restore_remaining: u64,
+    /// Changelog records applied to standby replicas and to tasks warmed up before joining
+    /// (`num.standby.replicas`; Java's standby `update-total`).
+    pub standby_records_applied: u64,
 }
 
 /// One stream thread's counters, published for [`StreamsMetrics`].
@@ -87,8 +90,11 @@ pub(crate) struct ThreadMetrics {
 }
 
 impl StreamsMetrics {
-    pub(crate) fn sum(threads: &[ThreadMetrics]) -> Self {
-        let mut m = StreamsMetrics::default();
+    pub(crate) fn sum(threads: &[ThreadMetrics], standby_records_applied: u64) -> Self {
+        let mut m = StreamsMetrics {
+            standby_records_applied,
+            ..StreamsMetrics::default()
+        };
         let mut commit_total = Duration::ZERO;
         let (mut process_total, mut process_records) = (Duration::ZERO, 0u64);
         for t in threads {

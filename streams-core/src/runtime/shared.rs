@@ -2,7 +2,7 @@
 //! threads' states make it, the first failure, and the threads' counters.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -38,6 +38,8 @@ pub(crate) struct SharedState {
 pub(crate) struct Shared {
     /// Set when the instance closes or a thread fails: every thread stops.
     pub(crate) shutdown: AtomicBool,
+    /// Changelog records the standby thread has applied.
+    pub(crate) standby_applied: AtomicU64,
     inner: Mutex<SharedState>,
     /// Notified on every change of the state.
     pub(crate) changed: Condvar,
@@ -50,6 +52,7 @@ impl Shared {
     pub(crate) fn new() -> Self {
         Shared {
             shutdown: AtomicBool::new(false),
+            standby_applied: AtomicU64::new(0),
             inner: Mutex::new(SharedState {
                 state: State::Created,
                 threads: Vec::new(),

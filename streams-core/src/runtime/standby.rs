@@ -619,6 +619,10 @@ impl Runner {
             if standby.state.restore_step(&mut self.reader, STEP_RECORDS)? {
                 let summary = standby.state.finish_restore()?;
                 standby.restored = true;
+                self.setup
+                    .shared
+                    .standby_applied
+                    .fetch_add(summary.total_restored, Ordering::Relaxed);
                 if standby.warmup {
                     tracing::info!(task = %id, restored = summary.total_restored, "warm-up task restored");
                 } else {
@@ -630,6 +634,10 @@ impl Runner {
         let applied = standby
             .state
             .update_standby(&mut self.reader, STEP_RECORDS)?;
+        self.setup
+            .shared
+            .standby_applied
+            .fetch_add(applied, Ordering::Relaxed);
         standby.since_checkpoint += applied;
         if standby.since_checkpoint >= CHECKPOINT_RECORDS
             || (standby.since_checkpoint > 0

@@ -166,7 +166,10 @@ impl KafkaStreams {
 
     /// The counters of the instance, summed over its threads.
     pub fn metrics(&self) -> StreamsMetrics {
-        StreamsMetrics::sum(&self.shared.lock().metrics)
+        StreamsMetrics::sum(
+            &self.shared.lock().metrics,
+            self.shared.standby_applied.load(Ordering::Relaxed),
+        )
     }
 
     /// Waits until the instance is in `state` (or `timeout` passes); returns whether it is.

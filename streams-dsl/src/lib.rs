@@ -26,6 +26,7 @@
 
 mod builder;
 mod global_table;
+pub mod hot_keys;
 mod join_kind;
 mod join_windows;
 mod keep;

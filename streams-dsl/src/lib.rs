@@ -73,6 +73,7 @@ pub mod state {
 /// Everything a typical application or test needs, in one `use`.
 pub mod prelude {
     pub use crate::GlobalKTable;
+    pub use crate::hot_keys::{HotKeys, Salted};
     #[cfg(feature = "kafka")]
     pub use crate::query::{KeyValueStoreQuery, SessionStoreQuery, WindowStoreQuery};
     pub use crate::state::{

@@ -487,20 +487,8 @@ impl Runner {
         tracing::info!(tasks = ?ids, "warming up the tasks this instance will get before joining");
         let mut pending = BTreeSet::new();
         for &id in &ids {
-            if !self.setup.claims.try_hold(id) {
-                continue;
-            }
-            match self.open(id) {
-                Ok(Some(mut standby)) => {
-                    standby.warmup = true;
-                    self.tasks.insert(id, standby);
-                    pending.insert(id);
-                }
-                Ok(None) => self.setup.claims.release(id),
-                Err(e) => {
-                    tracing::warn!(task = %id, error = %e, "could not open a task to warm up");
-                    self.setup.claims.release(id);
-                }
+            if self.hold_and_open(id, true) {
+                pending.insert(id);
             }
         }
         while !pending.is_empty()
@@ -552,19 +540,32 @@ impl Runner {
             self.close(id, true);
         }
         for id in wanted {
-            if self.tasks.contains_key(&id) || !self.setup.claims.try_hold(id) {
-                continue;
+            if !self.tasks.contains_key(&id) && self.hold_and_open(id, false) {
+                tracing::info!(task = %id, "standby opened");
             }
-            match self.open(id) {
-                Ok(Some(standby)) => {
-                    tracing::info!(task = %id, "standby opened");
-                    self.tasks.insert(id, standby);
-                }
-                Ok(None) => self.setup.claims.release(id),
-                Err(e) => {
-                    tracing::warn!(task = %id, error = %e, "could not open a standby");
-                    self.setup.claims.release(id);
-                }
+        }
+    }
+
+    /// Holds task `id` and opens its stores (to warm it up when `warmup`); returns whether
+    /// it did. A task a stream thread runs, or whose directory is locked, is given up.
+    fn hold_and_open(&mut self, id: TaskId, warmup: bool) -> bool {
+        if !self.setup.claims.try_hold(id) {
+            return false;
+        }
+        match self.open(id) {
+            Ok(Some(mut standby)) => {
+                standby.warmup = warmup;
+                self.tasks.insert(id, standby);
+                true
+            }
+            Ok(None) => {
+                self.setup.claims.release(id);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(task = %id, warmup, error = %e, "could not open a standby");
+                self.setup.claims.release(id);
+                false
             }
         }
     }

@@ -621,9 +621,7 @@ impl StateManager {
         };
         if self.exactly_once {
             self.checkpoint.delete()?;
-            self.commit_positions()?;
-            self.flush()?;
-            self.mark_flushed();
+            self.flush_committed()?;
         } else {
             self.flush()?;
             self.write_checkpoint()?;
@@ -893,6 +891,15 @@ impl StateManager {
         (0..self.stores.len()).try_for_each(|i| self.commit_position(i))
     }
 
+    /// Records every persistent store's position in its files and flushes them, so that
+    /// the files hold the stores' current, committed offsets.
+    fn flush_committed(&mut self) -> Result<()> {
+        self.commit_positions()?;
+        self.flush()?;
+        self.mark_flushed();
+        Ok(())
+    }
+
     /// Remembers that the persistent stores' files now hold their current offsets.
     fn mark_flushed(&mut self) {
         for s in &mut self.stores {
@@ -1007,10 +1014,7 @@ impl StateManager {
     pub fn checkpoint(&mut self, written: &HashMap<(String, i32), i64>) -> Result<()> {
         self.record_written(written);
         if self.exactly_once {
-            self.commit_positions()?;
-            self.flush()?;
-            self.mark_flushed();
-            Ok(())
+            self.flush_committed()
         } else {
             self.write_checkpoint()
         }

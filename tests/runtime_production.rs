@@ -117,23 +117,7 @@ impl Processor<String, String, String, String> for Inflate {
 
 /// `input` → [`Inflate`] → `output`.
 fn inflate_topology(input: &str, output: &str) -> Topology {
-    let mut t = Topology::new();
-    t.add_source(
-        "in",
-        &[input],
-        Consumed::with(Serdes::string(), Serdes::string()),
-    )
-    .unwrap()
-    .add_processor("inflate", || Inflate, &["in"])
-    .unwrap()
-    .add_sink(
-        "out",
-        output,
-        Produced::with(Serdes::string(), Serdes::string()),
-        &["inflate"],
-    )
-    .unwrap();
-    t
+    support::string_processor_topology(input, output, "inflate", || Inflate)
 }
 
 type Store = std::rc::Rc<std::cell::RefCell<TypedKeyValueStore<String, String>>>;

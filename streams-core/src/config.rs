@@ -26,6 +26,11 @@ pub enum ErrorHandling {
     Continue,
     /// Send the original record to `<topic>.dead-letter` with headers saying why, then go on.
     DeadLetter,
+    /// Processing errors only: send the original record to `<topic>.retry-1`, to be
+    /// processed again once `retry.delays.ms`'s first delay has passed, then to
+    /// `<topic>.retry-2` and so on, and after the last attempt to `<topic>.dead-letter`
+    /// (see [`RetryTopics`](crate::retry::RetryTopics)).
+    Retry,
 }
 
 impl ErrorHandling {
@@ -41,9 +46,14 @@ impl ErrorHandling {
             | "LogAndContinueExceptionHandler"
             | "LogAndContinueProcessingExceptionHandler" => Ok(ErrorHandling::Continue),
             "dead-letter" | "dead_letter" => Ok(ErrorHandling::DeadLetter),
+            "retry" if key == "processing.exception.handler" => Ok(ErrorHandling::Retry),
+            "retry" => Err(Error::Config {
+                key: key.to_owned(),
+                reason: "'retry' applies to processing.exception.handler only: a record that cannot be read or written fails the same way the next time; use dead-letter".into(),
+            }),
             _ => Err(Error::Config {
                 key: key.to_owned(),
-                reason: format!("'{shown}' is not one of fail, continue, dead-letter"),
+                reason: format!("'{shown}' is not one of fail, continue, dead-letter, retry"),
             }),
         }
     }
@@ -74,6 +84,7 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("default.deserialization.exception.handler", Some("fail")),
     ("deserialization.exception.handler", None),
     ("processing.exception.handler", Some("fail")),
+    ("retry.delays.ms", Some("30000,300000")),
     ("default.production.exception.handler", Some("fail")),
     ("production.exception.handler", None),
     ("replication.factor", Some("-1")),
@@ -277,6 +288,7 @@ impl StreamsConfig {
         self.deserialization_handling()?;
         self.processing_handling()?;
         self.production_handling()?;
+        self.retry_delays()?;
         self.i64_value("replication.factor")?;
         self.max_task_idle()?;
         self.num_standby_replicas()?;
@@ -444,6 +456,39 @@ impl StreamsConfig {
                 reason: format!("{ms} is below -1"),
             }),
         }
+    }
+
+    /// `retry.delays.ms`: under the `retry` processing handler, the delay before each
+    /// attempt, one retry topic per delay, comma-separated milliseconds (the default
+    /// `30000,300000` is 30 s, then 5 min).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an empty list or a value that is not a non-negative integer.
+    pub fn retry_delays(&self) -> Result<Vec<Duration>> {
+        let raw = self.get("retry.delays.ms").unwrap_or("30000,300000");
+        let bad = |reason: String| Error::Config {
+            key: "retry.delays.ms".into(),
+            reason,
+        };
+        let delays = raw
+            .split(',')
+            .map(|part| {
+                part.trim()
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| {
+                        bad(format!(
+                            "'{}' is not a delay in milliseconds (expected e.g. 30000,300000)",
+                            part.trim()
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if delays.is_empty() {
+            return Err(bad("at least one delay is needed".into()));
+        }
+        Ok(delays)
     }
 
     /// `num.stream.threads`, at least 1.
@@ -697,7 +742,26 @@ mod tests {
             base.clone()
                 .set("processing.exception.handler", "retry")
                 .validate()
-                .is_err()
+                .is_ok()
+        );
+        assert!(
+            base.clone()
+                .set("default.deserialization.exception.handler", "retry")
+                .validate()
+                .is_err_and(|e| e.to_string().contains("processing.exception.handler only"))
+        );
+        for bad in ["", "30000,soon", "-5"] {
+            assert!(
+                base.clone().set("retry.delays.ms", bad).validate().is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            base.clone()
+                .set("retry.delays.ms", " 10, 2000 ")
+                .retry_delays()
+                .ok(),
+            Some(vec![Duration::from_millis(10), Duration::from_secs(2)])
         );
         assert!(
             StreamsConfig::new().validate().is_err(),
@@ -842,7 +906,7 @@ mod tests {
                 .is_some_and(|e| !e.to_string().contains("hunter2"))
         );
         assert!(
-            ErrorHandling::parse("processing.exception.handler", "retry")
+            ErrorHandling::parse("production.exception.handler", "retry")
                 .err()
                 .is_some_and(|e| e.to_string().contains("retry"))
         );

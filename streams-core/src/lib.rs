@@ -30,6 +30,7 @@ mod options;
 pub mod partitioner;
 pub mod processor;
 pub mod record;
+pub mod retry;
 #[cfg(feature = "kafka")]
 pub mod runtime;
 pub mod serde;

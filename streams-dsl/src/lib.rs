@@ -99,10 +99,11 @@ pub mod prelude {
         Processor, ProcessorContext, PunctuationType, PunctuatorId, TimestampExtractor,
         UsePartitionTimeOnInvalidTimestamp,
     };
+    pub use streams_core::retry::RetryTopics;
     #[cfg(feature = "kafka")]
     pub use streams_core::runtime::{
-        KafkaStreams, KeyQueryMetadata, RetryTopics, State, StateListener, StreamsHandle,
-        StreamsMetadata, StreamsMetrics, TopicCreator,
+        KafkaStreams, KeyQueryMetadata, State, StateListener, StreamsHandle, StreamsMetadata,
+        StreamsMetrics, TopicCreator,
     };
     pub use streams_core::serde::Serdes;
     pub use streams_core::topology::OutputTopic;

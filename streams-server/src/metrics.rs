@@ -201,6 +201,12 @@ impl Collector for MetricsCollector {
         )?;
         counter(
             e,
+            "retried_records",
+            "Records sent to retry topics by the retry processing handler.",
+            m.records_retried,
+        )?;
+        counter(
+            e,
             "restored_records",
             "Records restored into stores (restore-total).",
             m.records_restored,

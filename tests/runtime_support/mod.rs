@@ -249,6 +249,21 @@ impl Processor<String, String, String, String> for Upper {
 
 /// `input` → upper-case values → `output`.
 pub(crate) fn upper_topology(input: &str, output: &str) -> Topology {
+    string_processor_topology(input, output, "upper", || Upper)
+}
+
+/// `input` → the processor `supplier` makes, named `name` → `output`, string keys and
+/// values throughout.
+pub(crate) fn string_processor_topology<P, F>(
+    input: &str,
+    output: &str,
+    name: &str,
+    supplier: F,
+) -> Topology
+where
+    P: Processor<String, String, String, String> + 'static,
+    F: Fn() -> P + Send + Sync + 'static,
+{
     let mut t = Topology::new();
     t.add_source(
         "in",
@@ -256,13 +271,13 @@ pub(crate) fn upper_topology(input: &str, output: &str) -> Topology {
         Consumed::with(Serdes::string(), Serdes::string()),
     )
     .unwrap()
-    .add_processor("upper", || Upper, &["in"])
+    .add_processor(name, supplier, &["in"])
     .unwrap()
     .add_sink(
         "out",
         output,
         Produced::with(Serdes::string(), Serdes::string()),
-        &["upper"],
+        &[name],
     )
     .unwrap();
     t
@@ -383,23 +398,7 @@ impl Processor<String, String, String, String> for PoisonUpper {
 
 /// `input` → upper-case values, failing on `poison` → `output`.
 pub(crate) fn poison_topology(input: &str, output: &str) -> Topology {
-    let mut t = Topology::new();
-    t.add_source(
-        "in",
-        &[input],
-        Consumed::with(Serdes::string(), Serdes::string()),
-    )
-    .unwrap()
-    .add_processor("poison-upper", || PoisonUpper, &["in"])
-    .unwrap()
-    .add_sink(
-        "out",
-        output,
-        Produced::with(Serdes::string(), Serdes::string()),
-        &["poison-upper"],
-    )
-    .unwrap();
-    t
+    string_processor_topology(input, output, "poison-upper", || PoisonUpper)
 }
 
 /// Formats `i64` values as strings.

@@ -10,6 +10,8 @@ pub struct TaskMetrics {
     pub dropped: u64,
     /// Records sent to a dead-letter topic.
     pub dead_lettered: u64,
+    /// Records sent to a retry topic under the `retry` processing handler.
+    pub retried: u64,
     /// Punctuations run.
     pub punctuations: u64,
 }

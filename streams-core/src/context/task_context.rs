@@ -13,6 +13,7 @@ use super::record::RecordCollector;
 use crate::config::{ErrorHandling, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::record::{Headers, RecordMetadata};
+use crate::retry::RetryChains;
 use crate::task_id::TaskId;
 
 /// The per-task state every node of the task shares while processing.
@@ -37,8 +38,10 @@ pub(crate) struct TaskContext {
     wall_punctuation: PunctuationQueue,
     next_punctuator: u64,
     /// The input record being processed, serialized again with its source serdes, kept
-    /// only under the dead-letter processing handler.
+    /// only under the dead-letter and retry processing handlers.
     pub(super) processing_input: Option<CapturedInput>,
+    /// The retry chains of the source topics, under the retry processing handler.
+    pub(super) retry: Option<Arc<RetryChains>>,
 }
 
 impl TaskContext {
@@ -65,8 +68,12 @@ impl TaskContext {
             metrics: TaskMetrics::default(),
             config,
             handlers,
-            processing_input: (handlers.processing == ErrorHandling::DeadLetter)
-                .then(CapturedInput::default),
+            processing_input: matches!(
+                handlers.processing,
+                ErrorHandling::DeadLetter | ErrorHandling::Retry
+            )
+            .then(CapturedInput::default),
+            retry: None,
             collector,
             stores: HashMap::new(),
             global_stores: HashMap::new(),
@@ -83,6 +90,12 @@ impl TaskContext {
     pub(crate) fn with_nodes(mut self, names: Vec<Arc<str>>, stores: Vec<Vec<String>>) -> Self {
         self.node_names = names;
         self.node_stores = stores;
+        self
+    }
+
+    /// Sets the retry chains the retry processing handler sends failed records along.
+    pub(crate) fn with_retry(mut self, retry: Option<Arc<RetryChains>>) -> Self {
+        self.retry = retry;
         self
     }
 

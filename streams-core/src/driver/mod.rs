@@ -9,7 +9,14 @@
 //! Beyond Java's driver, [`DriverOptions::partitions`] runs every topic with N partitions:
 //! input is placed by the murmur2 partitioner, and there is one task per partition of each
 //! sub-topology, exactly as the Kafka runtime runs them.
+//!
+//! Under the `retry` processing handler, a record the topology writes to a retry topic is
+//! readable there at once, but processed again only once
+//! [`TopologyTestDriver::advance_wall_clock_time`] has moved the wall clock to its due time
+//! (`retry-due-at`). Records a test pipes into a retry topic itself are processed at once,
+//! as any piped record.
 
+mod retry_wait;
 mod topics;
 
 use std::cell::RefCell;
@@ -243,6 +250,8 @@ pub(crate) struct DriverInner {
     wall_clock: i64,
     single: bool,
     log: Option<Vec<ProducedRecord>>,
+    /// Records written to retry topics, waiting until they are due.
+    retry_waiting: Vec<retry_wait::Waiting>,
     /// Holds the state directory's lock; the directory is removed with the driver.
     _state: Option<(StateDirectory, tempfile::TempDir)>,
 }
@@ -313,7 +322,7 @@ impl TopologyTestDriver {
     ///
     /// As [`new`](TopologyTestDriver::new).
     pub fn with_options(
-        topology: Topology,
+        mut topology: Topology,
         mut config: StreamsConfig,
         options: DriverOptions,
     ) -> Result<Self> {
@@ -334,6 +343,7 @@ impl TopologyTestDriver {
             processing: config.processing_handling()?,
             production: config.production_handling()?,
         };
+        topology.apply_retry_handler(&config)?;
         let topology = Arc::new(topology);
         let collector = Rc::new(RefCell::new(Collector {
             partitions: options.partitions,
@@ -475,6 +485,7 @@ impl TopologyTestDriver {
             wall_clock: options.wall_clock_start,
             single,
             log: options.output_log.then(Vec::new),
+            retry_waiting: Vec::new(),
             _state: state,
         };
         Ok(TopologyTestDriver {
@@ -532,7 +543,7 @@ impl TopologyTestDriver {
     }
 
     /// Moves the wall clock forward, runs the wall-clock punctuators that are due, commits,
-    /// and processes whatever they produced.
+    /// and processes whatever they produced, and the retried records that are now due.
     ///
     /// # Errors
     ///
@@ -548,6 +559,7 @@ impl TopologyTestDriver {
             task.flush_caches()?;
             inner.capture_outputs()?;
         }
+        inner.release_due_retries()?;
         inner.run_until_idle()
     }
 
@@ -839,6 +851,10 @@ impl DriverInner {
             }
             if self.is_input(rec.topic) {
                 let offset = self.bump_offset(rec.topic, rec.partition);
+                if self.wait_if_retried(&rec, offset) {
+                    self.topics[rec.topic].outputs.push_back(rec);
+                    continue;
+                }
                 let raw = RawRecord {
                     key: rec.key.as_deref(),
                     value: rec.value.as_deref(),

@@ -310,7 +310,8 @@ impl KafkaCollector {
             });
         }
         match self.production {
-            ErrorHandling::Fail => Err(kafka_error(
+            // The production handler is never `retry` (the config refuses it).
+            ErrorHandling::Fail | ErrorHandling::Retry => Err(kafka_error(
                 format!(
                     "{} record(s) could not be delivered, the first to '{}'",
                     f.count, f.topic
@@ -534,7 +535,7 @@ impl KafkaCollector {
             return Err(self.failure_error(class, what, record.topic, error));
         }
         match self.production {
-            ErrorHandling::Fail => Err(kafka_error(what, error)),
+            ErrorHandling::Fail | ErrorHandling::Retry => Err(kafka_error(what, error)),
             ErrorHandling::Continue => {
                 tracing::warn!(topic = record.topic, error = %error, "record could not be sent; skipping it");
                 self.dropped += 1;

@@ -1,13 +1,13 @@
 //! Consumed records as tasks take them.
 
-use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::message::{Headers as _, Message};
 
 use crate::context::RawRecord;
 use crate::record::Headers;
 
 /// The record of a consumed message, its headers copied; a message without a timestamp
 /// gets -1.
-pub(crate) fn raw_record<'m>(message: &'m BorrowedMessage<'_>) -> RawRecord<'m> {
+pub(crate) fn raw_record<M: Message>(message: &M) -> RawRecord<'_> {
     let mut headers = Headers::default();
     if let Some(h) = message.headers() {
         for i in 0..h.count() {

@@ -449,13 +449,13 @@ fn start_offsets(
     Ok((start, checkpointed_topics))
 }
 
-/// The task of the global sub-topologies, writing to the global stores. A dead-letter
-/// handler skips instead: the global thread has no producer.
+/// The task of the global sub-topologies, writing to the global stores. A dead-letter or
+/// retry handler skips instead: the global thread has no producer.
 fn global_task(setup: &GlobalSetup, stores: &GlobalStores) -> Result<Task> {
     let global_ids = setup.topology.global_subtopology_ids();
     let first = global_ids.first().copied().unwrap_or_default();
     let skip_dead_letters = |h: ErrorHandling| match h {
-        ErrorHandling::DeadLetter => ErrorHandling::Continue,
+        ErrorHandling::DeadLetter | ErrorHandling::Retry => ErrorHandling::Continue,
         other => other,
     };
     let handlers = TaskHandlers {

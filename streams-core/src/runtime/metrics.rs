@@ -22,6 +22,8 @@ pub struct StreamsMetrics {
     pub records_dropped: u64,
     /// Records sent to dead-letter topics.
     pub records_dead_lettered: u64,
+    /// Records sent to retry topics by the `retry` processing handler.
+    pub records_retried: u64,
     /// Punctuations run.
     pub punctuations: u64,
     /// Records applied to stores while restoring them from changelogs, and to global stores
@@ -108,6 +110,7 @@ impl StreamsMetrics {
                 m.records_processed += c.processed;
                 m.records_dropped += c.dropped;
                 m.records_dead_lettered += c.dead_lettered;
+                m.records_retried += c.retried;
                 m.punctuations += c.punctuations;
             }
             m.records_dropped += t.delivery_dropped;
@@ -138,6 +141,7 @@ pub(crate) fn add_task_metrics(into: &mut TaskMetrics, from: &TaskMetrics) {
     into.processed += from.processed;
     into.dropped += from.dropped;
     into.dead_lettered += from.dead_lettered;
+    into.retried += from.retried;
     into.punctuations += from.punctuations;
 }
 

@@ -44,7 +44,8 @@ pub(crate) fn prepare_topics(
         handlers.processing,
         handlers.production,
     ]
-    .contains(&ErrorHandling::DeadLetter);
+    .contains(&ErrorHandling::DeadLetter)
+        || handlers.processing == ErrorHandling::Retry;
     let replication = config
         .get("replication.factor")
         .and_then(|v| v.trim().parse::<i32>().ok())

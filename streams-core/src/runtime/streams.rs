@@ -80,8 +80,9 @@ impl KafkaStreams {
     /// # Errors
     ///
     /// [`Error::Config`] for an invalid config (see [`KafkaClientConfigs::new`]).
-    pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
+    pub fn new(mut topology: Topology, config: StreamsConfig) -> Result<Self> {
         let clients = KafkaClientConfigs::new(&config)?;
+        topology.apply_retry_handler(&config)?;
         let topology = Arc::new(topology);
         let shared = Arc::new(Shared::new());
         let handle = StreamsHandle::new(

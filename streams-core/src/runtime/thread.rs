@@ -259,15 +259,15 @@ fn poll_loop(
         while let Ok(mut query) = queries.try_recv() {
             manager.borrow().answer(&mut query);
         }
-        let (buffered, full) = {
+        let (buffered, full, timeout) = {
             let m = manager.borrow();
-            (m.has_buffered() || m.is_restoring(), m.any_full())
+            (
+                m.has_buffered() || m.is_restoring(),
+                m.any_full(),
+                m.poll_timeout(poll_timeout),
+            )
         };
-        let timeout = if buffered {
-            Duration::ZERO
-        } else {
-            poll_timeout
-        };
+        let timeout = if buffered { Duration::ZERO } else { timeout };
         // A task that buffers more than `buffered.records.per.partition` per partition
         // stops the polling until it has drained to half: records wait in librdkafka's
         // prefetch queue (bounded by `queued.min.messages`), whose fetcher stops when it is
@@ -308,7 +308,7 @@ fn poll_records(
         match result {
             Ok(message) => {
                 polled += 1;
-                if m.add_message(&message)? {
+                if m.add_message(consumer, &message)? {
                     break;
                 }
             }

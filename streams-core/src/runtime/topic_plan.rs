@@ -82,6 +82,7 @@ pub(crate) fn plan_topics(
     planner.plan_repartition_topics(&mut plan);
     planner.plan_changelogs(&mut plan);
     planner.plan_output_topics(&mut plan);
+    planner.plan_retry_topics(&mut plan);
     let mut dead_letter_names = BTreeSet::new();
     if dead_letters.sources {
         planner.plan_source_dead_letters(&mut plan, &mut dead_letter_names);
@@ -170,12 +171,13 @@ impl<'a> Planner<'a> {
         self.internal.get(topic).is_some_and(Option::is_none)
     }
 
-    /// Counts the source topics the application does not create, which must exist.
+    /// Counts the source topics the application does not create, which must exist, and
+    /// gives each retry topic its topic's count.
     fn count_source_topics(&mut self) -> Result<()> {
         let mut missing = Vec::new();
         for t in self.by_sub.iter().flatten() {
             let full = self.resolve(t);
-            if self.internal.contains_key(&full) {
+            if self.internal.contains_key(&full) || self.is_retry_topic(&full) {
                 continue;
             }
             match self.existing.get(&full) {
@@ -192,7 +194,61 @@ impl<'a> Planner<'a> {
                 missing.join(", ")
             )));
         }
+        for (retry, main) in self.retry_topics() {
+            let Some(&n) = self.counts.get(&main) else {
+                continue;
+            };
+            match self.existing.get(&retry) {
+                Some(&have) if have != n => {
+                    return Err(Error::Topology(format!(
+                        "retry topic '{retry}' has {have} partitions but its topic '{main}' has {n}; a retried record must come back to its partition's task, so delete the retry topic or give it {n} partitions"
+                    )));
+                }
+                _ => {
+                    self.counts.insert(retry, n);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Whether `topic` (full name) is a retry topic.
+    fn is_retry_topic(&self, topic: &str) -> bool {
+        self.topology
+            .retry_chains()
+            .is_some_and(|c| c.is_retry_topic(topic))
+    }
+
+    /// Every retry topic with its main topic, sorted.
+    fn retry_topics(&self) -> Vec<(String, String)> {
+        let mut topics: Vec<(String, String)> = self
+            .topology
+            .retry_chains()
+            .map(|c| {
+                c.retry_topics()
+                    .map(|(r, m)| (r.to_owned(), m.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        topics.sort();
+        topics
+    }
+
+    /// The retry topics, with their topics' partition counts: records are deleted by
+    /// retention only, as they are read again after their delay.
+    fn plan_retry_topics(&self, plan: &mut TopicPlan) {
+        for (retry, _) in self.retry_topics() {
+            let Some(&partitions) = self.counts.get(&retry) else {
+                continue;
+            };
+            plan.to_create.push(TopicSpec {
+                partitions,
+                name: retry,
+                replication_factor: self.replication_factor,
+                config: BTreeMap::from([("cleanup.policy".to_owned(), "delete".to_owned())]),
+                role: TopicRole::Retry,
+            });
+        }
     }
 
     /// The global stores' topics, which must exist, with their partition counts.
@@ -453,7 +509,8 @@ impl<'a> Planner<'a> {
         dead_letter_names: &mut BTreeSet<String>,
     ) {
         for t in plan.subscribed.clone() {
-            if self.internal.contains_key(&t) {
+            // A retry topic's records dead-letter to its topic's dead-letter topic.
+            if self.internal.contains_key(&t) || self.is_retry_topic(&t) {
                 continue;
             }
             let name = format!("{t}.dead-letter");

@@ -110,6 +110,9 @@ fn input_queues(
         {
             for t in topics {
                 let full: Arc<str> = resolve(t).into();
+                let retry = topology
+                    .retry_chains()
+                    .is_some_and(|c| c.is_retry_topic(&full));
                 let local = src.borrow_mut().add_queue(Arc::clone(&full), partition);
                 queue_by_topic.insert(Arc::clone(&full), queues.len());
                 queues.push(QueueRef {
@@ -119,6 +122,7 @@ fn input_queues(
                     local,
                     next_offset: None,
                     skipped_next: None,
+                    retry,
                 });
             }
         }
@@ -192,4 +196,5 @@ fn task_context(
         topology.nodes.iter().map(|d| d.stores.clone()).collect(),
     )
     .with_global_stores(spec.global_views)
+    .with_retry(topology.retry_chains().cloned())
 }

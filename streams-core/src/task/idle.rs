@@ -10,7 +10,9 @@
 //!   after the task first found it so; then the task processes without it ("enforced
 //!   processing") for as long as it stays empty.
 //!
-//! A partition with records buffered clears its deadline. The lag comes from the consumer's
+//! A partition with records buffered clears its deadline. A retry topic's partition is
+//! never waited for: its records come back when their delay is over, not in timestamp
+//! order with the others. The lag comes from the consumer's
 //! statistics (`statistics.interval.ms`, 1 s unless set), so a partition's fresh lag can be
 //! up to that old; a record fetched meanwhile is buffered and counts at once.
 
@@ -31,6 +33,8 @@ pub(crate) struct PartitionView<'a> {
     pub(crate) topic: &'a str,
     pub(crate) partition: i32,
     pub(crate) buffered: bool,
+    /// Processing never waits for this partition when it is empty.
+    pub(crate) never_waited_for: bool,
 }
 
 impl Idling {
@@ -54,6 +58,9 @@ impl Idling {
             if p.buffered {
                 self.deadlines.remove(&p.queue);
                 any_buffered = true;
+                continue;
+            }
+            if p.never_waited_for {
                 continue;
             }
             match lag(p.topic, p.partition) {
@@ -86,7 +93,22 @@ mod tests {
             topic: if queue == 0 { "a" } else { "b" },
             partition: 0,
             buffered,
+            never_waited_for: false,
         }
+    }
+
+    #[test]
+    fn an_empty_retry_partition_is_never_waited_for_and_a_buffered_one_counts() {
+        let mut idle = Idling::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let lagging = |_: &str, _: i32| Some(5);
+        let retry = |buffered| PartitionView {
+            never_waited_for: true,
+            ..view(2, buffered)
+        };
+        assert!(idle.ready([view(0, true), view(1, true), retry(false)], &lagging, t0));
+        assert!(!idle.ready([view(0, false), view(1, false), retry(false)], &lagging, t0));
+        assert!(!idle.ready([view(0, true), view(1, false), retry(true)], &lagging, t0));
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl Task {
                     local,
                     next_offset: None,
                     skipped_next: None,
+                    retry: false,
                 });
                 self.queues.len() - 1
             }

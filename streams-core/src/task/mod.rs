@@ -40,6 +40,9 @@ struct QueueRef {
     /// Streams commits the consumer position past skipped records (KAFKA-6502): otherwise a
     /// partition ending in skipped records would never be committed to its end.
     skipped_next: Option<i64>,
+    /// A retry topic's partition: mostly empty, and never waited for under
+    /// `max.task.idle.ms` (its records come back on their own schedule).
+    retry: bool,
 }
 
 /// One instance of one or more sub-topologies over one partition of their inputs.
@@ -166,9 +169,8 @@ impl Task {
     /// Waits up to `max_idle` for empty input partitions before processing (see
     /// [`idle`]); a task with one input partition never waits.
     pub(crate) fn set_max_idle(&mut self, max_idle: Option<std::time::Duration>) {
-        self.idling = max_idle
-            .filter(|_| self.queues.len() > 1)
-            .map(idle::Idling::new);
+        let waited_for = self.queues.iter().filter(|q| !q.retry).count();
+        self.idling = max_idle.filter(|_| waited_for > 1).map(idle::Idling::new);
     }
 
     /// Whether the task may process now under `max.task.idle.ms`; `lag` gives a partition's
@@ -190,6 +192,7 @@ impl Task {
                 topic: &q.topic,
                 partition: q.partition,
                 buffered: q.source.borrow().head_timestamp(q.local).is_some(),
+                never_waited_for: q.retry,
             })
             .collect();
         idling.ready(views, lag, now)

@@ -10,6 +10,7 @@ mod description;
 mod node;
 mod nodes;
 mod output_topic;
+mod retry_sources;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -90,6 +91,9 @@ pub struct Topology {
     pub(crate) global_stores: Vec<GlobalStoreDef>,
     /// Output topics the application creates when missing, by name.
     output_topics: BTreeMap<String, OutputTopic>,
+    /// The retry topics read under the `retry` processing handler (see
+    /// [`retry_sources`]).
+    retry: Option<Arc<crate::retry::RetryChains>>,
 }
 
 /// A global store: its source node, the processor that updates it, and its topic.

@@ -31,6 +31,18 @@ pub(super) struct Route {
 }
 
 impl TaskManager {
+    /// How long the thread's next poll may block: `poll_timeout`, or less when a record
+    /// kept back on a retry topic falls due sooner.
+    pub(crate) fn poll_timeout(&self, poll_timeout: Duration) -> Duration {
+        match self.retry_hold.next_due() {
+            Some(due) => {
+                let wait = u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0);
+                poll_timeout.min(Duration::from_millis(wait))
+            }
+            None => poll_timeout,
+        }
+    }
+
     /// Whether some task has records waiting to be processed.
     pub(crate) fn has_buffered(&self) -> bool {
         self.tasks
@@ -39,9 +51,34 @@ impl TaskManager {
     }
 
     /// Adds a consumed record to its task; returns whether the task's buffer is now full.
-    pub(crate) fn add_message(&mut self, message: &BorrowedMessage<'_>) -> Result<bool> {
+    /// A record of a retry topic that is not due yet is kept back instead (see
+    /// [`retry_hold`](super::retry_hold)).
+    pub(crate) fn add_message(
+        &mut self,
+        consumer: &BaseConsumer<GroupContext>,
+        message: &BorrowedMessage<'_>,
+    ) -> Result<bool> {
         let topic = message.topic();
-        let partition = message.partition();
+        if self
+            .setup
+            .topology
+            .retry_chains()
+            .is_some_and(|c| c.is_retry_topic(topic))
+            && self.hold_if_not_due(consumer, message)
+        {
+            return Ok(false);
+        }
+        self.add_raw(topic, message.partition(), raw_record(message))
+    }
+
+    /// Adds a record of `topic`/`partition` to its task; returns whether the task's buffer
+    /// is now full.
+    pub(super) fn add_raw(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        raw: crate::context::RawRecord<'_>,
+    ) -> Result<bool> {
         let Some((id, queue)) = self.route(topic, partition)? else {
             return Ok(false);
         };
@@ -50,7 +87,6 @@ impl TaskManager {
                 "no task {id} for {topic}-{partition}"
             )));
         };
-        let raw = raw_record(message);
         let bytes = raw.key.map_or(0, <[u8]>::len) + raw.value.map_or(0, <[u8]>::len);
         entry.task.add_record_at(queue, raw)?;
         entry.buffered += 1;
@@ -115,6 +151,13 @@ impl TaskManager {
     /// Processes buffered records task by task, runs punctuators, marks drained tasks as
     /// no longer full and commits when due.
     pub(crate) fn process(&mut self, consumer: &BaseConsumer<GroupContext>) -> Result<()> {
+        self.release_due(consumer)?;
+        // Records processed this round see this round's time (a retry's failed-at and
+        // due-at are measured from it), not the previous round's.
+        let started = now_ms();
+        for entry in self.tasks.values_mut() {
+            entry.task.ctx.wall_clock = started;
+        }
         self.process_buffered()?;
         let now = now_ms();
         for entry in self.tasks.values_mut() {

@@ -7,6 +7,7 @@ mod commit;
 mod create;
 mod input;
 mod restoring;
+mod retry_hold;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -82,6 +83,8 @@ pub(crate) struct TaskManager {
     restoring: usize,
     /// Bytes of records buffered in all tasks, bounded by `input.buffer.max.bytes`.
     buffered_bytes: usize,
+    /// Records of retry topics kept until they are due.
+    retry_hold: retry_hold::RetryHold,
 }
 
 /// The parts of the thread's setup the task manager keeps.
@@ -147,6 +150,7 @@ impl TaskManager {
             route: None,
             restoring: 0,
             buffered_bytes: 0,
+            retry_hold: retry_hold::RetryHold::default(),
         }
     }
 
@@ -182,6 +186,7 @@ impl TaskManager {
         self.route = None;
         if let Some(mut entry) = self.tasks.remove(&id) {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(entry.bytes);
+            self.retry_hold.forget(&entry.partitions);
             if entry.restoring {
                 self.restoring = self.restoring.saturating_sub(1);
                 // A restore cut short keeps what it applied: a clean close checkpoints it,

@@ -1,19 +1,25 @@
-//! Retry topics: a record that fails on `<topic>` goes to `<topic>.retry-1`, then
-//! `<topic>.retry-2` and so on, each read again after its delay, and finally to
+//! Retry topics: a record whose processing fails on `<topic>` goes to `<topic>.retry-1`,
+//! then `<topic>.retry-2` and so on, each read again after its delay, and finally to
 //! `<topic>.dead-letter`.
+//!
+//! [`RetryTopics`] is the chain of one topic, usable on its own. Under the `retry`
+//! processing handler (`processing.exception.handler=retry`, delays in `retry.delays.ms`)
+//! the runtime runs the whole pattern: each source topic's retry topics become further
+//! inputs of the same source node, created with the topic's partition count, so a retried
+//! record comes back to the task of its partition and goes through the same processors.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::record::Headers;
-use crate::runtime::topics::{TopicRole, TopicSpec};
 
 /// The header holding the attempt number of a record on a retry topic (1 on `.retry-1`).
 pub const RETRY_ATTEMPT_HEADER: &str = "retry-attempt";
 /// The header holding the wall-clock time (epoch milliseconds) before which a record on a
 /// retry topic must not be processed again.
-pub const RETRY_NOT_BEFORE_HEADER: &str = "retry-not-before";
+pub const RETRY_DUE_AT_HEADER: &str = "retry-due-at";
 
 /// Where a failed record goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +56,22 @@ impl RetryRoute {
 /// with [`route_headers`](Self::route_headers); a consumer of each retry topic waits until
 /// [`remaining_delay`](Self::remaining_delay) is zero (pausing the partition rather than
 /// blocking), processes the record again, and on failure routes it on the same way. The
-/// topics must exist: create them with [`topic_specs`](Self::topic_specs) and a
-/// [`TopicCreator`](crate::runtime::TopicCreator).
+/// runtime does all of this under the `retry` processing handler (see the
+/// [module docs](self)).
+///
+/// # Ordering
+///
+/// A retried record is processed after records of its key that came later: retrying
+/// trades per-key order for not blocking the partition behind one failing record. It keeps
+/// its timestamp, so a windowed aggregation may find it late (beyond the grace period)
+/// when it comes back, and drop it as any late record.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
 /// use streams_core::Headers;
-/// use streams_core::runtime::{RetryRoute, RetryTopics};
+/// use streams_core::retry::{RetryRoute, RetryTopics};
 ///
 /// let retry = RetryTopics::new("orders", [Duration::from_secs(1), Duration::from_secs(10)]);
 /// assert_eq!(retry.retry_topic(2), "orders.retry-2");
@@ -118,28 +131,6 @@ impl RetryTopics {
         u32::try_from(self.delays.len()).unwrap_or(u32::MAX)
     }
 
-    /// The topics to create, each with `partitions` partitions (the main topic's count,
-    /// so that records keep their partition).
-    pub fn topic_specs(&self, partitions: i32, replication_factor: i32) -> Vec<TopicSpec> {
-        self.topics()
-            .into_iter()
-            .map(|name| {
-                let role = if name.ends_with(".dead-letter") {
-                    TopicRole::DeadLetter
-                } else {
-                    TopicRole::Retry
-                };
-                TopicSpec {
-                    name,
-                    partitions,
-                    replication_factor,
-                    config: BTreeMap::new(),
-                    role,
-                }
-            })
-            .collect()
-    }
-
     /// The attempt a record read from `topic` is on: 0 on the main topic, `n` on
     /// `.retry-n`; `None` for a topic outside the chain.
     pub fn attempt_of(&self, topic: &str) -> Option<u32> {
@@ -182,8 +173,9 @@ impl RetryTopics {
 
     /// The headers of a record sent along `route`: its own headers, where it failed
     /// (`original-topic`, `original-partition`, `original-offset`, kept from the first
-    /// failure), and either the retry headers or the dead-letter headers the runtime's
-    /// dead-letter handler writes (`dead-letter-reason`, `failed-at`).
+    /// failure), when (`failed-at`, RFC 3339), and either the retry headers
+    /// ([`RETRY_ATTEMPT_HEADER`], [`RETRY_DUE_AT_HEADER`], `retry-reason`) or the
+    /// dead-letter reason the runtime's dead-letter handler writes (`dead-letter-reason`).
     #[allow(clippy::too_many_arguments)]
     pub fn route_headers(
         &self,
@@ -196,9 +188,15 @@ impl RetryTopics {
         now_ms: i64,
     ) -> Headers {
         let mut headers = original.clone();
+        let failed_at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         headers
             .remove(RETRY_ATTEMPT_HEADER)
-            .remove(RETRY_NOT_BEFORE_HEADER);
+            .remove(RETRY_DUE_AT_HEADER)
+            .remove("retry-reason")
+            .remove("failed-at")
+            .add("failed-at", Some(failed_at.into_bytes()));
         if original.last("original-topic").is_none() {
             headers
                 .add("original-topic", Some(from.as_bytes().to_vec()))
@@ -217,20 +215,15 @@ impl RetryTopics {
                 headers
                     .add(RETRY_ATTEMPT_HEADER, Some(attempt.to_string().into_bytes()))
                     .add(
-                        RETRY_NOT_BEFORE_HEADER,
+                        RETRY_DUE_AT_HEADER,
                         Some(not_before.to_string().into_bytes()),
                     )
                     .add("retry-reason", Some(reason.as_bytes().to_vec()));
             }
             RetryRoute::DeadLetter { .. } => {
-                let failed_at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms)
-                    .unwrap_or_default()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                 headers
                     .remove("dead-letter-reason")
-                    .remove("failed-at")
-                    .add("dead-letter-reason", Some(reason.as_bytes().to_vec()))
-                    .add("failed-at", Some(failed_at.into_bytes()));
+                    .add("dead-letter-reason", Some(reason.as_bytes().to_vec()));
             }
         }
         headers
@@ -239,17 +232,79 @@ impl RetryTopics {
     /// How long a record with `headers`, read from a retry topic, must still wait at
     /// `now_ms`; zero when due or when it carries no due time.
     pub fn remaining_delay(headers: &Headers, now_ms: i64) -> Duration {
-        let due = headers
-            .last(RETRY_NOT_BEFORE_HEADER)
-            .and_then(|h| h.value.as_deref())
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|s| s.parse::<i64>().ok());
-        match due {
+        match due_at(headers) {
             Some(due) if due > now_ms => {
                 Duration::from_millis(u64::try_from(due - now_ms).unwrap_or(0))
             }
             _ => Duration::ZERO,
         }
+    }
+}
+
+/// The wall-clock time (epoch milliseconds) from which a record read from a retry topic
+/// may be processed again; `None` when its headers carry none.
+pub(crate) fn due_at(headers: &Headers) -> Option<i64> {
+    headers
+        .last(RETRY_DUE_AT_HEADER)
+        .and_then(|h| h.value.as_deref())
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|s| s.parse::<i64>().ok())
+}
+
+/// The retry chains of a topology's source topics under the `retry` processing handler:
+/// the delays, and the main topic of each retry topic (full names).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RetryChains {
+    delays: Vec<Duration>,
+    /// Retry topic -> main topic.
+    main_of: HashMap<String, String>,
+}
+
+impl RetryChains {
+    /// The chains of `main_topics`, one retry topic per delay each.
+    pub(crate) fn new<'a>(
+        delays: Vec<Duration>,
+        main_topics: impl IntoIterator<Item = &'a str>,
+    ) -> Arc<Self> {
+        let mut main_of = HashMap::new();
+        for main in main_topics {
+            let chain = RetryTopics::new(main, delays.iter().copied());
+            for t in chain.topics() {
+                if !t.ends_with(".dead-letter") {
+                    main_of.insert(t, main.to_owned());
+                }
+            }
+        }
+        Arc::new(RetryChains { delays, main_of })
+    }
+
+    /// The retry topics of `main`, in order.
+    pub(crate) fn retry_topics_of(&self, main: &str) -> Vec<String> {
+        RetryTopics::new(main, self.delays.iter().copied())
+            .topics()
+            .into_iter()
+            .filter(|t| !t.ends_with(".dead-letter"))
+            .collect()
+    }
+
+    /// Whether `topic` is a retry topic.
+    pub(crate) fn is_retry_topic(&self, topic: &str) -> bool {
+        self.main_of.contains_key(topic)
+    }
+
+    /// The main topic of `topic`: itself unless it is a retry topic.
+    pub(crate) fn main_topic<'a>(&'a self, topic: &'a str) -> &'a str {
+        self.main_of.get(topic).map_or(topic, String::as_str)
+    }
+
+    /// The chain a record read from `topic` is on.
+    pub(crate) fn chain_of(&self, topic: &str) -> RetryTopics {
+        RetryTopics::new(self.main_topic(topic), self.delays.iter().copied())
+    }
+
+    /// Every retry topic with its main topic.
+    pub(crate) fn retry_topics(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.main_of.iter().map(|(r, m)| (r.as_str(), m.as_str()))
     }
 }
 
@@ -307,7 +362,7 @@ mod tests {
         assert_eq!(value(&headers, "original-offset"), Some("7"));
         assert_eq!(value(&headers, "dead-letter-reason"), Some("boom"));
         assert_eq!(value(&headers, "trace"), Some("t1"));
-        assert!(headers.last(RETRY_NOT_BEFORE_HEADER).is_none());
+        assert!(headers.last(RETRY_DUE_AT_HEADER).is_none());
         assert_eq!(
             headers.iter().filter(|h| h.key == "original-topic").count(),
             1,
@@ -332,10 +387,19 @@ mod tests {
             RetryTopics::new("a", [Duration::ZERO]).attempt_of("a.retry-1"),
             Some(1)
         );
-        let specs = RetryTopics::new("a", [Duration::ZERO]).topic_specs(6, 1);
-        assert_eq!(specs.len(), 2);
-        assert!(specs.iter().all(|s| s.partitions == 6));
-        assert_eq!(specs[1].role, TopicRole::DeadLetter);
         Ok(())
+    }
+
+    #[test]
+    fn chains_map_retry_topics_to_their_main_topic() {
+        let chains = RetryChains::new(vec![Duration::ZERO, Duration::ZERO], ["a.b.c", "x"]);
+        assert_eq!(chains.retry_topics_of("x"), ["x.retry-1", "x.retry-2"]);
+        assert!(chains.is_retry_topic("a.b.c.retry-2"));
+        assert!(!chains.is_retry_topic("a.b.c.retry-3"));
+        assert!(!chains.is_retry_topic("a.b.c"));
+        assert_eq!(chains.main_topic("x.retry-1"), "x");
+        assert_eq!(chains.main_topic("other"), "other");
+        assert_eq!(chains.chain_of("x.retry-2").topic(), "x");
+        assert_eq!(chains.retry_topics().count(), 4);
     }
 }

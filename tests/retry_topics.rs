@@ -361,3 +361,55 @@ fn a_retry_topic_with_another_partition_count_is_refused_by_name() {
         "{err}"
     );
 }
+
+/// A retried record waiting for its due time is not committed past: an instance closed
+/// while it waits leaves it to the next one, which processes it once due, exactly once.
+#[test]
+fn a_record_waiting_when_the_instance_closes_is_retried_by_the_next_one() {
+    let cluster = Cluster::mock();
+    let bootstrap = cluster.bootstrap();
+    let input = unique("orders.placed");
+    let output = unique("orders.done");
+    cluster.create_topic(&input, 1);
+    cluster.create_topic(&output, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("retry-restart");
+    let config = cluster
+        .streams_config(&app, dir.path())
+        .set("processing.exception.handler", "retry")
+        .set("retry.delays.ms", "5000,10");
+    let start = || {
+        let mut s = KafkaStreams::new(flaky_topology(&input, &output), config.clone()).unwrap();
+        s.start_with(cluster.creator()).unwrap();
+        s
+    };
+
+    let mut first = start();
+    produce(
+        &bootstrap,
+        &input,
+        &[("k", "flaky-1"), ("k", "ok-1")],
+        1_000,
+    );
+    let mut out = Reader::new(&bootstrap, &output, false);
+    assert!(out.read_at_least(1, TIMEOUT));
+    assert!(wait_until(TIMEOUT, || first.metrics().records_retried == 1));
+    // The record is on retry-1, due in five seconds; the instance goes before that.
+    first.close().unwrap();
+    out.poll(Duration::from_millis(200));
+    assert_eq!(
+        out.records.iter().map(Read::value_str).collect::<Vec<_>>(),
+        ["ok-1@0"],
+        "the retried record was processed before it was due"
+    );
+
+    let mut second = start();
+    assert!(out.read_at_least(2, TIMEOUT), "{:?}", out.records);
+    assert!(wait_until(TIMEOUT, || second.metrics().records_retried == 1));
+    assert!(out.read_to_end(TIMEOUT));
+    assert_eq!(
+        out.records.iter().map(Read::value_str).collect::<Vec<_>>(),
+        ["ok-1@0", "flaky-1@2"]
+    );
+    second.close().unwrap();
+}

@@ -1,14 +1,17 @@
 //! The runtime's configuration at the level an application sees it: secrets kept out of
 //! errors and `Debug` output, the client settings the runtime owns, the exactly-once timing
-//! check, the input buffer bound, and the state directory's permissions and task locks
-//! (across processes too).
+//! check, the input buffer bound, the opt-in topic naming check, and the state directory's
+//! permissions and task locks (across processes too).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::Command;
 
-use streams_core::runtime::KafkaClientConfigs;
+use streams_core::runtime::{KafkaClientConfigs, KafkaStreams};
+use streams_core::serde::Serdes;
 use streams_core::state::StateDirectory;
+use streams_core::topology::OutputTopic;
+use streams_core::{Consumed, Produced, Topology};
 use streams_core::{Error, StreamsConfig, TaskId};
 
 const SECRET: &str = "hunter2-do-not-print";
@@ -264,4 +267,66 @@ fn a_task_dir_lock_excludes_other_processes() {
     assert_eq!(probe, "PROBE acquired");
     // The child's lock went with the child.
     assert!(StateDirectory::lock_task_dir(&task_dir).is_ok());
+}
+
+fn named_topology(source: &str, sink: &str, output: Option<&str>) -> Topology {
+    let mut t = Topology::new();
+    t.add_source(
+        "in",
+        &[source],
+        Consumed::with(Serdes::string(), Serdes::string()),
+    )
+    .unwrap()
+    .add_sink(
+        "out",
+        sink,
+        Produced::with(Serdes::string(), Serdes::string()),
+        &["in"],
+    )
+    .unwrap();
+    if let Some(o) = output {
+        t.add_output_topic(OutputTopic::new(o, 1));
+    }
+    t
+}
+
+#[test]
+fn the_naming_convention_is_checked_only_when_asked_and_names_the_topic() {
+    let checked = base()
+        .set("topic.naming.convention", "domain.entity.event")
+        .set("processing.exception.handler", "retry");
+    // The seed's topics, with their retry and dead-letter topics, pass.
+    let seed = named_topology("orders.placed", "sales.revenue.hourly", None);
+    assert!(KafkaStreams::new(seed, checked.clone()).is_ok());
+    for (topology, bad) in [
+        (
+            named_topology("Orders.placed", "sales.revenue.hourly", None),
+            "Orders.placed",
+        ),
+        (named_topology("orders.placed", "revenue", None), "revenue"),
+        (
+            named_topology(
+                "orders.placed",
+                "sales.revenue.hourly",
+                Some("sales.revenue_v2.hourly"),
+            ),
+            "sales.revenue_v2.hourly",
+        ),
+    ] {
+        let err = KafkaStreams::new(topology, checked.clone())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains(&format!("topic '{bad}'")) && err.contains("<domain>.<entity>.<event>"),
+            "{err}"
+        );
+    }
+    // Off by default.
+    assert!(KafkaStreams::new(named_topology("Orders", "out", None), base()).is_ok());
+    let typo = base().set("topic.naming.convention", "dotted");
+    assert!(
+        error_text(KafkaClientConfigs::new(&typo)).contains("topic.naming.convention"),
+        "unknown conventions are refused"
+    );
 }

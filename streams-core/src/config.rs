@@ -85,6 +85,7 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("deserialization.exception.handler", None),
     ("processing.exception.handler", Some("fail")),
     ("retry.delays.ms", Some("30000,300000")),
+    ("topic.naming.convention", Some("none")),
     ("default.production.exception.handler", Some("fail")),
     ("production.exception.handler", None),
     ("replication.factor", Some("-1")),
@@ -289,6 +290,7 @@ impl StreamsConfig {
         self.processing_handling()?;
         self.production_handling()?;
         self.retry_delays()?;
+        self.topic_naming_checked()?;
         self.i64_value("replication.factor")?;
         self.max_task_idle()?;
         self.num_standby_replicas()?;
@@ -489,6 +491,25 @@ impl StreamsConfig {
             return Err(bad("at least one delay is needed".into()));
         }
         Ok(delays)
+    }
+
+    /// Whether `topic.naming.convention` asks for topic names to be checked:
+    /// `domain.entity.event` has `KafkaStreams::new` and the test driver refuse a topology
+    /// naming a topic that does not read `[<domain>.]<entity>.<event>` in lower case;
+    /// `none`, the default, checks nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for another value.
+    pub fn topic_naming_checked(&self) -> Result<bool> {
+        match self.get("topic.naming.convention").map(str::trim) {
+            None | Some("none") => Ok(false),
+            Some("domain.entity.event") => Ok(true),
+            Some(other) => Err(Error::Config {
+                key: "topic.naming.convention".into(),
+                reason: format!("'{other}' is not one of none, domain.entity.event"),
+            }),
+        }
     }
 
     /// `num.stream.threads`, at least 1.

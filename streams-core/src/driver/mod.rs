@@ -344,6 +344,7 @@ impl TopologyTestDriver {
             production: config.production_handling()?,
         };
         topology.apply_retry_handler(&config)?;
+        topology.check_topic_names(&config)?;
         let topology = Arc::new(topology);
         let collector = Rc::new(RefCell::new(Collector {
             partitions: options.partitions,

@@ -83,6 +83,7 @@ impl KafkaStreams {
     pub fn new(mut topology: Topology, config: StreamsConfig) -> Result<Self> {
         let clients = KafkaClientConfigs::new(&config)?;
         topology.apply_retry_handler(&config)?;
+        topology.check_topic_names(&config)?;
         let topology = Arc::new(topology);
         let shared = Arc::new(Shared::new());
         let handle = StreamsHandle::new(

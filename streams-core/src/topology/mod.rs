@@ -11,6 +11,7 @@ mod node;
 mod nodes;
 mod output_topic;
 mod retry_sources;
+mod topic_names;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! tests/broker/kafka-broker.sh start
-//! cargo bench -p streams-tests --bench broker_throughput
+//! cargo bench --workspace --bench broker_throughput
 //! ```
 //!
 //! The broker is the one named by the file in `KAFKA_BOOTSTRAP_FILE` (default
@@ -19,12 +19,16 @@
 //! Contestants, each in its own process (so that its peak resident set, `VmHWM`, is its own),
 //! each reading the whole input from the beginning with one thread:
 //!
-//! - `raw`: an rdkafka `BaseConsumer` (partitions assigned, no group) and `BaseProducer`:
-//!   drop values starting with `#`, upper-case the rest, produce;
+//! - `raw`, the ceiling: an rdkafka `BaseConsumer` (partitions assigned) and `BaseProducer`
+//!   made from the runtime's own client configs, taking records in batches of up to 1,000
+//!   as a stream thread does, dropping values starting with `#`, upper-casing the rest and
+//!   producing them, and committing every second as the runtime does under at-least-once;
 //! - `stateless`: `stream` → `filter` → `map_values` (the same work) → `to`, as
 //!   [`KafkaStreams`] and as Java `KafkaStreams`;
 //! - `window`: `group_by_key` → 1 h tumbling windows → `count` → `to_stream` → `to`, RocksDB
-//!   store with the default 10 MiB cache, as [`KafkaStreams`] and as Java `KafkaStreams`.
+//!   store with the default 10 MiB cache, as [`KafkaStreams`] and as Java `KafkaStreams`;
+//! - each of the two again with two stream threads (`-2t`) and under `exactly_once_v2`
+//!   (`-eos`), for both runtimes.
 //!
 //! Each reports the time from start to its first processed record and to its last; the rate
 //! is records / (last − first), so that start-up (group join, topic creation) is reported
@@ -219,61 +223,88 @@ fn upper(v: &[u8]) -> Vec<u8> {
     v.to_ascii_uppercase()
 }
 
+/// The ceiling: what a hand-written client loop doing the stateless topology's work gets
+/// with the runtime's own client settings (`KafkaClientConfigs` of the same config), taking
+/// records in batches of up to 1,000 as the stream thread does, and committing every second
+/// the way the runtime commits under at-least-once (flush the producer, then commit the
+/// consumed offsets synchronously).
 fn raw_loop(bootstrap: &str, input: &str, output: &str, records: u64) -> Figures {
+    use rdkafka::consumer::CommitMode;
     let start = Instant::now();
-    let consumer: BaseConsumer = ClientConfig::new()
+    let config = StreamsConfig::new()
+        .set("application.id", format!("{output}-raw"))
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("{output}-raw"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+        .set("commit.interval.ms", "1000");
+    let clients = streams_core::runtime::KafkaClientConfigs::new(&config).expect("client configs");
+    let consumer: BaseConsumer = clients.main_consumer.create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         tpl.add_partition_offset(input, p, Offset::Beginning)
             .expect("partition");
     }
     consumer.assign(&tpl).expect("assign");
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer");
+    let producer: BaseProducer = clients.producer.create().expect("producer");
     let mut seen = 0u64;
     let mut first = None;
-    while seen < records && start.elapsed() < TIMEOUT {
-        let Some(m) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let m = m.expect("consume");
-        if first.is_none() {
-            first = Some(start.elapsed());
-        }
-        seen += 1;
-        let value = m.payload().unwrap_or_default();
-        if value.first() != Some(&b'#') {
-            let out = upper(value);
-            let mut rec = BaseRecord::to(output)
-                .payload(&out)
-                .partition(m.partition());
-            if let Some(k) = m.key() {
-                rec = rec.key(k);
+    let mut next_offsets = [0i64; PARTITIONS as usize];
+    let mut last_commit = Instant::now();
+    let commit = |next_offsets: &[i64]| {
+        producer.flush(Duration::from_secs(60)).expect("flush");
+        let mut offsets = TopicPartitionList::new();
+        for (p, &o) in next_offsets.iter().enumerate() {
+            if o > 0 {
+                offsets
+                    .add_partition_offset(input, p as i32, Offset::Offset(o))
+                    .expect("offset");
             }
-            loop {
-                match producer.send(rec) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        rec = back;
-                        producer.poll(Duration::from_millis(1));
+        }
+        if offsets.count() > 0 {
+            consumer.commit(&offsets, CommitMode::Sync).expect("commit");
+        }
+    };
+    while seen < records && start.elapsed() < TIMEOUT {
+        let mut timeout = Duration::from_millis(100);
+        for _ in 0..1_000 {
+            let Some(m) = consumer.poll(timeout) else {
+                break;
+            };
+            timeout = Duration::ZERO;
+            let m = m.expect("consume");
+            if first.is_none() {
+                first = Some(start.elapsed());
+            }
+            seen += 1;
+            next_offsets[m.partition() as usize] = m.offset() + 1;
+            let value = m.payload().unwrap_or_default();
+            if value.first() != Some(&b'#') {
+                let out = upper(value);
+                let mut rec = BaseRecord::to(output)
+                    .payload(&out)
+                    .partition(m.partition());
+                if let Some(k) = m.key() {
+                    rec = rec.key(k);
+                }
+                loop {
+                    match producer.send(rec) {
+                        Ok(()) => break,
+                        Err((_, back)) => {
+                            rec = back;
+                            producer.poll(Duration::from_millis(1));
+                        }
                     }
                 }
             }
         }
         producer.poll(Duration::ZERO);
+        if last_commit.elapsed() >= Duration::from_secs(1) {
+            commit(&next_offsets);
+            last_commit = Instant::now();
+        }
     }
     let done = start.elapsed();
     let rss_kib = proc_status_kib("VmHWM");
     let cpu_ms = cpu_ms();
-    producer.flush(Duration::from_secs(60)).expect("flush");
+    commit(&next_offsets);
     Figures {
         records: seen,
         first_ms: first.unwrap_or(done).as_secs_f64() * 1000.0,
@@ -281,6 +312,15 @@ fn raw_loop(bootstrap: &str, input: &str, output: &str, records: u64) -> Figures
         rss_kib,
         cpu_ms,
     }
+}
+
+/// A contestant's topology (`stateless` or `window`) and settings: `-eos` runs it under
+/// `exactly_once_v2`, `-2t` with two stream threads.
+fn parse_kind(kind: &str) -> (&str, bool, u32) {
+    let eos = kind.contains("-eos");
+    let threads = if kind.contains("-2t") { 2 } else { 1 };
+    let base = kind.split('-').next().unwrap_or(kind);
+    (base, eos, threads)
 }
 
 fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
@@ -313,11 +353,21 @@ fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
 
 fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: u64) -> Figures {
     let dir = tempfile::tempdir().expect("state dir");
+    let (topology, eos, threads) = parse_kind(kind);
     let config = StreamsConfig::new()
         .set("application.id", format!("{output}-app"))
         .set("bootstrap.servers", bootstrap)
         .set("state.dir", dir.path().display().to_string())
-        .set("commit.interval.ms", "1000");
+        .set("commit.interval.ms", "1000")
+        .set("num.stream.threads", threads.to_string())
+        .set(
+            "processing.guarantee",
+            if eos {
+                "exactly_once_v2"
+            } else {
+                "at_least_once"
+            },
+        );
     // `BROKER_BENCH_CONFIG=key=value,key=value` adds settings, for tuning experiments.
     let config = std::env::var("BROKER_BENCH_CONFIG")
         .unwrap_or_default()
@@ -326,7 +376,7 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
         .fold(config, |c, (k, v)| c.set(k.trim(), v.trim()));
     let start = Instant::now();
     let mut streams =
-        KafkaStreams::new(streams_topology(kind, input, output), config).expect("streams");
+        KafkaStreams::new(streams_topology(topology, input, output), config).expect("streams");
     streams.start().expect("start");
     let mut first = None;
     let mut processed = 0;
@@ -469,9 +519,7 @@ fn main() {
     // `cargo test --benches` runs bench targets with `--test`-less arguments; only a real
     // `cargo bench` (which passes `--bench`) does the broker run.
     if !std::env::args().any(|a| a == "--bench") {
-        println!(
-            "broker_throughput: run with `cargo bench -p streams-tests --bench broker_throughput`"
-        );
+        println!("broker_throughput: run with `cargo bench --workspace --bench broker_throughput`");
         return;
     }
     let bootstrap = bootstrap();
@@ -491,13 +539,19 @@ fn main() {
     );
 
     let mut rows: Vec<(String, Result<Figures, String>)> = Vec::new();
-    let mut contestants = vec![("rust", "raw"), ("rust", "stateless")];
-    if with_java {
-        contestants.push(("java", "stateless"));
-    }
-    contestants.push(("rust", "window"));
-    if with_java {
-        contestants.push(("java", "window"));
+    let mut contestants = vec![("rust", "raw")];
+    for kind in [
+        "stateless",
+        "stateless-2t",
+        "stateless-eos",
+        "window",
+        "window-2t",
+        "window-eos",
+    ] {
+        contestants.push(("rust", kind));
+        if with_java {
+            contestants.push(("java", kind));
+        }
     }
     for (side, kind) in contestants {
         let r = run_child(side, kind, &bootstrap, &input, records);
@@ -532,14 +586,41 @@ fn main() {
             Err(_) => println!("{name:<22} {:>12}", "not measured"),
         }
     }
+    let rss = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(|f| f.rss_kib as f64)
+    };
     if let (Some(s), Some(r)) = (rate("rust stateless"), rate("rust raw")) {
         println!("rust stateless / raw rdkafka loop: {:.2}", s / r);
     }
-    if let (Some(s), Some(j)) = (rate("rust stateless"), rate("java stateless")) {
-        println!("rust stateless / java stateless: {:.2}", s / j);
+    for kind in [
+        "stateless",
+        "stateless-2t",
+        "stateless-eos",
+        "window",
+        "window-2t",
+        "window-eos",
+    ] {
+        let (rust, java) = (format!("rust {kind}"), format!("java {kind}"));
+        if let (Some(s), Some(j), Some(sm), Some(jm)) =
+            (rate(&rust), rate(&java), rss(&rust), rss(&java))
+        {
+            println!(
+                "{kind}: rust / java records/s {:.2}, peak RSS {:.2}",
+                s / j,
+                sm / jm
+            );
+        }
     }
-    if let (Some(s), Some(j)) = (rate("rust window"), rate("java window")) {
-        println!("rust window / java window: {:.2}", s / j);
+    for kind in ["stateless", "window"] {
+        if let (Some(one), Some(two)) = (
+            rate(&format!("rust {kind}")),
+            rate(&format!("rust {kind}-2t")),
+        ) {
+            println!("rust {kind}: 2 threads / 1 thread {:.2}", two / one);
+        }
     }
     let failed: Vec<&String> = rows
         .iter()

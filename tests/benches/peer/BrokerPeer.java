@@ -1,7 +1,8 @@
 // The Java Kafka Streams 4.4.0 peer of tests/benches/broker_throughput.rs: the same two
 // topologies, over the same input topic of a real broker, measured the same way.
 //
-// Usage: BrokerPeer <bootstrap> <input topic> <records> <stateless|window> <output topic>
+// Usage: BrokerPeer <bootstrap> <input topic> <records> <kind> <output topic>, where kind is
+// stateless or window, with -2t for two stream threads and -eos for exactly_once_v2.
 // Prints one line: `broker_result java <topology> records=N first_ms=F done_ms=D rss_kib=R
 // cpu_ms=C`,
 // where first_ms is the time from start() to the first processed record and done_ms the time
@@ -44,11 +45,13 @@ public class BrokerPeer {
         long records = Long.parseLong(args[2]);
         String kind = args[3];
         String output = args[4];
+        boolean eos = kind.contains("-eos");
+        String threads = kind.contains("-2t") ? "2" : "1";
 
         AtomicLong processed = new AtomicLong();
         AtomicLong firstNanos = new AtomicLong();
         StreamsBuilder builder = new StreamsBuilder();
-        if (kind.equals("stateless")) {
+        if (kind.startsWith("stateless")) {
             builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
                 .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
                 .filter((k, v) -> v.length == 0 || v[0] != '#')
@@ -75,7 +78,8 @@ public class BrokerPeer {
         p.put("bootstrap.servers", bootstrap);
         p.put("state.dir", stateDir.toString());
         p.put("commit.interval.ms", "1000");
-        p.put("num.stream.threads", "1");
+        p.put("num.stream.threads", threads);
+        p.put("processing.guarantee", eos ? "exactly_once_v2" : "at_least_once");
         p.put("consumer.auto.offset.reset", "earliest");
         KafkaStreams streams = new KafkaStreams(builder.build(), p);
         long start = System.nanoTime();

@@ -10,9 +10,9 @@ use crate::retry::RetryRoute;
 use crate::serde::Serde;
 
 impl TaskContext {
-    /// Under the dead-letter and retry processing handlers, keeps the bytes of the record about to be
-    /// processed: its key and value serialized again with the source's serdes (the buffers
-    /// are reused), its timestamp, offset and headers.
+    /// Under the dead-letter and retry processing handlers, keeps the bytes of the record
+    /// about to be processed: its key and value serialized again with the source's serdes
+    /// (the buffers are reused), its timestamp, offset and headers.
     pub(crate) fn capture_input<K: 'static, V: 'static>(
         &mut self,
         topic: &str,
@@ -209,9 +209,7 @@ impl TaskContext {
         self.metrics.dead_lettered += 1;
         Ok(())
     }
-}
 
-impl TaskContext {
     /// The partition of `topic` numbered as `partition`, where it has one, else
     /// `partition` modulo its count: a failed record keeps its partition number.
     fn same_partition_in(&mut self, topic: &str, partition: i32) -> Result<i32> {

@@ -27,8 +27,11 @@
 //!   [`KafkaStreams`] and as Java `KafkaStreams`;
 //! - `window`: `group_by_key` → 1 h tumbling windows → `count` → `to_stream` → `to`, RocksDB
 //!   store with the default 10 MiB cache, as [`KafkaStreams`] and as Java `KafkaStreams`;
-//! - each of the two again with two stream threads (`-2t`) and under `exactly_once_v2`
-//!   (`-eos`), for both runtimes.
+//! - `join`: a stream-table join of the input with a 100,000-key table (`<input>-customers`,
+//!   one 20-byte value per key, stamped before the input), RocksDB, as [`KafkaStreams`] and
+//!   as Java `KafkaStreams`; its record count includes the table's records;
+//! - each again with two stream threads (`-2t`) and under `exactly_once_v2` (`-eos`), for
+//!   both runtimes (the join under exactly-once only).
 //!
 //! Each reports the time from start to its first processed record and to its last; the rate
 //! is records / (last − first), so that start-up (group join, topic creation) is reported
@@ -138,6 +141,23 @@ fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     }
 }
 
+/// Sends `rec`, waiting for room in the producer's queue while it is full.
+fn send_retrying<K, P>(producer: &BaseProducer, mut rec: BaseRecord<'_, K, P>)
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(rec) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                rec = back;
+                producer.poll(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 fn produce_input(bootstrap: &str, topic: &str, records: u64) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -162,20 +182,12 @@ fn produce_input(bootstrap: &str, topic: &str, records: u64) {
         }
         let ts = base + i64::try_from(i).unwrap() * span / i64::try_from(records).unwrap();
         let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);
-        let mut rec = BaseRecord::to(topic)
+        let rec = BaseRecord::to(topic)
             .key(key.as_bytes())
             .payload(&value)
             .partition(partition)
             .timestamp(ts);
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    rec = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
+        send_retrying(&producer, rec);
     }
     producer
         .flush(Duration::from_secs(120))
@@ -323,9 +335,53 @@ fn parse_kind(kind: &str) -> (&str, bool, u32) {
     (base, eos, threads)
 }
 
+/// The customers table of the `join` contestants: `input` with this suffix.
+const TABLE_SUFFIX: &str = "-customers";
+
+/// Produces the `join` contestants' table: every one of the [`KEYS`] keys once, a 20-byte
+/// value each, stamped an hour before the first input record so that both runtimes, which
+/// pick the earliest record first, load it before joining.
+fn produce_table(bootstrap: &str, topic: &str) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let now = now_ms();
+    let ts = now - now % 3_600_000 - 4 * 3_600_000;
+    for i in 0..KEYS {
+        let key = format!("key-{i:06}");
+        let value = format!("customer-{i:011}");
+        let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);
+        let rec = BaseRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(value.as_bytes())
+            .partition(partition)
+            .timestamp(ts);
+        send_retrying(&producer, rec);
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("flush table");
+}
+
 fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
     let builder = StreamsBuilder::new();
-    if kind == "stateless" {
+    if kind == "join" {
+        let customers = builder.table(
+            &format!("{input}{TABLE_SUFFIX}"),
+            Consumed::with(Serdes::bytes(), Serdes::bytes()),
+        );
+        builder
+            .stream(input, Consumed::with(Serdes::bytes(), Serdes::bytes()))
+            .join_table(&customers, |order: Vec<u8>, customer: &Vec<u8>| {
+                let mut out = Vec::with_capacity(order.len() + customer.len());
+                out.extend_from_slice(&order);
+                out.extend_from_slice(customer);
+                out
+            })
+            .to(output, Produced::with(Serdes::bytes(), Serdes::bytes()));
+    } else if kind == "stateless" {
         builder
             .stream(input, Consumed::with(Serdes::bytes(), Serdes::bytes()))
             .filter(|_, v| v.first() != Some(&b'#'))
@@ -380,6 +436,12 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
     streams.start().expect("start");
     let mut first = None;
     let mut processed = 0;
+    // The join contestants process the table's records too.
+    let records = if topology == "join" {
+        records + KEYS
+    } else {
+        records
+    };
     while processed < records && start.elapsed() < TIMEOUT {
         processed = streams.metrics().records_processed;
         if processed > 0 && first.is_none() {
@@ -481,6 +543,7 @@ fn run_child(
             .arg(classpath)
             .arg("BrokerPeer")
             .args([bootstrap, input, &records.to_string(), kind, &output])
+            .arg(format!("{input}{TABLE_SUFFIX}"))
             .output();
         let _ = std::fs::remove_dir_all(&classes);
         out
@@ -533,6 +596,8 @@ fn main() {
     create_topic(&bootstrap, &input, PARTITIONS);
     let t = Instant::now();
     produce_input(&bootstrap, &input, records);
+    create_topic(&bootstrap, &format!("{input}{TABLE_SUFFIX}"), PARTITIONS);
+    produce_table(&bootstrap, &format!("{input}{TABLE_SUFFIX}"));
     println!(
         "input: {records} records on {input} ({PARTITIONS} partitions), produced in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -547,6 +612,8 @@ fn main() {
         "window",
         "window-2t",
         "window-eos",
+        "join",
+        "join-eos",
     ] {
         contestants.push(("rust", kind));
         if with_java {
@@ -602,6 +669,8 @@ fn main() {
         "window",
         "window-2t",
         "window-eos",
+        "join",
+        "join-eos",
     ] {
         let (rust, java) = (format!("rust {kind}"), format!("java {kind}"));
         if let (Some(s), Some(j), Some(sm), Some(jm)) =

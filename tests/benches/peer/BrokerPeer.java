@@ -1,8 +1,10 @@
 // The Java Kafka Streams 4.4.0 peer of tests/benches/broker_throughput.rs: the same two
 // topologies, over the same input topic of a real broker, measured the same way.
 //
-// Usage: BrokerPeer <bootstrap> <input topic> <records> <kind> <output topic>, where kind is
-// stateless or window, with -2t for two stream threads and -eos for exactly_once_v2.
+// Usage: BrokerPeer <bootstrap> <input topic> <records> <kind> <output topic> <table topic>,
+// where kind is stateless, window or join, with -2t for two stream threads and -eos for
+// exactly_once_v2. The join contestants count the table's records too (the table is read as
+// a stream, counted, then turned into a table, as the Rust side's count includes them).
 // Prints one line: `broker_result java <topology> records=N first_ms=F done_ms=D rss_kib=R
 // cpu_ms=C`,
 // where first_ms is the time from start() to the first processed record and done_ms the time
@@ -19,6 +21,8 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
@@ -51,7 +55,22 @@ public class BrokerPeer {
         AtomicLong processed = new AtomicLong();
         AtomicLong firstNanos = new AtomicLong();
         StreamsBuilder builder = new StreamsBuilder();
-        if (kind.startsWith("stateless")) {
+        if (kind.startsWith("join")) {
+            records += 100_000;
+            KTable<byte[], byte[]> customers = builder
+                .stream(args[5], Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
+                .toTable(Materialized.with(Serdes.ByteArray(), Serdes.ByteArray()));
+            builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
+                .join(customers, (order, customer) -> {
+                    byte[] out = new byte[order.length + customer.length];
+                    System.arraycopy(order, 0, out, 0, order.length);
+                    System.arraycopy(customer, 0, out, order.length, customer.length);
+                    return out;
+                })
+                .to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        } else if (kind.startsWith("stateless")) {
             builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
                 .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
                 .filter((k, v) -> v.length == 0 || v[0] != '#')

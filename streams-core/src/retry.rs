@@ -121,10 +121,14 @@ impl RetryTopics {
 
     /// The retry topics in order, then the dead-letter topic.
     pub fn topics(&self) -> Vec<String> {
-        (1..=self.attempts())
-            .map(|a| self.retry_topic(a))
-            .chain(std::iter::once(self.dead_letter_topic()))
-            .collect()
+        let mut topics = self.retry_topics();
+        topics.push(self.dead_letter_topic());
+        topics
+    }
+
+    /// The retry topics in order, one per delay.
+    pub fn retry_topics(&self) -> Vec<String> {
+        (1..=self.attempts()).map(|a| self.retry_topic(a)).collect()
     }
 
     fn attempts(&self) -> u32 {
@@ -268,11 +272,8 @@ impl RetryChains {
     ) -> Arc<Self> {
         let mut main_of = HashMap::new();
         for main in main_topics {
-            let chain = RetryTopics::new(main, delays.iter().copied());
-            for t in chain.topics() {
-                if !t.ends_with(".dead-letter") {
-                    main_of.insert(t, main.to_owned());
-                }
+            for t in RetryTopics::new(main, delays.iter().copied()).retry_topics() {
+                main_of.insert(t, main.to_owned());
             }
         }
         Arc::new(RetryChains { delays, main_of })
@@ -280,11 +281,7 @@ impl RetryChains {
 
     /// The retry topics of `main`, in order.
     pub(crate) fn retry_topics_of(&self, main: &str) -> Vec<String> {
-        RetryTopics::new(main, self.delays.iter().copied())
-            .topics()
-            .into_iter()
-            .filter(|t| !t.ends_with(".dead-letter"))
-            .collect()
+        RetryTopics::new(main, self.delays.iter().copied()).retry_topics()
     }
 
     /// Whether `topic` is a retry topic.

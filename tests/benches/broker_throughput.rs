@@ -335,6 +335,18 @@ fn parse_kind(kind: &str) -> (&str, bool, u32) {
     (base, eos, threads)
 }
 
+/// The contestants both runtimes run, after `raw` (see [`parse_kind`]).
+const KINDS: [&str; 8] = [
+    "stateless",
+    "stateless-2t",
+    "stateless-eos",
+    "window",
+    "window-2t",
+    "window-eos",
+    "join",
+    "join-eos",
+];
+
 /// The customers table of the `join` contestants: `input` with this suffix.
 const TABLE_SUFFIX: &str = "-customers";
 
@@ -605,16 +617,7 @@ fn main() {
 
     let mut rows: Vec<(String, Result<Figures, String>)> = Vec::new();
     let mut contestants = vec![("rust", "raw")];
-    for kind in [
-        "stateless",
-        "stateless-2t",
-        "stateless-eos",
-        "window",
-        "window-2t",
-        "window-eos",
-        "join",
-        "join-eos",
-    ] {
+    for kind in KINDS {
         contestants.push(("rust", kind));
         if with_java {
             contestants.push(("java", kind));
@@ -662,16 +665,7 @@ fn main() {
     if let (Some(s), Some(r)) = (rate("rust stateless"), rate("rust raw")) {
         println!("rust stateless / raw rdkafka loop: {:.2}", s / r);
     }
-    for kind in [
-        "stateless",
-        "stateless-2t",
-        "stateless-eos",
-        "window",
-        "window-2t",
-        "window-eos",
-        "join",
-        "join-eos",
-    ] {
+    for kind in KINDS {
         let (rust, java) = (format!("rust {kind}"), format!("java {kind}"));
         if let (Some(s), Some(j), Some(sm), Some(jm)) =
             (rate(&rust), rate(&java), rss(&rust), rss(&java))

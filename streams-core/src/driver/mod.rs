@@ -106,6 +106,7 @@ pub struct ProducedRecord {
 
 /// A record the topology wrote, held until it is read or fed back; `topic` indexes the
 /// driver's [`TopicNames`].
+#[derive(Clone)]
 pub(crate) struct Output {
     topic: usize,
     partition: i32,

@@ -28,14 +28,7 @@ impl DriverInner {
         self.retry_waiting.push(Waiting {
             due,
             offset,
-            record: Output {
-                topic: record.topic,
-                partition: record.partition,
-                key: record.key.clone(),
-                value: record.value.clone(),
-                timestamp: record.timestamp,
-                headers: record.headers.clone(),
-            },
+            record: record.clone(),
         });
         true
     }

@@ -69,26 +69,27 @@ impl TaskManager {
     }
 }
 
-/// Stops fetching the partitions of a task that is restoring: librdkafka fetches nothing
-/// for them until [`resume`], which starts again from the position of the last record
-/// handed to the application, so nothing is skipped.
+/// Stops fetching `partitions` (those of a task that is restoring, or a retry partition
+/// whose next record is not due): librdkafka fetches nothing for them until [`resume`],
+/// which starts again from the position of the last record handed to the application, so
+/// nothing is skipped.
 pub(super) fn pause(consumer: &BaseConsumer<GroupContext>, partitions: &[Tp]) {
     let mut tpl = TopicPartitionList::new();
     for (topic, partition) in partitions {
         tpl.add_partition(topic, *partition);
     }
     if let Err(e) = consumer.pause(&tpl) {
-        tracing::warn!(error = %e, partitions = ?partitions, "cannot pause the partitions of a restoring task");
+        tracing::warn!(error = %e, partitions = ?partitions, "cannot pause partitions");
     }
 }
 
-/// Starts fetching the partitions of a restored task again.
-fn resume(consumer: &BaseConsumer<GroupContext>, partitions: &[Tp]) {
+/// Starts fetching paused partitions again.
+pub(super) fn resume(consumer: &BaseConsumer<GroupContext>, partitions: &[Tp]) {
     let mut tpl = TopicPartitionList::new();
     for (topic, partition) in partitions {
         tpl.add_partition(topic, *partition);
     }
     if let Err(e) = consumer.resume(&tpl) {
-        tracing::warn!(error = %e, partitions = ?partitions, "cannot resume the partitions of a restored task");
+        tracing::warn!(error = %e, partitions = ?partitions, "cannot resume partitions");
     }
 }

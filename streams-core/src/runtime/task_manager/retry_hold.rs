@@ -22,11 +22,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use rdkafka::TopicPartitionList;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{BorrowedMessage, Headers as _, Message, OwnedMessage};
 
 use super::TaskManager;
+use super::restoring::{pause, resume};
 use crate::error::Result;
 use crate::retry::RETRY_DUE_AT_HEADER;
 use crate::runtime::clock::now_ms;
@@ -78,7 +78,7 @@ impl TaskManager {
         }
         tracing::debug!(topic = %tp.0, partition = tp.1, offset = message.offset(), due,
             "a retried record is not due yet; pausing its partition until it is");
-        pause_one(consumer, &tp, true);
+        pause(consumer, std::slice::from_ref(&tp));
         self.retry_hold
             .waiting
             .insert(tp, VecDeque::from([(due, message.detach())]));
@@ -110,7 +110,7 @@ impl TaskManager {
                 self.add_owned(&message)?;
             }
             if queue.is_empty() {
-                pause_one(consumer, &tp, false);
+                resume(consumer, std::slice::from_ref(&tp));
             } else {
                 self.retry_hold.waiting.insert(tp, queue);
             }
@@ -140,19 +140,4 @@ fn due_of<M: Message>(message: &M) -> Option<i64> {
         }
     }
     due
-}
-
-/// Pauses (or resumes) one partition of the group member.
-fn pause_one(consumer: &BaseConsumer<GroupContext>, tp: &Tp, pause: bool) {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(&tp.0, tp.1);
-    let result = if pause {
-        consumer.pause(&tpl)
-    } else {
-        consumer.resume(&tpl)
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, topic = %tp.0, partition = tp.1, pause,
-            "cannot pause or resume a retry partition");
-    }
 }

@@ -44,9 +44,9 @@ pub use builder::StreamsBuilder;
 pub use global_table::GlobalKTable;
 pub use join_windows::JoinWindows;
 pub use kgrouped::{
-    CogroupedKStream, KGroupedStream, KGroupedTable, SessionWindowedCogroupedKStream,
+    CogroupedKStream, FixedWindows, KGroupedStream, KGroupedTable, SessionWindowedCogroupedKStream,
     SessionWindowedKStream, SlidingWindowedKStream, TimeWindowedCogroupedKStream,
-    TimeWindowedKStream, Windows,
+    TimeWindowedKStream, WindowedKStream, Windows,
 };
 pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned, StreamJoined};
 pub use ktable::{BufferConfig, Change, KTable, Suppressed, TableJoined};

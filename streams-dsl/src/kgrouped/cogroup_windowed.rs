@@ -8,18 +8,9 @@ use streams_core::window::Windowed;
 
 use super::cogroup::CogroupedKStream;
 use super::fold::no_merger;
-use super::session::SessionShape;
-use super::sliding::SlidingShape;
-use super::time_windowed::TimeShape;
+use super::shape::WindowShape;
 use crate::ktable::KTable;
 use crate::materialized::Materialized;
-
-/// The windows of a [`TimeWindowedCogroupedKStream`].
-#[derive(Debug, Clone, Copy)]
-enum TimeShapes {
-    Time(TimeShape),
-    Sliding(SlidingShape),
-}
 
 /// A cogroup windowed by [`TimeWindows`](crate::TimeWindows) or
 /// [`SlidingWindows`](crate::SlidingWindows), ready for its aggregation.
@@ -58,7 +49,7 @@ enum TimeShapes {
 /// ```
 pub struct TimeWindowedCogroupedKStream<K, VA> {
     cogrouped: CogroupedKStream<K, VA>,
-    shape: TimeShapes,
+    shape: WindowShape,
 }
 
 impl<K, VA> std::fmt::Debug for TimeWindowedCogroupedKStream<K, VA> {
@@ -71,18 +62,8 @@ impl<K, VA> std::fmt::Debug for TimeWindowedCogroupedKStream<K, VA> {
 }
 
 impl<K: Clone + 'static, VA: Clone + 'static> TimeWindowedCogroupedKStream<K, VA> {
-    pub(crate) fn time(cogrouped: CogroupedKStream<K, VA>, shape: TimeShape) -> Self {
-        TimeWindowedCogroupedKStream {
-            cogrouped,
-            shape: TimeShapes::Time(shape),
-        }
-    }
-
-    pub(crate) fn sliding(cogrouped: CogroupedKStream<K, VA>, shape: SlidingShape) -> Self {
-        TimeWindowedCogroupedKStream {
-            cogrouped,
-            shape: TimeShapes::Sliding(shape),
-        }
+    pub(crate) fn new(cogrouped: CogroupedKStream<K, VA>, shape: WindowShape) -> Self {
+        TimeWindowedCogroupedKStream { cogrouped, shape }
     }
 
     /// Aggregates every grouping into the windows, each new window's aggregate starting
@@ -108,10 +89,8 @@ impl<K: Clone + 'static, VA: Clone + 'static> TimeWindowedCogroupedKStream<K, VA
         I: Fn() -> VA + Send + Sync + 'static,
     {
         let (initializer, merger) = (Arc::new(initializer), Arc::new(no_merger::<K, VA>));
-        match self.shape {
-            TimeShapes::Time(s) => self.cogrouped.build(s, initializer, merger, materialized),
-            TimeShapes::Sliding(s) => self.cogrouped.build(s, initializer, merger, materialized),
-        }
+        self.cogrouped
+            .build(self.shape, initializer, merger, materialized)
     }
 }
 
@@ -123,7 +102,7 @@ impl<K: Clone + 'static, VA: Clone + 'static> TimeWindowedCogroupedKStream<K, VA
 /// store, emitting on every update; merging sessions combine with the merger.
 pub struct SessionWindowedCogroupedKStream<K, VA> {
     cogrouped: CogroupedKStream<K, VA>,
-    shape: SessionShape,
+    shape: WindowShape,
 }
 
 impl<K, VA> std::fmt::Debug for SessionWindowedCogroupedKStream<K, VA> {
@@ -136,7 +115,7 @@ impl<K, VA> std::fmt::Debug for SessionWindowedCogroupedKStream<K, VA> {
 }
 
 impl<K: Clone + 'static, VA: Clone + 'static> SessionWindowedCogroupedKStream<K, VA> {
-    pub(crate) fn new(cogrouped: CogroupedKStream<K, VA>, shape: SessionShape) -> Self {
+    pub(crate) fn new(cogrouped: CogroupedKStream<K, VA>, shape: WindowShape) -> Self {
         SessionWindowedCogroupedKStream { cogrouped, shape }
     }
 

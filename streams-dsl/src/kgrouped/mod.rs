@@ -23,6 +23,7 @@ mod shape;
 mod sliding;
 mod table;
 mod time_windowed;
+mod windowed;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,10 +32,12 @@ use std::time::Duration;
 
 pub use cogroup::CogroupedKStream;
 pub use cogroup_windowed::{SessionWindowedCogroupedKStream, TimeWindowedCogroupedKStream};
-pub use session::SessionWindowedKStream;
-pub use sliding::SlidingWindowedKStream;
+use shape::WindowShape;
 pub use table::KGroupedTable;
-pub use time_windowed::TimeWindowedKStream;
+pub use windowed::{
+    FixedWindows, SessionWindowedKStream, SlidingWindowedKStream, TimeWindowedKStream,
+    WindowedKStream,
+};
 
 use streams_core::state::StoreBuilder;
 use streams_core::{Error, Result, SerdeRef};
@@ -47,7 +50,7 @@ use crate::repartition::{Partitioning, add_repartition};
 use crate::windows::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
 
 pub(crate) use fold::{AggregateFold, CountFold, Fold, ReduceFold};
-use shape::{FoldParts, Shape, ShapeKey};
+use shape::{FoldParts, Shape, ShapeKey, WindowKind};
 
 /// A stream grouped by key, ready for an aggregation, as Kafka Streams' `KGroupedStream`.
 ///
@@ -268,25 +271,22 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     /// assert_eq!(got, vec![(0, Some(1)), (60_000, Some(1))]);
     /// # Ok::<(), streams_dsl::Error>(())
     /// ```
-    pub fn windowed_by<W: Windows>(&self, windows: W) -> W::Windowed<K, V> {
-        windows.window(self.clone())
+    pub fn windowed_by<W: Windows>(&self, windows: W) -> WindowedKStream<K, V, W> {
+        WindowedKStream::new(self.clone(), windows)
     }
 }
 
 /// A window specification that [`KGroupedStream::windowed_by`] and
-/// [`CogroupedKStream::windowed_by`] accept, and the windowed streams they make.
+/// [`CogroupedKStream::windowed_by`] accept, and the windowed cogroups it makes. Only this
+/// crate's windows implement it: [`TimeWindows`], [`SlidingWindows`] and
+/// [`SessionWindows`].
 pub trait Windows {
-    /// The windowed stream for a grouped stream of `K`, `V`.
-    type Windowed<K: Clone + 'static, V: Clone + 'static>;
-
     /// The windowed cogroup for a cogroup of `K` aggregating into `VA`.
     type Cogrouped<K: Clone + 'static, VA: Clone + 'static>;
 
-    /// Windows `grouped`.
-    fn window<K: Clone + 'static, V: Clone + 'static>(
-        self,
-        grouped: KGroupedStream<K, V>,
-    ) -> Self::Windowed<K, V>;
+    /// How a windowed stream aggregates over these windows, emitting by `emit`.
+    #[doc(hidden)]
+    fn shape(&self, emit: EmitStrategy) -> WindowShape;
 
     /// Windows `cogrouped`.
     fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
@@ -296,72 +296,60 @@ pub trait Windows {
 }
 
 impl Windows for TimeWindows {
-    type Windowed<K: Clone + 'static, V: Clone + 'static> = TimeWindowedKStream<K, V>;
     type Cogrouped<K: Clone + 'static, VA: Clone + 'static> = TimeWindowedCogroupedKStream<K, VA>;
 
-    fn window<K: Clone + 'static, V: Clone + 'static>(
-        self,
-        grouped: KGroupedStream<K, V>,
-    ) -> TimeWindowedKStream<K, V> {
-        TimeWindowedKStream::new(grouped, self)
+    fn shape(&self, emit: EmitStrategy) -> WindowShape {
+        WindowShape(WindowKind::Time(time_windowed::TimeShape {
+            windows: *self,
+            emit,
+        }))
     }
 
     fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
         self,
         cogrouped: CogroupedKStream<K, VA>,
     ) -> TimeWindowedCogroupedKStream<K, VA> {
-        let shape = time_windowed::TimeShape {
-            windows: self,
-            emit: EmitStrategy::on_window_update(),
-        };
-        TimeWindowedCogroupedKStream::time(cogrouped, shape)
+        TimeWindowedCogroupedKStream::new(cogrouped, self.shape(EmitStrategy::on_window_update()))
     }
 }
 
 impl Windows for SlidingWindows {
-    type Windowed<K: Clone + 'static, V: Clone + 'static> = SlidingWindowedKStream<K, V>;
     type Cogrouped<K: Clone + 'static, VA: Clone + 'static> = TimeWindowedCogroupedKStream<K, VA>;
 
-    fn window<K: Clone + 'static, V: Clone + 'static>(
-        self,
-        grouped: KGroupedStream<K, V>,
-    ) -> SlidingWindowedKStream<K, V> {
-        SlidingWindowedKStream::new(grouped, self)
+    fn shape(&self, emit: EmitStrategy) -> WindowShape {
+        WindowShape(WindowKind::Sliding(sliding::SlidingShape {
+            windows: *self,
+            emit,
+        }))
     }
 
     fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
         self,
         cogrouped: CogroupedKStream<K, VA>,
     ) -> TimeWindowedCogroupedKStream<K, VA> {
-        let shape = sliding::SlidingShape {
-            windows: self,
-            emit: EmitStrategy::on_window_update(),
-        };
-        TimeWindowedCogroupedKStream::sliding(cogrouped, shape)
+        TimeWindowedCogroupedKStream::new(cogrouped, self.shape(EmitStrategy::on_window_update()))
     }
 }
 
 impl Windows for SessionWindows {
-    type Windowed<K: Clone + 'static, V: Clone + 'static> = SessionWindowedKStream<K, V>;
     type Cogrouped<K: Clone + 'static, VA: Clone + 'static> =
         SessionWindowedCogroupedKStream<K, VA>;
 
-    fn window<K: Clone + 'static, V: Clone + 'static>(
-        self,
-        grouped: KGroupedStream<K, V>,
-    ) -> SessionWindowedKStream<K, V> {
-        SessionWindowedKStream::new(grouped, self)
+    fn shape(&self, emit: EmitStrategy) -> WindowShape {
+        WindowShape(WindowKind::Session(session::SessionShape {
+            windows: *self,
+            emit,
+        }))
     }
 
     fn window_cogroup<K: Clone + 'static, VA: Clone + 'static>(
         self,
         cogrouped: CogroupedKStream<K, VA>,
     ) -> SessionWindowedCogroupedKStream<K, VA> {
-        let shape = session::SessionShape {
-            windows: self,
-            emit: EmitStrategy::on_window_update(),
-        };
-        SessionWindowedCogroupedKStream::new(cogrouped, shape)
+        SessionWindowedCogroupedKStream::new(
+            cogrouped,
+            self.shape(EmitStrategy::on_window_update()),
+        )
     }
 }
 

@@ -1,5 +1,6 @@
-//! Aggregations over session windows: Kafka Streams' `SessionWindowedKStream` and
-//! `KStreamSessionWindowAggregate`.
+//! How session windows aggregate: their shape and Kafka Streams'
+//! `KStreamSessionWindowAggregate` processor. The stream type is
+//! [`SessionWindowedKStream`](super::SessionWindowedKStream).
 //!
 //! Sessions are kept in a timestamped window store indexed by session *end*: the sessions
 //! of one key never overlap, so no two share an end. Each entry's "timestamp" is the
@@ -23,39 +24,11 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
-use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, Shape};
-use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, window_store};
-use crate::ktable::{Change, KTable};
+use super::{Fold, is_null, window_store};
+use crate::ktable::Change;
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, SessionWindows};
-
-/// A grouped stream windowed by [`SessionWindows`], ready for an aggregation.
-///
-/// Every aggregation here follows Kafka Streams' `KStreamSessionWindowAggregate`: a record
-/// with a null key is dropped and counted (a null value is aggregated, as in Java). A
-/// record at `ts` merges with every session of its key ending at or after `ts - gap` and
-/// starting at or before `ts + gap` that the store still holds: the store keeps sessions
-/// for its retention (gap + grace unless `Materialized` gives more) by their end, and no
-/// longer finds a session ending before `latest session end - retention + 1`, even when
-/// the record is within its gap. If the merged session ends before
-/// `observed stream time - grace - gap`, the record is dropped and counted. Otherwise each
-/// absorbed session is retracted with a tombstone (`Change { new: None, .. }`, timestamp =
-/// its end), then the merged session is forwarded with its end as timestamp. Keys are
-/// [`Windowed`] with the session's real start and end (serde: `Serdes::session_windowed`).
-pub struct SessionWindowedKStream<K, V> {
-    grouped: KGroupedStream<K, V>,
-    shape: SessionShape,
-}
-
-impl<K, V> std::fmt::Debug for SessionWindowedKStream<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionWindowedKStream")
-            .field("windows", &self.shape.windows)
-            .field("emit", &self.shape.emit)
-            .finish()
-    }
-}
 
 type Vat<VA> = ValueAndTimestamp<VA>;
 
@@ -408,148 +381,5 @@ impl Shape for SessionShape {
 
     fn erased(self) -> AnyShape {
         AnyShape::Session(self)
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SessionWindowedKStream<K, V> {
-    type Shape = SessionShape;
-
-    fn grouped(&self) -> &KGroupedStream<K, V> {
-        &self.grouped
-    }
-
-    fn shape(&self) -> SessionShape {
-        self.shape
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
-    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SessionWindows) -> Self {
-        SessionWindowedKStream {
-            grouped,
-            shape: SessionShape {
-                windows,
-                emit: EmitStrategy::on_window_update(),
-            },
-        }
-    }
-
-    /// Sets when results are forwarded: every update (the default) or only each session's
-    /// final result once it closes.
-    #[must_use]
-    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.shape.emit = emit;
-        self
-    }
-
-    /// Counts the records of each session.
-    ///
-    /// # Examples
-    ///
-    /// A record within the gap of a session merges with it: the session is retracted, then
-    /// the merged session comes out. Only sessions the store still finds can merge: it
-    /// finds a session while its end is at least `latest session end - retention + 1`
-    /// (retention = gap + grace by default). Here, at 120 with a retention of 10 ms, the
-    /// session [100, 100] (end 100 < 120 - 10 + 1) is no longer found, so the record at 110
-    /// merges only with [120, 120]. Kafka Streams gives the same four records.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use streams_dsl::prelude::*;
-    ///
-    /// let builder = StreamsBuilder::new();
-    /// builder
-    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
-    ///     .group_by_key()
-    ///     .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(Duration::from_millis(10)))
-    ///     .count()
-    ///     .to_stream()
-    ///     .to("out", Produced::with(Serdes::session_windowed(Serdes::string()), Serdes::option(Serdes::i64())));
-    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
-    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
-    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
-    /// let out = driver.create_output_topic("out", Serdes::session_windowed(Serdes::string()), Serdes::option(Serdes::i64()));
-    /// for ts in [100, 120, 110] {
-    ///     input.pipe_record(TestRecord::new("k".to_string(), "v".to_string(), ts))?;
-    /// }
-    /// let got: Vec<_> = out.read_records_to_list()?.into_iter()
-    ///     .map(|r| (r.key.window.start, r.key.window.end, r.value, r.timestamp)).collect();
-    /// assert_eq!(got, vec![
-    ///     (100, 100, Some(1), 100),
-    ///     (120, 120, Some(1), 120),
-    ///     (120, 120, None, 120),
-    ///     (110, 120, Some(2), 120),
-    /// ]);
-    /// # Ok::<(), streams_dsl::Error>(())
-    /// ```
-    pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
-    }
-
-    /// [`count`](Self::count) with the store set up by `materialized`.
-    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        self.count_fold(materialized, GeneratedStoreName::SkipOne)
-    }
-
-    /// Combines the values of each session with `reducer(aggregate, value)`; merging
-    /// sessions combine their aggregates with the reducer too.
-    pub fn reduce<R>(&self, reducer: R) -> KTable<Windowed<K>, V>
-    where
-        R: Fn(V, V) -> V + Send + Sync + 'static,
-    {
-        self.reduce_with(reducer, Materialized::default())
-    }
-
-    /// [`reduce`](Self::reduce) with the store set up by `materialized`.
-    pub fn reduce_with<R>(
-        &self,
-        reducer: R,
-        materialized: Materialized<K, V>,
-    ) -> KTable<Windowed<K>, V>
-    where
-        R: Fn(V, V) -> V + Send + Sync + 'static,
-    {
-        self.reduce_fold(reducer, materialized)
-    }
-
-    /// Folds the values of each session: `aggregator(key, value, aggregate)` from
-    /// `initializer()`; when sessions merge, `merger(key, aggregate, other)` combines their
-    /// aggregates. Stored with `value_serde`.
-    pub fn aggregate<VA, I, A, M>(
-        &self,
-        initializer: I,
-        aggregator: A,
-        merger: M,
-        value_serde: SerdeRef<VA>,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        I: Fn() -> VA + Send + Sync + 'static,
-        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
-        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
-    {
-        self.aggregate_with(
-            initializer,
-            aggregator,
-            merger,
-            Materialized::default().with_value_serde(value_serde),
-        )
-    }
-
-    /// [`aggregate`](Self::aggregate) with the store set up by `materialized`.
-    pub fn aggregate_with<VA, I, A, M>(
-        &self,
-        initializer: I,
-        aggregator: A,
-        merger: M,
-        materialized: Materialized<K, VA>,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        I: Fn() -> VA + Send + Sync + 'static,
-        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
-        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
-    {
-        self.aggregate_fold_with(initializer, aggregator, merger, materialized)
     }
 }

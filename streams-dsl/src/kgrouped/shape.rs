@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use streams_core::state::StoreBuilder;
 use streams_core::topology::Topology;
+use streams_core::window::Windowed;
 use streams_core::{Result, SerdeRef};
 
-use super::Fold;
 use super::session::SessionShape;
 use super::sliding::SlidingShape;
 use super::time_windowed::TimeShape;
+use super::{Fold, GeneratedStoreName};
 use crate::ktable::SendOldValues;
 use crate::materialized::Materialized;
 
@@ -106,6 +107,90 @@ impl AnyShape {
             AnyShape::Time(s) => s.add_processor(topology, node, parent, parts),
             AnyShape::Sliding(s) => s.add_processor(topology, node, parent, parts),
             AnyShape::Session(s) => s.add_processor(topology, node, parent, parts),
+        }
+    }
+}
+
+/// The shape of a windowed aggregation, whichever its windows: what
+/// [`Windows::shape`](super::Windows::shape) gives. Public in name only, so that the public
+/// [`Windows`](super::Windows) trait can hand it over; its field keeps it opaque.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowShape(pub(crate) WindowKind);
+
+/// The windowed shapes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WindowKind {
+    Time(TimeShape),
+    Sliding(SlidingShape),
+    Session(SessionShape),
+}
+
+impl WindowShape {
+    /// The generated store name `count_with` takes: Kafka Streams' `count(Materialized)`
+    /// leaves a name index unused for time and session windows, not for sliding ones.
+    pub(crate) fn count_with_store_name(&self) -> GeneratedStoreName {
+        match self.0 {
+            WindowKind::Sliding(_) => GeneratedStoreName::Next,
+            WindowKind::Time(_) | WindowKind::Session(_) => GeneratedStoreName::SkipOne,
+        }
+    }
+}
+
+impl Shape for WindowShape {
+    type Key<K: Clone + 'static> = Windowed<K>;
+
+    fn grace_ms(&self) -> Option<i64> {
+        match self.0 {
+            WindowKind::Time(s) => s.grace_ms(),
+            WindowKind::Sliding(s) => s.grace_ms(),
+            WindowKind::Session(s) => s.grace_ms(),
+        }
+    }
+
+    fn store<K: 'static, VA: 'static>(
+        &self,
+        name: &str,
+        materialized: &Materialized<K, VA>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<VA>>,
+        node: &str,
+    ) -> Result<Arc<dyn StoreBuilder>> {
+        match self.0 {
+            WindowKind::Time(s) => s.store(name, materialized, key_serde, value_serde, node),
+            WindowKind::Sliding(s) => s.store(name, materialized, key_serde, value_serde, node),
+            WindowKind::Session(s) => s.store(name, materialized, key_serde, value_serde, node),
+        }
+    }
+
+    fn table_key_serde<K: Clone + 'static>(&self, key_serde: SerdeRef<K>) -> SerdeRef<Windowed<K>> {
+        match self.0 {
+            WindowKind::Time(s) => s.table_key_serde(key_serde),
+            WindowKind::Sliding(s) => s.table_key_serde(key_serde),
+            WindowKind::Session(s) => s.table_key_serde(key_serde),
+        }
+    }
+
+    fn add_processor<K, V, VA, F>(
+        &self,
+        topology: &mut Topology,
+        node: &str,
+        parent: &str,
+        parts: FoldParts<K, V, F>,
+    ) -> Result<()>
+    where
+        K: Clone + 'static,
+        V: Clone + 'static,
+        VA: Clone + 'static,
+        F: Fold<K, V, VA>,
+    {
+        self.erased().add_processor(topology, node, parent, parts)
+    }
+
+    fn erased(self) -> AnyShape {
+        match self.0 {
+            WindowKind::Time(s) => AnyShape::Time(s),
+            WindowKind::Sliding(s) => AnyShape::Sliding(s),
+            WindowKind::Session(s) => AnyShape::Session(s),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Aggregations over sliding windows: Kafka Streams' `SlidingWindowedKStream` and
-//! `KStreamSlidingWindowAggregate`.
+//! How sliding windows aggregate: their shape and Kafka Streams'
+//! `KStreamSlidingWindowAggregate` processor. The stream type is
+//! [`SlidingWindowedKStream`](super::SlidingWindowedKStream).
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -14,39 +15,11 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
-use super::fold::no_merger;
-use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, Shape};
-use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, window_store};
-use crate::ktable::{Change, KTable};
+use super::{Fold, is_null, window_store};
+use crate::ktable::Change;
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, SlidingWindows};
-
-/// A grouped stream windowed by [`SlidingWindows`], ready for an aggregation.
-///
-/// Every aggregation here follows Kafka Streams' `KStreamSlidingWindowAggregate`: a record
-/// with a null key or a null value is dropped and counted; a record at `ts` is dropped (and
-/// counted) when `ts + difference` is below `observed stream time - grace`; otherwise it
-/// updates every existing window of its key that contains it, creates its left window
-/// `[ts - difference, ts]` (holding the records within the difference before it) and, when
-/// later records exist within the difference, its right window `[ts + 1, ts + 1 +
-/// difference]`, and creates the right window of the previous record when needed. Windows
-/// include both ends; the windowed key's window is `[start, start + difference]`. Records
-/// earlier than the difference go to the window `[0, difference]`. The store keeps windows
-/// for 2 × difference + grace unless `Materialized` gives a longer retention.
-pub struct SlidingWindowedKStream<K, V> {
-    grouped: KGroupedStream<K, V>,
-    shape: SlidingShape,
-}
-
-impl<K, V> std::fmt::Debug for SlidingWindowedKStream<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlidingWindowedKStream")
-            .field("windows", &self.shape.windows)
-            .field("emit", &self.shape.emit)
-            .finish()
-    }
-}
 
 type Vat<VA> = ValueAndTimestamp<VA>;
 
@@ -560,127 +533,5 @@ impl Shape for SlidingShape {
 
     fn erased(self) -> AnyShape {
         AnyShape::Sliding(self)
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for SlidingWindowedKStream<K, V> {
-    type Shape = SlidingShape;
-
-    fn grouped(&self) -> &KGroupedStream<K, V> {
-        &self.grouped
-    }
-
-    fn shape(&self) -> SlidingShape {
-        self.shape
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> SlidingWindowedKStream<K, V> {
-    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: SlidingWindows) -> Self {
-        SlidingWindowedKStream {
-            grouped,
-            shape: SlidingShape {
-                windows,
-                emit: EmitStrategy::on_window_update(),
-            },
-        }
-    }
-
-    /// Sets when results are forwarded: every update (the default) or only each window's
-    /// final result.
-    #[must_use]
-    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.shape.emit = emit;
-        self
-    }
-
-    /// Counts the records of each key per sliding window.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use streams_dsl::prelude::*;
-    ///
-    /// let builder = StreamsBuilder::new();
-    /// builder
-    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
-    ///     .group_by_key()
-    ///     .windowed_by(SlidingWindows::of_time_difference_with_no_grace(Duration::from_millis(10)))
-    ///     .count()
-    ///     .to_stream()
-    ///     .to("out", Produced::with(Serdes::time_windowed(Serdes::string(), 10), Serdes::option(Serdes::i64())));
-    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
-    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
-    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
-    /// let out = driver.create_output_topic("out", Serdes::time_windowed(Serdes::string(), 10), Serdes::option(Serdes::i64()));
-    /// input.pipe_record(TestRecord::new("k".to_string(), "a".to_string(), 100))?;
-    /// input.pipe_record(TestRecord::new("k".to_string(), "b".to_string(), 105))?;
-    /// let got: Vec<_> = out.read_key_values_to_list()?.into_iter().map(|(k, v)| (k.window.start, k.window.end, v)).collect();
-    /// // [90,100] holds the first record; [95,105] both; [101,111] the second record only.
-    /// assert_eq!(got, vec![(90, 100, Some(1)), (101, 111, Some(1)), (95, 105, Some(2))]);
-    /// # Ok::<(), streams_dsl::Error>(())
-    /// ```
-    pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
-    }
-
-    /// [`count`](Self::count) with the store set up by `materialized`.
-    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        self.count_fold(materialized, GeneratedStoreName::Next)
-    }
-
-    /// Combines the values of each key per sliding window with `reducer(aggregate, value)`.
-    pub fn reduce<R>(&self, reducer: R) -> KTable<Windowed<K>, V>
-    where
-        R: Fn(V, V) -> V + Send + Sync + 'static,
-    {
-        self.reduce_with(reducer, Materialized::default())
-    }
-
-    /// [`reduce`](Self::reduce) with the store set up by `materialized`.
-    pub fn reduce_with<R>(
-        &self,
-        reducer: R,
-        materialized: Materialized<K, V>,
-    ) -> KTable<Windowed<K>, V>
-    where
-        R: Fn(V, V) -> V + Send + Sync + 'static,
-    {
-        self.reduce_fold(reducer, materialized)
-    }
-
-    /// Folds the values of each key per sliding window, stored with `value_serde`.
-    pub fn aggregate<VA, I, A>(
-        &self,
-        initializer: I,
-        aggregator: A,
-        value_serde: SerdeRef<VA>,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        I: Fn() -> VA + Send + Sync + 'static,
-        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
-    {
-        self.aggregate_with(
-            initializer,
-            aggregator,
-            Materialized::default().with_value_serde(value_serde),
-        )
-    }
-
-    /// [`aggregate`](Self::aggregate) with the store set up by `materialized`.
-    pub fn aggregate_with<VA, I, A>(
-        &self,
-        initializer: I,
-        aggregator: A,
-        materialized: Materialized<K, VA>,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        I: Fn() -> VA + Send + Sync + 'static,
-        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
-    {
-        self.aggregate_fold_with(initializer, aggregator, no_merger::<K, VA>, materialized)
     }
 }

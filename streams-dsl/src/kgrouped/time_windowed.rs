@@ -1,5 +1,6 @@
-//! Aggregations over time windows (tumbling and hopping): Kafka Streams'
-//! `TimeWindowedKStream` and `KStreamWindowAggregate`.
+//! How time windows (tumbling and hopping) aggregate: their shape and Kafka Streams'
+//! `KStreamWindowAggregate` processor. The stream type is
+//! [`TimeWindowedKStream`](super::TimeWindowedKStream).
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -14,38 +15,11 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
-use super::fold::no_merger;
-use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, Shape};
-use super::{Fold, GeneratedStoreName, KGroupedStream, is_null, window_store};
-use crate::ktable::{Change, KTable};
+use super::{Fold, is_null, window_store};
+use crate::ktable::Change;
 use crate::materialized::Materialized;
 use crate::windows::{EmitStrategy, TimeWindows};
-
-/// A grouped stream windowed by [`TimeWindows`], ready for an aggregation.
-///
-/// Every aggregation here follows Kafka Streams' `KStreamWindowAggregate`: a record with a
-/// null key is dropped and counted (a null *value* is aggregated, as in Java); observed
-/// stream time is the largest timestamp this processor has seen in its task; each window
-/// the record falls into is updated when its end is after `observed stream time - grace`,
-/// and for every other window the record is dropped and counted, while its open windows
-/// are still updated. Results are keyed by [`Windowed`] keys (serde:
-/// `Serdes::time_windowed(key serde, size)`) and time-stamped with the largest record
-/// timestamp in the window. The window store keeps windows for size + grace unless the
-/// `Materialized` gives a longer retention.
-pub struct TimeWindowedKStream<K, V> {
-    grouped: KGroupedStream<K, V>,
-    shape: TimeShape,
-}
-
-impl<K, V> std::fmt::Debug for TimeWindowedKStream<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TimeWindowedKStream")
-            .field("windows", &self.shape.windows)
-            .field("emit", &self.shape.emit)
-            .finish()
-    }
-}
 
 /// The processor of time-windowed aggregations.
 pub(crate) struct KStreamWindowAggregate<K, V, VA, F> {
@@ -314,159 +288,5 @@ impl Shape for TimeShape {
 
     fn erased(self) -> AnyShape {
         AnyShape::Time(self)
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> FoldingStream<K, V> for TimeWindowedKStream<K, V> {
-    type Shape = TimeShape;
-
-    fn grouped(&self) -> &KGroupedStream<K, V> {
-        &self.grouped
-    }
-
-    fn shape(&self) -> TimeShape {
-        self.shape
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
-    pub(crate) fn new(grouped: KGroupedStream<K, V>, windows: TimeWindows) -> Self {
-        TimeWindowedKStream {
-            grouped,
-            shape: TimeShape {
-                windows,
-                emit: EmitStrategy::on_window_update(),
-            },
-        }
-    }
-
-    /// Sets when results are forwarded: every update (the default) or, with
-    /// [`EmitStrategy::on_window_close`], only each window's final result.
-    #[must_use]
-    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
-        self.shape.emit = emit;
-        self
-    }
-
-    /// Counts the records of each key per window.
-    ///
-    /// # Examples
-    ///
-    /// A tumbling 10-second count with 2 seconds of grace; a record exactly at a window end
-    /// opens the next window, and a record whose window closed is dropped:
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use streams_dsl::prelude::*;
-    ///
-    /// let builder = StreamsBuilder::new();
-    /// builder
-    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
-    ///     .group_by_key()
-    ///     .windowed_by(TimeWindows::of_size_and_grace(Duration::from_secs(10), Duration::from_secs(2)))
-    ///     .count()
-    ///     .to_stream()
-    ///     .to("out", Produced::with(Serdes::time_windowed(Serdes::string(), 10_000), Serdes::option(Serdes::i64())));
-    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
-    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
-    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
-    /// let out = driver.create_output_topic("out", Serdes::time_windowed(Serdes::string(), 10_000), Serdes::option(Serdes::i64()));
-    /// for ts in [9_999, 10_000, 12_000, 9_000] {
-    ///     input.pipe_record(TestRecord::new("k".to_string(), "v".to_string(), ts))?;
-    /// }
-    /// let got: Vec<_> = out.read_records_to_list()?.into_iter().map(|r| (r.key.window.start, r.value, r.timestamp)).collect();
-    /// // The record at 9 000 comes when stream time is 12 000: window [0, 10 000) closed at 12 000.
-    /// assert_eq!(got, vec![(0, Some(1), 9_999), (10_000, Some(1), 10_000), (10_000, Some(2), 12_000)]);
-    /// # Ok::<(), streams_dsl::Error>(())
-    /// ```
-    pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        self.count_fold(Materialized::default(), GeneratedStoreName::Next)
-    }
-
-    /// [`count`](Self::count) with the store set up by `materialized`.
-    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
-        self.count_fold(materialized, GeneratedStoreName::SkipOne)
-    }
-
-    /// Combines the values of each key per window with `reducer(aggregate, value)`.
-    pub fn reduce<R>(&self, reducer: R) -> KTable<Windowed<K>, V>
-    where
-        R: Fn(V, V) -> V + Send + Sync + 'static,
-    {
-        self.reduce_with(reducer, Materialized::default())
-    }
-
-    /// [`reduce`](Self::reduce) with the store set up by `materialized`.
-    pub fn reduce_with<R>(
-        &self,
-        reducer: R,
-        materialized: Materialized<K, V>,
-    ) -> KTable<Windowed<K>, V>
-    where
-        R: Fn(V, V) -> V + Send + Sync + 'static,
-    {
-        self.reduce_fold(reducer, materialized)
-    }
-
-    /// Folds the values of each key per window: `aggregator(key, value, aggregate)` from
-    /// `initializer()`, stored with `value_serde`.
-    ///
-    /// # Examples
-    ///
-    /// An hourly revenue sum:
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use streams_dsl::prelude::*;
-    ///
-    /// let builder = StreamsBuilder::new();
-    /// builder
-    ///     .stream("sales", Consumed::with(Serdes::string(), Serdes::i64()))
-    ///     .group_by_key()
-    ///     .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(3600)))
-    ///     .aggregate(|| 0i64, |_shop, cents, sum| sum + cents, Serdes::i64())
-    ///     .to_stream()
-    ///     .to("revenue", Produced::with(Serdes::time_windowed(Serdes::string(), 3_600_000), Serdes::option(Serdes::i64())));
-    /// let config = StreamsConfig::new().set("statestore.cache.max.bytes", "0");
-    /// let driver = TopologyTestDriver::new(builder.build()?, config)?;
-    /// let sales = driver.create_input_topic("sales", Serdes::string(), Serdes::i64());
-    /// let revenue = driver.create_output_topic("revenue", Serdes::time_windowed(Serdes::string(), 3_600_000), Serdes::option(Serdes::i64()));
-    /// sales.pipe_record(TestRecord::new("shop".to_string(), 1_250, 1_000))?;
-    /// sales.pipe_record(TestRecord::new("shop".to_string(), 999, 3_599_999))?;
-    /// assert_eq!(revenue.read_values_to_list()?, vec![Some(1_250), Some(2_249)]);
-    /// # Ok::<(), streams_dsl::Error>(())
-    /// ```
-    pub fn aggregate<VA, I, A>(
-        &self,
-        initializer: I,
-        aggregator: A,
-        value_serde: SerdeRef<VA>,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        I: Fn() -> VA + Send + Sync + 'static,
-        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
-    {
-        self.aggregate_with(
-            initializer,
-            aggregator,
-            Materialized::default().with_value_serde(value_serde),
-        )
-    }
-
-    /// [`aggregate`](Self::aggregate) with the store set up by `materialized`, which must
-    /// give the aggregate's serde.
-    pub fn aggregate_with<VA, I, A>(
-        &self,
-        initializer: I,
-        aggregator: A,
-        materialized: Materialized<K, VA>,
-    ) -> KTable<Windowed<K>, VA>
-    where
-        VA: Clone + 'static,
-        I: Fn() -> VA + Send + Sync + 'static,
-        A: Fn(&K, V, VA) -> VA + Send + Sync + 'static,
-    {
-        self.aggregate_fold_with(initializer, aggregator, no_merger::<K, VA>, materialized)
     }
 }

@@ -1,5 +1,5 @@
-//! Throughput on a real Kafka broker: a stateless topology and a windowed aggregation, next to
-//! a raw rdkafka consume→produce loop and to Java Kafka Streams 4.4.0 running the same
+//! Throughput on a real Kafka broker: a stateless topology, a windowed aggregation and two
+//! joins, next to a raw rdkafka consume→produce loop and to Java Kafka Streams 4.4.0 running the same
 //! topologies (`tests/benches/peer/BrokerPeer.java`), all over the same input topic in the
 //! same run.
 //!
@@ -30,8 +30,12 @@
 //! - `join`: a stream-table join of the input with a 100,000-key table (`<input>-customers`,
 //!   one 20-byte value per key, stamped before the input), RocksDB, as [`KafkaStreams`] and
 //!   as Java `KafkaStreams`; its record count includes the table's records;
+//! - `streamjoin`: a stream-stream join within 5 minutes (no grace) of the input's records
+//!   whose value's second byte is before `n` with those whose second byte is not, both
+//!   branches of the one input stream (so co-partitioned), RocksDB window stores, as
+//!   [`KafkaStreams`] and as Java `KafkaStreams`;
 //! - each again with two stream threads (`-2t`) and under `exactly_once_v2` (`-eos`), for
-//!   both runtimes (the join under exactly-once only).
+//!   both runtimes (the joins under exactly-once only).
 //!
 //! Each reports the time from start to its first processed record and to its last; the rate
 //! is records / (last − first), so that start-up (group join, topic creation) is reported
@@ -41,10 +45,19 @@
 //! the bottleneck, and the raw loop's rate shows that ceiling, while CPU per record shows
 //! what each runtime itself costs.
 //!
-//! `BROKER_BENCH_JAVA=0` skips the Java peer.
+//! Then the latency contestants (`latency`, `latency-eos`, see [`latency`]): the stateless
+//! topology with each runtime's default commit interval, fed at a fixed rate (half of Java's
+//! stateless records/s in the same run) for 15 s, reporting p50, p99 and p99.9 of the time
+//! from send to visibility in the output.
+//!
+//! `BROKER_BENCH_JAVA=0` skips the Java peer; `BROKER_BENCH_KINDS=window,join-eos` runs only
+//! those contestants (and `raw`).
 
 // A benchmark stops at the first surprise, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "broker/latency.rs"]
+mod latency;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -336,7 +349,7 @@ fn parse_kind(kind: &str) -> (&str, bool, u32) {
 }
 
 /// The contestants both runtimes run, after `raw` (see [`parse_kind`]).
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 10] = [
     "stateless",
     "stateless-2t",
     "stateless-eos",
@@ -345,7 +358,23 @@ const KINDS: [&str; 8] = [
     "window-eos",
     "join",
     "join-eos",
+    "streamjoin",
+    "streamjoin-eos",
 ];
+
+/// Which side of the `streamjoin` contestants a value joins on: the left when its second
+/// byte is before `n`.
+fn left_side(value: &[u8]) -> bool {
+    value.get(1).is_some_and(|b| *b < b'n')
+}
+
+/// The joiners of both join contestants: the two values one after the other.
+fn concat(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    out.extend_from_slice(a);
+    out.extend_from_slice(b);
+    out
+}
 
 /// The customers table of the `join` contestants: `input` with this suffix.
 const TABLE_SUFFIX: &str = "-customers";
@@ -387,13 +416,21 @@ fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
         builder
             .stream(input, Consumed::with(Serdes::bytes(), Serdes::bytes()))
             .join_table(&customers, |order: Vec<u8>, customer: &Vec<u8>| {
-                let mut out = Vec::with_capacity(order.len() + customer.len());
-                out.extend_from_slice(&order);
-                out.extend_from_slice(customer);
-                out
+                concat(&order, customer)
             })
             .to(output, Produced::with(Serdes::bytes(), Serdes::bytes()));
-    } else if kind == "stateless" {
+    } else if kind == "streamjoin" {
+        let input = builder.stream(input, Consumed::with(Serdes::bytes(), Serdes::bytes()));
+        let left = input.filter(|_, v| left_side(v));
+        let right = input.filter_not(|_, v| left_side(v));
+        left.join(
+            &right,
+            |l: &Vec<u8>, r: &Vec<u8>| concat(l, r),
+            JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(300)),
+            StreamJoined::with(Serdes::bytes(), Serdes::bytes(), Serdes::bytes()),
+        )
+        .to(output, Produced::with(Serdes::bytes(), Serdes::bytes()));
+    } else if kind == "stateless" || kind == "latency" {
         builder
             .stream(input, Consumed::with(Serdes::bytes(), Serdes::bytes()))
             .filter(|_, v| v.first() != Some(&b'#'))
@@ -422,11 +459,10 @@ fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
 fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: u64) -> Figures {
     let dir = tempfile::tempdir().expect("state dir");
     let (topology, eos, threads) = parse_kind(kind);
-    let config = StreamsConfig::new()
+    let mut config = StreamsConfig::new()
         .set("application.id", format!("{output}-app"))
         .set("bootstrap.servers", bootstrap)
         .set("state.dir", dir.path().display().to_string())
-        .set("commit.interval.ms", "1000")
         .set("num.stream.threads", threads.to_string())
         .set(
             "processing.guarantee",
@@ -436,6 +472,11 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
                 "at_least_once"
             },
         );
+    // The latency contestants keep the default commit interval (30 s, or 100 ms under
+    // exactly-once), as Java's peer does.
+    if topology != "latency" {
+        config = config.set("commit.interval.ms", "1000");
+    }
     // `BROKER_BENCH_CONFIG=key=value,key=value` adds settings, for tuning experiments.
     let config = std::env::var("BROKER_BENCH_CONFIG")
         .unwrap_or_default()
@@ -454,7 +495,12 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
     } else {
         records
     };
-    while processed < records && start.elapsed() < TIMEOUT {
+    let until_stdin_closes = (records == 0).then(stdin_closed);
+    let running = |processed: u64| match &until_stdin_closes {
+        Some(closed) => !closed.load(std::sync::atomic::Ordering::Acquire),
+        None => processed < records,
+    };
+    while running(processed) && start.elapsed() < TIMEOUT {
         processed = streams.metrics().records_processed;
         if processed > 0 && first.is_none() {
             first = Some(start.elapsed());
@@ -486,6 +532,18 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
     }
 }
 
+/// A flag that turns true once this process's standard input closes: how the parent stops
+/// a contestant that runs for as long as it is measured.
+fn stdin_closed() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = closed.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+        flag.store(true, std::sync::atomic::Ordering::Release);
+    });
+    closed
+}
+
 fn child(kind: &str) {
     let bootstrap = bootstrap();
     let input = std::env::var("BROKER_BENCH_INPUT").expect("input topic");
@@ -503,25 +561,16 @@ fn child(kind: &str) {
     println!("{}", figures.line("rust", kind));
 }
 
-fn run_child(
-    side: &str,
-    kind: &str,
-    bootstrap: &str,
-    input: &str,
-    records: u64,
-) -> Result<Figures, String> {
-    let output = format!("{input}-{side}-{kind}-out");
-    if side == "java" {
-        create_topic(bootstrap, &output, PARTITIONS);
-    }
-    let out = if side == "rust" {
-        Command::new(std::env::current_exe().expect("own path"))
-            .env(CHILD_ENV, kind)
-            .env("BROKER_BENCH_INPUT", input)
-            .env("BROKER_BENCH_OUTPUT", &output)
-            .env("BROKER_BENCH_N", records.to_string())
-            .output()
-    } else {
+/// The Java peer, compiled once per run and run from its class files: launched as a single
+/// source file, the JVM would also hold the Java compiler, which would count in its resident
+/// set.
+struct JavaPeer {
+    classpath: std::ffi::OsString,
+    _classes: tempfile::TempDir,
+}
+
+impl JavaPeer {
+    fn compile() -> Result<JavaPeer, String> {
         let root = workspace_root();
         let lib = root.join("tests/conformance/lib");
         if !lib.join("kafka-streams-4.4.0.jar").is_file() {
@@ -530,12 +579,10 @@ fn run_child(
                 lib.display()
             ));
         }
-        // Compiled first and run from its class file: launched as a single source file, the
-        // JVM would also hold the Java compiler, which would count in its resident set.
-        let classes = std::env::temp_dir().join(format!("broker-peer-{}", std::process::id()));
+        let classes = tempfile::tempdir().map_err(|e| format!("classes dir: {e}"))?;
         let compiled = Command::new("javac")
             .arg("-d")
-            .arg(&classes)
+            .arg(classes.path())
             .arg("-cp")
             .arg(lib.join("*"))
             .arg(root.join("tests/benches/peer/BrokerPeer.java"))
@@ -549,18 +596,57 @@ fn run_child(
         }
         let mut classpath = std::ffi::OsString::from(lib.join("*"));
         classpath.push(":");
-        classpath.push(&classes);
-        let out = Command::new("java")
-            .arg("-cp")
-            .arg(classpath)
-            .arg("BrokerPeer")
-            .args([bootstrap, input, &records.to_string(), kind, &output])
-            .arg(format!("{input}{TABLE_SUFFIX}"))
-            .output();
-        let _ = std::fs::remove_dir_all(&classes);
-        out
+        classpath.push(classes.path());
+        Ok(JavaPeer {
+            classpath,
+            _classes: classes,
+        })
     }
-    .map_err(|e| format!("cannot start the {side} {kind} process: {e}"))?;
+}
+
+/// The command that runs one contestant on `input` → `output`: this executable as a child
+/// for `rust`, the Java peer for `java`. `records` 0 runs it until its standard input closes.
+fn contestant(
+    side: &str,
+    kind: &str,
+    bootstrap: &str,
+    (input, output): (&str, &str),
+    records: u64,
+    java: &Result<JavaPeer, String>,
+) -> Result<Command, String> {
+    if side == "rust" {
+        let mut c = Command::new(std::env::current_exe().expect("own path"));
+        c.env(CHILD_ENV, kind)
+            .env("BROKER_BENCH_INPUT", input)
+            .env("BROKER_BENCH_OUTPUT", output)
+            .env("BROKER_BENCH_N", records.to_string());
+        return Ok(c);
+    }
+    let peer = java.as_ref().map_err(Clone::clone)?;
+    let mut c = Command::new("java");
+    c.arg("-cp")
+        .arg(&peer.classpath)
+        .arg("BrokerPeer")
+        .args([bootstrap, input, &records.to_string(), kind, output])
+        .arg(format!("{input}{TABLE_SUFFIX}"));
+    Ok(c)
+}
+
+fn run_child(
+    side: &str,
+    kind: &str,
+    bootstrap: &str,
+    input: &str,
+    records: u64,
+    java: &Result<JavaPeer, String>,
+) -> Result<Figures, String> {
+    let output = format!("{input}-{side}-{kind}-out");
+    if side == "java" {
+        create_topic(bootstrap, &output, PARTITIONS);
+    }
+    let out = contestant(side, kind, bootstrap, (input, &output), records, java)?
+        .output()
+        .map_err(|e| format!("cannot start the {side} {kind} process: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
@@ -584,6 +670,96 @@ fn run_child(
         ));
     }
     Ok(figures)
+}
+
+/// Runs the latency contestants chosen, at half of Java's stateless rate when it was
+/// measured (`BROKER_BENCH_LATENCY_RATE` otherwise, default 50,000 records/s) for
+/// `BROKER_BENCH_LATENCY_SECONDS` (default 15), and prints their table.
+fn run_latency(
+    bootstrap: &str,
+    java: &Result<JavaPeer, String>,
+    with_java: bool,
+    java_stateless: Option<f64>,
+    chosen: &dyn Fn(&str) -> bool,
+) -> Vec<(String, Result<latency::Latency, String>)> {
+    let rate = std::env::var("BROKER_BENCH_LATENCY_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or(java_stateless.map(|r| (r / 2.0) as u64))
+        .unwrap_or(50_000);
+    let seconds = std::env::var("BROKER_BENCH_LATENCY_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let mut rows = Vec::new();
+    for kind in latency::LATENCY_KINDS.into_iter().filter(|k| chosen(k)) {
+        for side in ["rust", "java"]
+            .into_iter()
+            .filter(|s| *s == "rust" || with_java)
+        {
+            let (input, output) = latency::topics(bootstrap, side, kind);
+            let r = contestant(side, kind, bootstrap, (&input, &output), 0, java)
+                .and_then(|mut c| {
+                    latency::piped(&mut c)
+                        .spawn()
+                        .map_err(|e| format!("cannot start the {side} {kind} process: {e}"))
+                })
+                .and_then(|child| {
+                    latency::measure(bootstrap, child, &input, &output, rate, seconds)
+                });
+            match &r {
+                Ok(l) => println!(
+                    "{RESULT_PREFIX}{side} {kind} rate={:.0} measured={} p50_ms={} p99_ms={} p999_ms={} max_ms={}",
+                    l.rate, l.measured, l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms
+                ),
+                Err(e) => println!("{side} {kind}: not measured: {e}"),
+            }
+            rows.push((format!("{side} {kind}"), r));
+        }
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    println!();
+    println!(
+        "{:<22} {:>10} {:>9} {:>9} {:>10} {:>9} {:>13} {:>14}",
+        "latency contestant",
+        "records/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "CPU µs/record",
+        "peak RSS MiB"
+    );
+    for (name, r) in &rows {
+        match r {
+            Ok(l) => println!(
+                "{:<22} {:>10.0} {:>9.0} {:>9.0} {:>10.0} {:>9.0} {:>13.2} {:>14.1}",
+                name,
+                l.rate,
+                l.p50_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms,
+                l.figures.cpu_ms as f64 * 1000.0 / l.figures.records.max(1) as f64,
+                l.figures.rss_kib as f64 / 1024.0
+            ),
+            Err(_) => println!("{name:<22} {:>10}", "not measured"),
+        }
+    }
+    let p99 = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(|l| l.p99_ms)
+    };
+    for kind in latency::LATENCY_KINDS {
+        if let (Some(r), Some(j)) = (p99(&format!("rust {kind}")), p99(&format!("java {kind}"))) {
+            println!("{kind}: rust / java p99 {:.2}", r / j);
+        }
+    }
+    rows
 }
 
 fn main() {
@@ -616,15 +792,25 @@ fn main() {
     );
 
     let mut rows: Vec<(String, Result<Figures, String>)> = Vec::new();
+    let only = std::env::var("BROKER_BENCH_KINDS").ok();
+    let chosen = |kind: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.split(',').any(|k| k == kind))
+    };
     let mut contestants = vec![("rust", "raw")];
-    for kind in KINDS {
+    for kind in KINDS.into_iter().filter(|k| chosen(k)) {
         contestants.push(("rust", kind));
         if with_java {
             contestants.push(("java", kind));
         }
     }
+    let java = if with_java {
+        JavaPeer::compile()
+    } else {
+        Err("skipped (BROKER_BENCH_JAVA=0)".into())
+    };
     for (side, kind) in contestants {
-        let r = run_child(side, kind, &bootstrap, &input, records);
+        let r = run_child(side, kind, &bootstrap, &input, records, &java);
         match &r {
             Ok(f) => println!("{}", f.line(side, kind)),
             Err(e) => println!("{side} {kind}: not measured: {e}"),
@@ -685,10 +871,23 @@ fn main() {
             println!("rust {kind}: 2 threads / 1 thread {:.2}", two / one);
         }
     }
+    let latencies = run_latency(
+        &bootstrap,
+        &java,
+        with_java,
+        rate("java stateless"),
+        &chosen,
+    );
     let failed: Vec<&String> = rows
         .iter()
         .filter(|(n, r)| r.is_err() && n.starts_with("rust"))
         .map(|(n, _)| n)
+        .chain(
+            latencies
+                .iter()
+                .filter(|(n, r)| r.is_err() && n.starts_with("rust"))
+                .map(|(n, _)| n),
+        )
         .collect();
     assert!(failed.is_empty(), "not measured: {failed:?}");
 }

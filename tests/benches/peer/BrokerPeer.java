@@ -1,19 +1,22 @@
-// The Java Kafka Streams 4.4.0 peer of tests/benches/broker_throughput.rs: the same two
-// topologies, over the same input topic of a real broker, measured the same way.
+// The Java Kafka Streams 4.4.0 peer of tests/benches/broker_throughput.rs: the same
+// topologies (stateless, windowed count, stream-table and stream-stream join), over the same
+// input topic of a real broker, measured the same way.
 //
 // Usage: BrokerPeer <bootstrap> <input topic> <records> <kind> <output topic> <table topic>,
-// where kind is stateless, window or join, with -2t for two stream threads and -eos for
-// exactly_once_v2. The join contestants count the table's records too (the table is read as
-// a stream, counted, then turned into a table, as the Rust side's count includes them).
-// Prints one line: `broker_result java <topology> records=N first_ms=F done_ms=D rss_kib=R
-// cpu_ms=C`,
-// where first_ms is the time from start() to the first processed record and done_ms the time
-// from start() to the N-th.
+// where kind is stateless, window, join, streamjoin or latency (stateless with the default
+// commit interval), with -2t for two stream threads and -eos for exactly_once_v2; records 0
+// runs until standard input closes. The join contestants count the table's records too (the
+// table is read as a stream, counted, then turned into a table, as the Rust side's count
+// includes them). Prints one line:
+// `broker_result java <topology> records=N first_ms=F done_ms=D rss_kib=R cpu_ms=C`, where
+// first_ms is the time from start() to the first processed record and done_ms the time from
+// start() to the N-th (or to the end of the run).
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.kafka.common.serialization.Serdes;
@@ -21,9 +24,12 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
 
@@ -41,6 +47,17 @@ public class BrokerPeer {
         String stat = Files.readString(Path.of("/proc/self/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+    }
+
+    static boolean leftSide(byte[] v) {
+        return v.length > 1 && v[1] < 'n';
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = new byte[a.length + b.length];
+        System.arraycopy(a, 0, out, 0, a.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     public static void main(String[] args) throws Exception {
@@ -63,14 +80,19 @@ public class BrokerPeer {
                 .toTable(Materialized.with(Serdes.ByteArray(), Serdes.ByteArray()));
             builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
                 .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
-                .join(customers, (order, customer) -> {
-                    byte[] out = new byte[order.length + customer.length];
-                    System.arraycopy(order, 0, out, 0, order.length);
-                    System.arraycopy(customer, 0, out, order.length, customer.length);
-                    return out;
-                })
+                .join(customers, BrokerPeer::concat)
                 .to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
-        } else if (kind.startsWith("stateless")) {
+        } else if (kind.startsWith("streamjoin")) {
+            KStream<byte[], byte[]> in = builder
+                .stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); });
+            KStream<byte[], byte[]> left = in.filter((k, v) -> leftSide(v));
+            KStream<byte[], byte[]> right = in.filterNot((k, v) -> leftSide(v));
+            left.join(right, BrokerPeer::concat,
+                    JoinWindows.ofTimeDifferenceWithNoGrace(Duration.ofMinutes(5)),
+                    StreamJoined.with(Serdes.ByteArray(), Serdes.ByteArray(), Serdes.ByteArray()))
+                .to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        } else if (kind.startsWith("stateless") || kind.startsWith("latency")) {
             builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
                 .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
                 .filter((k, v) -> v.length == 0 || v[0] != '#')
@@ -96,7 +118,10 @@ public class BrokerPeer {
         p.put("application.id", "broker-peer-" + kind + "-" + System.nanoTime());
         p.put("bootstrap.servers", bootstrap);
         p.put("state.dir", stateDir.toString());
-        p.put("commit.interval.ms", "1000");
+        // The latency contestants keep the default commit interval, as the Rust side does.
+        if (!kind.startsWith("latency")) {
+            p.put("commit.interval.ms", "1000");
+        }
         p.put("num.stream.threads", threads);
         p.put("processing.guarantee", eos ? "exactly_once_v2" : "at_least_once");
         p.put("consumer.auto.offset.reset", "earliest");
@@ -104,7 +129,22 @@ public class BrokerPeer {
         long start = System.nanoTime();
         streams.start();
         long deadline = start + Duration.ofMinutes(10).toNanos();
-        while (processed.get() < records && System.nanoTime() < deadline) {
+        // records 0: run until standard input closes, which is how the latency runs stop.
+        AtomicBoolean stdinClosed = new AtomicBoolean(false);
+        if (records == 0) {
+            Thread t = new Thread(() -> {
+                try {
+                    while (System.in.read() != -1) { }
+                } catch (java.io.IOException e) {
+                    // A broken pipe ends the run as a closed one does.
+                }
+                stdinClosed.set(true);
+            });
+            t.setDaemon(true);
+            t.start();
+        }
+        final long target = records;
+        while ((target == 0 ? !stdinClosed.get() : processed.get() < target) && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
         long done = System.nanoTime();

@@ -334,3 +334,48 @@ fn window_changelog_keys_carry_window_start_and_sequence() -> TestResult {
     assert_eq!(log[0].timestamp, 77);
     Ok(())
 }
+
+/// Reads of one key seek by its prefix, with bloom filters over the prefixes of the
+/// memtables and of the files that flushes write: over random keys (some extending others),
+/// windows, duplicates and flushes, every fetch gives what a plain list of the puts gives.
+#[test]
+fn fetch_matches_a_list_of_the_puts_across_flushes() -> TestResult {
+    for duplicates in [false, true] {
+        for_every_kind(HOUR, 10, duplicates, |s| {
+            let keys: [&[u8]; 6] = [b"k", b"kk", b"k\x00", b"j", b"k\x00\x00", b"key-17"];
+            let mut rng = streams_tests::SplitMix64::new(0x5EED_F17C_0000_0001);
+            let mut puts: Vec<(Vec<u8>, i64, Vec<u8>)> = Vec::new();
+            for i in 0..400u32 {
+                let key = keys[rng.below(keys.len() as u64) as usize];
+                let start = i64::try_from(rng.below(50)).unwrap() * 10;
+                let value = format!("v{i}").into_bytes();
+                s.put(key, Some(&value), start)?;
+                if !duplicates {
+                    puts.retain(|(k, t, _)| !(k.as_slice() == key && *t == start));
+                }
+                puts.push((key.to_vec(), start, value));
+                if i % 97 == 0 {
+                    s.flush()?;
+                }
+            }
+            for key in keys.iter().chain([&b"absent"[..], b"k\x01"].iter()) {
+                for (from, to) in [(0, 490), (100, 200), (250, 250), (300, 100)] {
+                    let mut want: Vec<Entry> = puts
+                        .iter()
+                        .filter(|(k, t, _)| k.as_slice() == *key && *t >= from && *t <= to)
+                        .cloned()
+                        .collect();
+                    // Entries of one window come in put order, windows in time order.
+                    want.sort_by_key(|(_, t, _)| *t);
+                    check_eq(
+                        entries(s.fetch(key, from, to))?,
+                        want,
+                        &format!("fetch {key:?} {from}..={to}"),
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}

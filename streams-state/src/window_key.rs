@@ -32,6 +32,19 @@ pub fn encode_into(key: &[u8], window_start: i64, seqnum: u32, out: &mut Vec<u8>
     out.extend_from_slice(&seqnum.to_be_bytes());
 }
 
+/// The RocksDB prefix extractor of window-store keys: the key without its suffix, so that a
+/// read of one key seeks in prefix mode and the memtables' and tables' prefix bloom filters
+/// skip the segments that do not hold it.
+pub(crate) fn record_key_prefix() -> rocksdb::SliceTransform {
+    fn strip(k: &[u8]) -> &[u8] {
+        &k[..k.len().saturating_sub(SUFFIX_LEN)]
+    }
+    fn in_domain(k: &[u8]) -> bool {
+        k.len() >= SUFFIX_LEN
+    }
+    rocksdb::SliceTransform::create("streams.window-key.v1", strip, Some(in_domain))
+}
+
 /// Keys up to this long are encoded on the stack by [`with_encoded`].
 const STACK_KEY_LEN: usize = 116;
 

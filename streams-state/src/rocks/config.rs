@@ -149,6 +149,7 @@ pub(crate) fn open_db(
     path: &Path,
     resources: &RocksDbResources,
     setter: Option<&dyn RocksDbConfigSetter>,
+    keys: KeyLayout,
 ) -> Result<DB, StateError> {
     std::fs::create_dir_all(path).map_err(|source| StateError::Io {
         store: store.to_owned(),
@@ -178,6 +179,16 @@ pub(crate) fn open_db(
     // The position's guarantee rests on these (see `position`), whatever the setter chose.
     options.create_missing_column_families(true);
     options.set_atomic_flush(true);
+    if keys == KeyLayout::WindowKeys {
+        // Reads of one key go by its prefix (see `window_key::record_key_prefix`), so the
+        // extractor must be this one whatever the setter chose.
+        options.set_prefix_extractor(crate::window_key::record_key_prefix());
+        // The memtable's bloom filter takes this share of the write buffer (32 KiB of a
+        // 16 MiB memtable, about 10 bits a key for 26,000 keys). It counts against the
+        // shared write-buffer budget, which a larger share would fill with filters alone
+        // and turn into a flush at every write.
+        options.set_memtable_prefix_bloom_ratio(0.002);
+    }
     let families = super::position::column_families(&options);
     DB::open_cf_descriptors(&options, path, families).map_err(|source| {
         if is_corruption(&source) {
@@ -194,6 +205,16 @@ pub(crate) fn open_db(
             }
         }
     })
+}
+
+/// How a database's keys are laid out, which says how it can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyLayout {
+    /// Keys as they are, read in key order.
+    Plain,
+    /// Window-store keys ([`window_key`](crate::window_key)): reads of one key seek by its
+    /// prefix, with bloom filters over the prefixes.
+    WindowKeys,
 }
 
 /// Whether an open failure means the files are damaged (rather than, say, locked by

@@ -10,7 +10,7 @@ use streams_core::state::StoreMetrics;
 
 use crate::error::StateError;
 use crate::rocks::position::{self, PositionMarker};
-use crate::rocks::{RocksDbConfigSetter, RocksDbResources, open_db};
+use crate::rocks::{KeyLayout, RocksDbConfigSetter, RocksDbResources, open_db};
 
 /// A store's database. Writes skip RocksDB's write-ahead log: the changelog is the log, and
 /// [`flush`](Self::flush) (at checkpoints) makes the memtables durable, as in Kafka
@@ -50,7 +50,13 @@ impl DbHandle {
         resources: Arc<RocksDbResources>,
         setter: Option<Arc<dyn RocksDbConfigSetter>>,
     ) -> Result<Self> {
-        let db = open_db(&name, &path, &resources, setter.as_deref())?;
+        let db = open_db(
+            &name,
+            &path,
+            &resources,
+            setter.as_deref(),
+            KeyLayout::Plain,
+        )?;
         let mut write_options = WriteOptions::default();
         write_options.disable_wal(true);
         Ok(DbHandle {

@@ -9,11 +9,11 @@ mod versioned;
 mod versioned_layout;
 mod window;
 
-pub(crate) use config::open_db;
 pub use config::{
     DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_WRITE_BUFFER_MANAGER_BYTES, RocksDbConfigSetter,
     RocksDbResources,
 };
+pub(crate) use config::{KeyLayout, open_db};
 pub(crate) use iter::RawIter;
 pub use kv::RocksDbKeyValueStore;
 pub use versioned::RocksDbVersionedStore;

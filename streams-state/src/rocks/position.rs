@@ -27,7 +27,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use rocksdb::{ColumnFamilyDescriptor, DB, FlushOptions, IteratorMode, Options, WriteOptions};
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, FlushOptions, IteratorMode, Options, ReadOptions, WriteOptions,
+};
 use streams_core::state::StoredPosition;
 
 use crate::error::StateError;
@@ -146,9 +148,17 @@ pub(crate) fn read(db: &DB, store: &str) -> Result<Option<StoredPosition>, State
         }),
         Some([UNCOMMITTED]) => Some(StoredPosition::Uncommitted),
         Some(_) => Some(StoredPosition::Unknown),
-        None if db.iterator(IteratorMode::Start).next().is_none() => None,
+        None if is_empty(db) => None,
         None => Some(StoredPosition::Unknown),
     })
+}
+
+/// Whether the data column family holds nothing. Read in total order: a window store's
+/// database reads by key prefix otherwise.
+fn is_empty(db: &DB) -> bool {
+    let mut ro = ReadOptions::default();
+    ro.set_total_order_seek(true);
+    db.iterator_opt(IteratorMode::Start, ro).next().is_none()
 }
 
 /// Writes the memtables of both column families out, as one atomic flush.

@@ -14,7 +14,7 @@ use streams_core::state::{
 use crate::error::StateError;
 use crate::rocks::handle::db_metrics;
 use crate::rocks::position::{self, PositionMarker};
-use crate::rocks::{RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
+use crate::rocks::{KeyLayout, RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
 use crate::window_key;
 
 /// The smallest segment interval, as Kafka Streams' 60 seconds.
@@ -254,7 +254,13 @@ impl RocksDbWindowStore {
             let path = self
                 .dir
                 .join(format!("{}.{}", self.name, id * self.segment_interval));
-            let db = open_db(&self.name, &path, &self.resources, self.setter.as_deref())?;
+            let db = open_db(
+                &self.name,
+                &path,
+                &self.resources,
+                self.setter.as_deref(),
+                KeyLayout::WindowKeys,
+            )?;
             self.segments.insert(
                 id,
                 Segment {
@@ -328,19 +334,23 @@ impl RocksDbWindowStore {
         Ok(())
     }
 
-    fn segment_iter<'a>(
-        &'a self,
-        segment: &'a Segment,
-        lower: Option<Vec<u8>>,
-        upper: Option<Vec<u8>>,
-    ) -> RawIter<'a> {
+    /// The entries between `lower` and `upper`, both window-store keys of one key, read in
+    /// prefix mode: a memtable or table whose prefix bloom filter rules the key out is
+    /// skipped without a seek. Every entry of that key in the range comes out; entries of
+    /// keys that extend it (`k\0` for `k`) sort among them and may or may not, so callers
+    /// keep only the key's own.
+    fn key_iter<'a>(&'a self, segment: &'a Segment, lower: &[u8], upper: Vec<u8>) -> RawIter<'a> {
         let mut ro = ReadOptions::default();
-        if let Some(l) = lower {
-            ro.set_iterate_lower_bound(l);
-        }
-        if let Some(u) = upper {
-            ro.set_iterate_upper_bound(u);
-        }
+        ro.set_iterate_upper_bound(upper);
+        let mut raw = segment.db.raw_iterator_opt(ro);
+        raw.seek(lower);
+        RawIter::new(raw, &self.name, false)
+    }
+
+    /// Every entry of a segment, in key order.
+    fn all_iter<'a>(&'a self, segment: &'a Segment) -> RawIter<'a> {
+        let mut ro = ReadOptions::default();
+        ro.set_total_order_seek(true);
         let mut raw = segment.db.raw_iterator_opt(ro);
         raw.seek_to_first();
         RawIter::new(raw, &self.name, false)
@@ -529,7 +539,7 @@ impl WindowBytesStore for RocksDbWindowStore {
         let mut upper = window_key::encode(key, window_start, u32::MAX);
         upper.push(0);
         for item in self
-            .segment_iter(segment, Some(lower), Some(upper))
+            .key_iter(segment, &lower, upper)
             .filter_map(decode_entry)
         {
             let (k, ts, v) = item?;
@@ -554,9 +564,7 @@ impl WindowBytesStore for RocksDbWindowStore {
         Ok(Box::new(
             self.segments
                 .range(range)
-                .flat_map(move |(_, segment)| {
-                    self.segment_iter(segment, Some(lower.clone()), Some(upper.clone()))
-                })
+                .flat_map(move |(_, segment)| self.key_iter(segment, &lower, upper.clone()))
                 .filter_map(decode_entry)
                 .filter_map(move |item| match item {
                     Err(e) => Some(Err(e)),
@@ -581,7 +589,7 @@ impl WindowBytesStore for RocksDbWindowStore {
         Ok(Box::new(
             self.segments
                 .range(range)
-                .flat_map(move |(_, segment)| self.segment_iter(segment, None, None))
+                .flat_map(move |(_, segment)| self.all_iter(segment))
                 .filter_map(decode_entry)
                 .filter_map(move |item| match item {
                     Err(e) => Some(Err(e)),

@@ -1485,3 +1485,85 @@ fn expired_segments_are_deleted_at_the_next_commit() -> TestResult {
     s.close()?;
     Ok(())
 }
+
+/// Counts the partitions a restore positions the reader on.
+struct SeekCounter<'a> {
+    inner: &'a mut InMemoryChangelog,
+    seeks: usize,
+}
+
+impl ChangelogReader for SeekCounter<'_> {
+    fn end_offset(&mut self, topic: &str, partition: i32) -> streams_core::Result<i64> {
+        self.inner.end_offset(topic, partition)
+    }
+    fn start_offset(&mut self, topic: &str, partition: i32) -> streams_core::Result<i64> {
+        self.inner.start_offset(topic, partition)
+    }
+    fn seek(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: Option<i64>,
+    ) -> streams_core::Result<()> {
+        self.seeks += 1;
+        self.inner.seek(topic, partition, offset)
+    }
+    fn position(&mut self, topic: &str, partition: i32) -> streams_core::Result<i64> {
+        self.inner.position(topic, partition)
+    }
+    fn read_batch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        max_records: usize,
+        sink: &mut dyn FnMut(&[ChangelogRecord<'_>]) -> streams_core::Result<()>,
+    ) -> streams_core::Result<usize> {
+        self.inner.read_batch(topic, partition, max_records, sink)
+    }
+}
+
+/// A store with nothing to restore (an empty changelog, or a checkpoint at its end) is not
+/// positioned on at all: on Kafka, positioning assigns the partition to the restore
+/// consumer, whose fetch of it would then hold up the next partition's offset look-up.
+#[test]
+fn nothing_to_restore_positions_no_partition() -> TestResult {
+    let env = Env::new();
+    // Restores a fresh manager's store, returning what it restored and how many
+    // partitions the reader was positioned on.
+    let restore = |m: &mut StateManager| -> streams_core::Result<(u64, usize)> {
+        let mut log = env.log.borrow_mut();
+        let mut reader = SeekCounter {
+            inner: &mut log,
+            seeks: 0,
+        };
+        let summary = m.register_and_restore(&mut reader)?;
+        Ok((summary.stores[0].restored, reader.seeks))
+    };
+    let mut m = env.manager(vec![persistent_kv()]);
+    assert_eq!(
+        restore(&mut m)?,
+        (0, 0),
+        "an empty changelog is not positioned on"
+    );
+    m.close()?;
+
+    fill_changelog(&env, 300);
+    let mut m = env.manager(vec![persistent_kv()]);
+    assert_eq!(
+        restore(&mut m)?,
+        (300, 1),
+        "a changelog with records is read"
+    );
+    m.close()?;
+
+    // Closed cleanly: the checkpoint is at the changelog's end.
+    let mut m = env.manager(vec![persistent_kv()]);
+    assert_eq!(
+        restore(&mut m)?,
+        (0, 0),
+        "a checkpoint at the end is not positioned on"
+    );
+    assert_eq!(kv_bytes(&m)?, env.replay(STORE));
+    m.close()?;
+    Ok(())
+}

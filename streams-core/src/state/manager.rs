@@ -759,6 +759,17 @@ impl StateManager {
         }
 
         let start = self.stores[index].offset.map(|o| o + 1);
+        // Nothing to read (an empty changelog, or a checkpoint at its end): no seek, so the
+        // restore consumer never fetches the partition. A fetch of a partition with nothing
+        // to return waits at the broker (`fetch.wait.max.ms`), and the next store's offset
+        // look-up would wait behind it on the same connection.
+        let first = match start {
+            Some(s) => s,
+            None => reader.start_offset(&topic, partition)?,
+        };
+        if first >= end {
+            return Ok(None);
+        }
         reader.seek(&topic, partition, start)?;
         let position = reader.position(&topic, partition)?;
         if position >= end {

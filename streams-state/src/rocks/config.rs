@@ -140,7 +140,9 @@ pub trait RocksDbConfigSetter: Send + Sync {
 /// - 4 KiB blocks, a 10-bit bloom filter, index and filter blocks in the block cache;
 /// - 16 MiB memtables, at most 3 per store (Kafka Streams' values);
 /// - LZ4 compression; at most 2 background jobs per store;
-/// - then whatever `setter` changes.
+/// - then whatever `setter` changes;
+/// - for [`KeyLayout::WindowKeys`], whatever the setter did: the record key as prefix
+///   extractor, so that the bloom filters of the tables and memtables hold key prefixes.
 ///
 /// Writes are made with the write-ahead log disabled by the stores: the changelog topic is
 /// the log, as in Kafka Streams.

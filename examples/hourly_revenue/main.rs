@@ -11,6 +11,7 @@
 //! `streams_core=debug,...`) logs what the library does to stderr.
 
 mod avro;
+mod embedded;
 mod log;
 mod model;
 mod report;
@@ -29,13 +30,13 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use streams_dsl::partitioner::default_partition;
 use streams_dsl::prelude::*;
 use streams_server::StreamsServer;
 
+use embedded::Embedded;
 use model::{CUSTOMERS, DEAD_LETTER_SUFFIX, DeadLetter, ENRICHED, HOURLY, HourlyRevenue, ORDERS};
 
 type BoxResult<T> = std::result::Result<T, Box<dyn Error>>;
@@ -131,6 +132,7 @@ fn run(args: &Args) -> BoxResult<()> {
     if args.schema_registry.is_some() && args.format != Format::Avro {
         return Err("--schema-registry needs --format avro".into());
     }
+    let owner;
     let mock;
     let (bootstrap, embedded) = match &args.bootstrap_servers {
         Some(b) => {
@@ -138,7 +140,8 @@ fn run(args: &Args) -> BoxResult<()> {
             (b.clone(), None)
         }
         None => {
-            mock = MockCluster::new(1)?;
+            owner = Embedded::start()?;
+            mock = owner.cluster()?;
             let b = mock.bootstrap_servers();
             (b, Some(&mock))
         }
@@ -218,7 +221,7 @@ fn run(args: &Args) -> BoxResult<()> {
     let config = StreamsConfig::new()
         .set("application.id", &app_id)
         .set("bootstrap.servers", &bootstrap)
-        .set("commit.interval.ms", "500")
+        .set("commit.interval.ms", "100")
         .set("session.timeout.ms", "6000")
         .set("state.dir", state_dir.path().display().to_string())
         .set("default.deserialization.exception.handler", "dead-letter");

@@ -82,9 +82,7 @@ pub(crate) struct KeyValueShape;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AnyShape {
     KeyValue(KeyValueShape),
-    Time(TimeShape),
-    Sliding(SlidingShape),
-    Session(SessionShape),
+    Windowed(WindowShape),
 }
 
 impl AnyShape {
@@ -104,9 +102,7 @@ impl AnyShape {
     {
         match self {
             AnyShape::KeyValue(s) => s.add_processor(topology, node, parent, parts),
-            AnyShape::Time(s) => s.add_processor(topology, node, parent, parts),
-            AnyShape::Sliding(s) => s.add_processor(topology, node, parent, parts),
-            AnyShape::Session(s) => s.add_processor(topology, node, parent, parts),
+            AnyShape::Windowed(s) => s.add_processor(topology, node, parent, parts),
         }
     }
 }
@@ -183,14 +179,14 @@ impl Shape for WindowShape {
         VA: Clone + 'static,
         F: Fold<K, V, VA>,
     {
-        self.erased().add_processor(topology, node, parent, parts)
+        match self.0 {
+            WindowKind::Time(s) => s.add_processor(topology, node, parent, parts),
+            WindowKind::Sliding(s) => s.add_processor(topology, node, parent, parts),
+            WindowKind::Session(s) => s.add_processor(topology, node, parent, parts),
+        }
     }
 
     fn erased(self) -> AnyShape {
-        match self.0 {
-            WindowKind::Time(s) => AnyShape::Time(s),
-            WindowKind::Sliding(s) => AnyShape::Sliding(s),
-            WindowKind::Session(s) => AnyShape::Session(s),
-        }
+        AnyShape::Windowed(self)
     }
 }

@@ -15,7 +15,7 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
-use super::shape::{AnyShape, FoldParts, Shape};
+use super::shape::{AnyShape, FoldParts, Shape, WindowKind, WindowShape};
 use super::{Fold, is_null, window_store};
 use crate::ktable::Change;
 use crate::materialized::Materialized;
@@ -532,6 +532,6 @@ impl Shape for SlidingShape {
     }
 
     fn erased(self) -> AnyShape {
-        AnyShape::Sliding(self)
+        AnyShape::Windowed(WindowShape(WindowKind::Sliding(self)))
     }
 }

@@ -15,7 +15,7 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
-use super::shape::{AnyShape, FoldParts, Shape};
+use super::shape::{AnyShape, FoldParts, Shape, WindowKind, WindowShape};
 use super::{Fold, is_null, window_store};
 use crate::ktable::Change;
 use crate::materialized::Materialized;
@@ -287,6 +287,6 @@ impl Shape for TimeShape {
     }
 
     fn erased(self) -> AnyShape {
-        AnyShape::Time(self)
+        AnyShape::Windowed(WindowShape(WindowKind::Time(self)))
     }
 }

@@ -15,6 +15,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::record::Headers;
 
+/// What a topic's dead-letter topic adds to its name: `<topic>.dead-letter`.
+pub(crate) const DEAD_LETTER_SUFFIX: &str = ".dead-letter";
+
 /// The header holding the attempt number of a record on a retry topic (1 on `.retry-1`).
 pub const RETRY_ATTEMPT_HEADER: &str = "retry-attempt";
 /// The header holding the wall-clock time (epoch milliseconds) before which a record on a
@@ -116,7 +119,7 @@ impl RetryTopics {
 
     /// `<topic>.dead-letter`.
     pub fn dead_letter_topic(&self) -> String {
-        format!("{}.dead-letter", self.topic)
+        format!("{}{DEAD_LETTER_SUFFIX}", self.topic)
     }
 
     /// The retry topics in order, then the dead-letter topic.

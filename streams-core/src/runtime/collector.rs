@@ -15,6 +15,7 @@ use crate::config::ErrorHandling;
 use crate::context::RecordCollector;
 use crate::error::{Error, Result};
 use crate::record::Headers;
+use crate::retry::DEAD_LETTER_SUFFIX;
 use crate::runtime::deliveries::DeliveryContext;
 use crate::runtime::kafka_errors::{kafka_error, retry_transient};
 use crate::runtime::send_failure::{Destination, SendFailure, classify, code_of, is_size_error};
@@ -547,7 +548,7 @@ impl KafkaCollector {
 
     /// Sends `record`, refused with `error`, to `<topic>.dead-letter`.
     fn dead_letter(&mut self, record: &FailedRecord<'_>, error: &KafkaError) -> Result<()> {
-        let dlq = format!("{}.dead-letter", record.topic);
+        let dlq = format!("{}{DEAD_LETTER_SUFFIX}", record.topic);
         let n = self.partition_count(&dlq)?;
         let too_large = is_size_error(code_of(error));
         let (value, dropped_value_bytes) = if too_large {

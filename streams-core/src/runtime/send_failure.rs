@@ -3,6 +3,7 @@
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+use crate::retry::DEAD_LETTER_SUFFIX;
 use crate::runtime::kafka_errors::{CodeKind, kind_of};
 use crate::runtime::topics::is_internal_topic;
 
@@ -43,7 +44,7 @@ pub(crate) enum Destination {
 impl Destination {
     /// The destination of a record sent to `topic`, by the topic's name.
     pub(crate) fn of(topic: &str) -> Self {
-        if topic.ends_with(".dead-letter") {
+        if topic.ends_with(DEAD_LETTER_SUFFIX) {
             Destination::DeadLetter
         } else if is_internal_topic(topic) {
             Destination::Internal

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{Error, Result};
+use crate::retry::DEAD_LETTER_SUFFIX;
 use crate::runtime::topics::{TopicRole, TopicSpec, is_internal_topic};
 use crate::topology::{NodeKind, SinkTopic, Topology};
 
@@ -513,7 +514,7 @@ impl<'a> Planner<'a> {
             if self.internal.contains_key(&t) || self.is_retry_topic(&t) {
                 continue;
             }
-            let name = format!("{t}.dead-letter");
+            let name = format!("{t}{DEAD_LETTER_SUFFIX}");
             dead_letter_names.insert(name.clone());
             plan.to_create.push(TopicSpec {
                 name,
@@ -548,11 +549,11 @@ impl<'a> Planner<'a> {
         for (sink, subs) in sink_writers {
             if self.internal.contains_key(&sink)
                 || is_internal_topic(&sink)
-                || sink.ends_with(".dead-letter")
+                || sink.ends_with(DEAD_LETTER_SUFFIX)
             {
                 continue;
             }
-            let name = format!("{sink}.dead-letter");
+            let name = format!("{sink}{DEAD_LETTER_SUFFIX}");
             if dead_letter_names.contains(&name) {
                 continue;
             }

@@ -15,6 +15,7 @@
 use super::{NodeKind, SinkTopic, Topology};
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
+use crate::retry::DEAD_LETTER_SUFFIX;
 
 /// Why `topic` does not follow `<domain>.<entity>.<event>`, or `None` when it does.
 pub(crate) fn naming_violation(topic: &str) -> Option<String> {
@@ -76,7 +77,7 @@ impl Topology {
             {
                 continue;
             }
-            let base = t.strip_suffix(".dead-letter").unwrap_or(&t);
+            let base = t.strip_suffix(DEAD_LETTER_SUFFIX).unwrap_or(&t);
             if let Some(why) = naming_violation(base) {
                 return Err(Error::Topology(format!(
                     "topic '{t}' does not follow the naming convention <domain>.<entity>.<event> \

@@ -171,6 +171,32 @@ where
     }
 }
 
+/// One input record into `key` and `value`: a key of the [`KEYS`] key space and a
+/// [`VALUE_LEN`]-byte lowercase value, about 1 in 16 starting with `#` (dropped by the
+/// stateless topology). Returns whether the stateless topology has an output for it.
+fn input_record(rng: &mut SplitMix64, key: &mut String, value: &mut [u8]) -> bool {
+    use std::fmt::Write as _;
+    key.clear();
+    let _ = write!(key, "key-{:06}", rng.below(KEYS));
+    let r = rng.next_u64();
+    for (j, b) in value.iter_mut().enumerate() {
+        *b = b'a' + ((r >> (j % 60)) % 26) as u8;
+    }
+    if r.is_multiple_of(16) {
+        value[0] = b'#';
+        false
+    } else {
+        true
+    }
+}
+
+/// The figures of contestant `name` among `rows`, when it was measured.
+fn measured<'a, T>(rows: &'a [(String, Result<T, String>)], name: &str) -> Option<&'a T> {
+    rows.iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, r)| r.as_ref().ok())
+}
+
 fn produce_input(bootstrap: &str, topic: &str, records: u64) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -183,16 +209,9 @@ fn produce_input(bootstrap: &str, topic: &str, records: u64) {
     let base = now - now % 3_600_000 - 3 * 3_600_000;
     let span = 2 * 3_600_000_i64;
     let mut rng = SplitMix64::new(0x5EED_B20C_E200_0001);
-    let mut value = vec![0u8; VALUE_LEN];
+    let (mut key, mut value) = (String::new(), vec![0u8; VALUE_LEN]);
     for i in 0..records {
-        let key = format!("key-{:06}", rng.below(KEYS));
-        let r = rng.next_u64();
-        for (j, b) in value.iter_mut().enumerate() {
-            *b = b'a' + ((r >> (j % 60)) % 26) as u8;
-        }
-        if r.is_multiple_of(16) {
-            value[0] = b'#';
-        }
+        input_record(&mut rng, &mut key, &mut value);
         let ts = base + i64::try_from(i).unwrap() * span / i64::try_from(records).unwrap();
         let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);
         let rec = BaseRecord::to(topic)
@@ -748,12 +767,7 @@ fn run_latency(
             Err(_) => println!("{name:<22} {:>10}", "not measured"),
         }
     }
-    let p99 = |name: &str| {
-        rows.iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, r)| r.as_ref().ok())
-            .map(|l| l.p99_ms)
-    };
+    let p99 = |name: &str| measured(&rows, name).map(|l| l.p99_ms);
     for kind in latency::LATENCY_KINDS {
         if let (Some(r), Some(j)) = (p99(&format!("rust {kind}")), p99(&format!("java {kind}"))) {
             println!("{kind}: rust / java p99 {:.2}", r / j);
@@ -823,12 +837,7 @@ fn main() {
         "{:<22} {:>12} {:>12} {:>13} {:>14}",
         "contestant", "records/s", "start-up ms", "CPU µs/record", "peak RSS MiB"
     );
-    let rate = |name: &str| {
-        rows.iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, r)| r.as_ref().ok())
-            .map(Figures::rate)
-    };
+    let rate = |name: &str| measured(&rows, name).map(Figures::rate);
     for (name, r) in &rows {
         match r {
             Ok(f) => println!(
@@ -842,12 +851,7 @@ fn main() {
             Err(_) => println!("{name:<22} {:>12}", "not measured"),
         }
     }
-    let rss = |name: &str| {
-        rows.iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, r)| r.as_ref().ok())
-            .map(|f| f.rss_kib as f64)
-    };
+    let rss = |name: &str| measured(&rows, name).map(|f| f.rss_kib as f64);
     if let (Some(s), Some(r)) = (rate("rust stateless"), rate("rust raw")) {
         println!("rust stateless / raw rdkafka loop: {:.2}", s / r);
     }

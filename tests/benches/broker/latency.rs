@@ -9,7 +9,6 @@
 //! The contestant runs until this process closes its standard input, then prints its
 //! figures (peak RSS, CPU) as the throughput contestants do.
 
-use std::fmt::Write as _;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,7 +21,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use streams_tests::SplitMix64;
 
-use super::{Figures, KEYS, PARTITIONS, VALUE_LEN, create_topic, now_ms, send_retrying};
+use super::{Figures, PARTITIONS, VALUE_LEN, create_topic, now_ms, send_retrying};
 
 /// The latency contestants both runtimes run.
 pub(crate) const LATENCY_KINDS: [&str; 2] = ["latency", "latency-eos"];
@@ -100,23 +99,6 @@ fn read_output(
     latencies
 }
 
-/// One input record: a key of the input's key space and a 100-byte value, about 1 in 16
-/// starting with `#` (dropped by the topology). Returns whether it has an output.
-fn fill(rng: &mut SplitMix64, key: &mut String, value: &mut [u8]) -> bool {
-    key.clear();
-    let _ = write!(key, "key-{:06}", rng.below(KEYS));
-    let r = rng.next_u64();
-    for (j, b) in value.iter_mut().enumerate() {
-        *b = b'a' + ((r >> (j % 60)) % 26) as u8;
-    }
-    if r.is_multiple_of(16) {
-        value[0] = b'#';
-        false
-    } else {
-        true
-    }
-}
-
 /// Runs the contestant `child` (already started on `input` → `output`) at `rate` records/s
 /// for `seconds`, and measures its latency.
 pub(crate) fn measure(
@@ -144,7 +126,7 @@ pub(crate) fn measure(
     let (mut key, mut value) = (String::new(), vec![0u8; VALUE_LEN]);
     let mut expected = 0u64;
     let mut send = |producer: &BaseProducer, expected: &mut u64| {
-        if fill(&mut rng, &mut key, &mut value) {
+        if super::input_record(&mut rng, &mut key, &mut value) {
             *expected += 1;
         }
         let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::memory::{MEMORY_BUDGET, MemoryBudget, StoreMemory};
 
 /// What happens to a record that fails: Kafka Streams' exception handlers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,6 +96,7 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("max.task.idle.ms", Some("0")),
     ("buffered.records.per.partition", Some("1000")),
     ("input.buffer.max.bytes", Some("536870912")),
+    (MEMORY_BUDGET, None),
     ("session.timeout.ms", Some("45000")),
     (OUTER_JOIN_EMIT_INTERVAL, Some("1000")),
     (WINDOWED_AGGREGATION_EMIT_INTERVAL, Some("1000")),
@@ -300,6 +302,7 @@ impl StreamsConfig {
         self.i64_value("session.timeout.ms")?;
         self.buffered_records_per_partition()?;
         self.input_buffer_max_bytes()?;
+        self.memory_budget()?;
         self.check_transaction_timeout()?;
         match self.get("topology.optimization") {
             Some("none") | None => {}
@@ -575,13 +578,47 @@ impl StreamsConfig {
     /// `input.buffer.max.bytes` (Kafka Streams 4.x): the most bytes of polled records a
     /// stream thread buffers across all its tasks before it pauses their partitions, so that
     /// slow processing or a stalled task cannot make the consumer fetch without bound. 512 MiB
-    /// by default.
+    /// by default, or each thread's share of `memory.budget.bytes` when that is set.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] for a negative or non-numeric value.
     pub fn input_buffer_max_bytes(&self) -> Result<u64> {
+        if let Some(budget) = self.memory_budget()? {
+            return Ok(budget.input_buffer_bytes_per_thread());
+        }
         self.non_negative_count("input.buffer.max.bytes")
+    }
+
+    /// `memory.budget.bytes`: one bound for the instance's caches, buffers, stores and
+    /// client queues, split as [`MemoryBudget`] says. Unset by default, and each part is
+    /// then sized by its own setting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a value that is not a number of bytes, one below 32 MiB, or
+    /// when a setting the budget decides is also set.
+    pub fn memory_budget(&self) -> Result<Option<MemoryBudget>> {
+        let Some(raw) = self.get(MEMORY_BUDGET) else {
+            return Ok(None);
+        };
+        let total = raw.trim().parse::<u64>().map_err(|_| Error::Config {
+            key: MEMORY_BUDGET.into(),
+            reason: format!("'{raw}' is not a number of bytes"),
+        })?;
+        if let Some(key) = self.values.keys().find(|k| MemoryBudget::decides(k)) {
+            return Err(Error::Config {
+                key: key.clone(),
+                reason: format!("{MEMORY_BUDGET} decides this setting; set one or the other"),
+            });
+        }
+        MemoryBudget::new(total, self.num_stream_threads()?).map(Some)
+    }
+
+    /// The RocksDB share of the memory budget, which every store of the instance draws on;
+    /// `None` without a budget.
+    pub(crate) fn store_memory(&self) -> Result<Option<StoreMemory>> {
+        Ok(self.memory_budget()?.map(|b| b.store_memory()))
     }
 
     /// `buffered.records.per.partition`: the most records a task buffers per input partition
@@ -632,12 +669,16 @@ impl StreamsConfig {
             .unwrap_or_else(|| std::env::temp_dir().join("kafka-streams"))
     }
 
-    /// `statestore.cache.max.bytes` (or the older `cache.max.bytes.buffering`).
+    /// `statestore.cache.max.bytes` (or the older `cache.max.bytes.buffering`), or the
+    /// record caches' share of `memory.budget.bytes` when that is set.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] for a negative or non-numeric value.
     pub fn cache_max_bytes(&self) -> Result<u64> {
+        if let Some(budget) = self.memory_budget()? {
+            return Ok(budget.record_cache_bytes());
+        }
         let v = match self.values.get("statestore.cache.max.bytes") {
             Some(_) => self.i64_value("statestore.cache.max.bytes")?,
             None => match self.i64_value("cache.max.bytes.buffering")? {
@@ -1012,5 +1053,36 @@ mod tests {
                 assert!(err.contains(key), "{key}={value}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn a_memory_budget_sizes_the_caches_and_buffers_and_refuses_what_it_decides() {
+        let base = StreamsConfig::new()
+            .set("application.id", "app")
+            .set("num.stream.threads", "2");
+        assert_eq!(base.memory_budget().ok(), Some(None));
+        let budgeted = base.clone().set(MEMORY_BUDGET, "268435456");
+        assert!(budgeted.validate().is_ok());
+        assert_eq!(budgeted.cache_max_bytes().ok(), Some(32 << 20));
+        assert_eq!(budgeted.input_buffer_max_bytes().ok(), Some(16 << 20));
+
+        let typo = base.clone().set(MEMORY_BUDGET, "256MiB").validate();
+        let err = typo.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            err.contains(MEMORY_BUDGET) && err.contains("'256MiB'"),
+            "{err}"
+        );
+        let both = budgeted
+            .clone()
+            .set("main.consumer.queued.max.messages.kbytes", "1024")
+            .validate();
+        let err = both.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            err.contains("main.consumer.queued.max.messages.kbytes") && err.contains(MEMORY_BUDGET),
+            "{err}"
+        );
+        let misspelt = base.set("memory.budget.byte", "268435456").validate();
+        let err = misspelt.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("did you mean 'memory.budget.bytes'"), "{err}");
     }
 }

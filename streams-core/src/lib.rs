@@ -25,6 +25,7 @@ mod context;
 pub mod driver;
 mod error;
 mod host_info;
+mod memory;
 mod names;
 mod options;
 pub mod partitioner;
@@ -47,6 +48,7 @@ pub use config::{
 pub use context::{RawRecord, RecordCollector, TaskMetrics};
 pub use error::{BoxError, Error, Result};
 pub use host_info::HostInfo;
+pub use memory::{MEMORY_BUDGET, MIN_MEMORY_BUDGET_BYTES, MemoryBudget, StoreMemory};
 pub use options::{Consumed, Named, OffsetReset, Produced, StreamPartitioner};
 pub use record::{Header, Headers, Record, RecordMetadata};
 #[cfg(feature = "kafka")]

@@ -372,9 +372,11 @@ impl TopologyTestDriver {
         let shared_config = Arc::new(config.clone());
         let global_ids = topology.global_subtopology_ids();
         let globals = match &app_dir {
-            Some(dir) if !global_ids.is_empty() => {
-                GlobalStores::open(&dir.join("global"), &topology.global_store_builders())?
-            }
+            Some(dir) if !global_ids.is_empty() => GlobalStores::open(
+                &dir.join("global"),
+                &topology.global_store_builders(),
+                config.store_memory()?,
+            )?,
             _ => GlobalStores::empty(),
         };
         let mut tasks = BTreeMap::new();

@@ -10,6 +10,7 @@ use rdkafka::error::KafkaError;
 use crate::config::{EOS_TRANSACTION_TIMEOUT_MS, ProcessingGuarantee, StreamsConfig, shown_value};
 use crate::error::{Error, Result};
 use crate::host_info::HostInfo;
+use crate::memory::MemoryBudget;
 use crate::runtime::discovery::member_client_id;
 
 /// A setting the runtime owns on one client: overriding it would break the runtime's
@@ -245,6 +246,9 @@ impl KafkaClientConfigs {
         let guarantee = config.processing_guarantee()?;
         let mut clients = Self::defaults(config, application_id, &bootstrap, guarantee);
         clients.server = config.application_server()?;
+        if let Some(budget) = config.memory_budget()? {
+            clients.bound_queues(&budget);
+        }
         clients.apply_user_overrides(config)?;
         if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
             clients.check_exactly_once()?;
@@ -337,6 +341,21 @@ impl KafkaClientConfigs {
             application_id,
             server: None,
         }
+    }
+
+    /// Gives every client's queue its share of `memory.budget.bytes`: the consumers'
+    /// prefetch queues and the producer's send queue. The settings are the budget's alone
+    /// (the config refuses them next to it), so no override comes after.
+    fn bound_queues(&mut self, budget: &MemoryBudget) {
+        let kbytes = budget.client_queue_kbytes().to_string();
+        for consumer in [
+            &mut self.main_consumer,
+            &mut self.restore_consumer,
+            &mut self.global_consumer,
+        ] {
+            consumer.set("queued.max.messages.kbytes", &kbytes);
+        }
+        self.producer.set("queue.buffering.max.kbytes", &kbytes);
     }
 
     /// Applies the user's prefixed overrides to each client, refusing the settings the
@@ -593,6 +612,27 @@ mod tests {
         }
         let (_, _, producer) = c.for_thread("p1", 0);
         assert_eq!(producer.get("transactional.id"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_memory_budget_bounds_every_client_queue() -> Result<()> {
+        let unbounded = KafkaClientConfigs::new(&base())?;
+        assert_eq!(
+            unbounded.main_consumer.get("queued.max.messages.kbytes"),
+            None
+        );
+        // 256 MiB: a quarter for 3 clients of one thread, the global and the standby consumer.
+        let c = KafkaClientConfigs::new(&base().set("memory.budget.bytes", "268435456"))?;
+        let share = ((64 << 10) / 5).to_string();
+        for consumer in [&c.main_consumer, &c.restore_consumer, &c.global_consumer] {
+            assert_eq!(consumer.get("queued.max.messages.kbytes"), Some(&*share));
+        }
+        assert_eq!(c.producer.get("queue.buffering.max.kbytes"), Some(&*share));
+        let (consumer, restore, producer) = c.for_thread("p1", 0);
+        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some(&*share));
+        assert_eq!(restore.get("queued.max.messages.kbytes"), Some(&*share));
+        assert_eq!(producer.get("queue.buffering.max.kbytes"), Some(&*share));
         Ok(())
     }
 

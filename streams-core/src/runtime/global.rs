@@ -213,7 +213,11 @@ impl GlobalThread {
         let builders = setup.topology.global_store_builders();
         let (start, checkpointed_topics) =
             start_offsets(&setup, &builders, &watermarks, &checkpointed)?;
-        let stores = Arc::new(GlobalStores::open(&setup.dir, &builders)?);
+        let stores = Arc::new(GlobalStores::open(
+            &setup.dir,
+            &builders,
+            setup.config.store_memory()?,
+        )?);
         let task = global_task(&setup, &stores)?;
         let next = assign(&consumer, &start)?;
 

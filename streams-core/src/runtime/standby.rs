@@ -67,6 +67,7 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 
 use crate::error::{Error, Result};
+use crate::memory::StoreMemory;
 use crate::runtime::assignment::TaskLayout;
 use crate::runtime::discovery::Discovery;
 use crate::runtime::restore::KafkaChangelogReader;
@@ -348,6 +349,8 @@ pub(crate) struct StandbySetup {
     pub(crate) app_dir: PathBuf,
     pub(crate) replicas: usize,
     pub(crate) exactly_once: bool,
+    /// The memory the standbys' stores draw on, as the active tasks' do.
+    pub(crate) store_memory: Option<StoreMemory>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) claims: Arc<StandbyClaims>,
     /// Tasks to warm up before the stream threads join (see [`predict_tasks`]); the
@@ -598,6 +601,7 @@ impl Runner {
             id.partition,
             0,
         )
+        .with_store_memory(self.setup.store_memory)
         .with_exactly_once(self.setup.exactly_once);
         state.register()?;
         Ok(Some(Standby {

@@ -272,6 +272,7 @@ impl KafkaStreams {
             app_dir: state_dir.app_dir().to_path_buf(),
             replicas: self.config.num_standby_replicas()?,
             exactly_once: self.clients.guarantee() == ProcessingGuarantee::ExactlyOnceV2,
+            store_memory: self.config.store_memory()?,
             shared: Arc::clone(&self.shared),
             claims: Arc::clone(&self.standby_claims),
             warmup,

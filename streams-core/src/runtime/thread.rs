@@ -40,8 +40,6 @@ use crate::topology::Topology;
 const MAX_POLL_RECORDS: usize = 1_000;
 /// How long a transactional producer may take to initialise, retries included.
 const INIT_TIMEOUT: Duration = Duration::from_secs(120);
-/// Kafka Streams' default `input.buffer.max.bytes`: 512 MiB across a thread's tasks.
-const INPUT_BUFFER_MAX_BYTES: usize = 512 * 1024 * 1024;
 
 /// What a stream thread is given by the application.
 pub(crate) struct ThreadSetup {
@@ -199,11 +197,8 @@ fn new_manager(
         app_dir: setup.app_dir.clone(),
         plan: Arc::clone(&setup.plan),
         buffered_per_partition: setup.buffered_per_partition.max(1),
-        buffer_max_bytes: setup
-            .config
-            .get("input.buffer.max.bytes")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(INPUT_BUFFER_MAX_BYTES)
+        buffer_max_bytes: usize::try_from(setup.config.input_buffer_max_bytes()?)
+            .unwrap_or(usize::MAX)
             .max(1),
         shared: Arc::clone(&setup.shared),
         config: Arc::clone(&setup.config),

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::memory::StoreMemory;
 use crate::state::global::GlobalStore;
 use crate::state::store::StateStore;
 use crate::task_id::TaskId;
@@ -121,6 +122,7 @@ pub struct StoreContext {
     timestamp: Rc<Cell<i64>>,
     cache_bytes: usize,
     caching: bool,
+    memory: Option<StoreMemory>,
 }
 
 impl fmt::Debug for StoreContext {
@@ -133,6 +135,7 @@ impl fmt::Debug for StoreContext {
             .field("timestamp", &self.timestamp.get())
             .field("cache_bytes", &self.cache_bytes)
             .field("caching", &self.caching)
+            .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +159,7 @@ impl StoreContext {
             timestamp: Rc::new(Cell::new(0)),
             cache_bytes: 10 * 1024 * 1024,
             caching: true,
+            memory: None,
         }
     }
 
@@ -189,6 +193,20 @@ impl StoreContext {
     pub fn with_caching(mut self, caching: bool) -> Self {
         self.caching = caching;
         self
+    }
+
+    /// The same context with the memory persistent stores draw on: the RocksDB share of
+    /// `memory.budget.bytes` (see [`MemoryBudget`](crate::MemoryBudget)), or `None` for the
+    /// store suppliers' own default.
+    #[must_use]
+    pub fn with_store_memory(mut self, memory: Option<StoreMemory>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// The memory persistent stores draw on, when the instance has a memory budget.
+    pub fn store_memory(&self) -> Option<StoreMemory> {
+        self.memory
     }
 
     /// Whether builders may add a caching layer: `false` when the configured cache size is
@@ -341,8 +359,9 @@ pub trait StoreBuilder: Send + Sync {
     fn build(&self, ctx: &StoreContext) -> Result<BuiltStore>;
 
     /// Opens the store as a global store in `dir` (`<state.dir>/<application.id>/global`),
-    /// fed from `topic`, whose name the store hands its serdes. Global stores have neither a
-    /// changelog (the topic is one) nor a cache.
+    /// fed from `topic`, whose name the store hands its serdes, drawing on `memory` as
+    /// [`StoreContext::store_memory`] says. Global stores have neither a changelog (the topic
+    /// is one) nor a cache.
     ///
     /// The default reports that this kind of store cannot be global; key-value store
     /// builders support it.
@@ -351,8 +370,13 @@ pub trait StoreBuilder: Send + Sync {
     ///
     /// [`Error::Store`](crate::Error::Store) when this kind of store cannot be global or
     /// cannot be opened.
-    fn build_global(&self, dir: &Path, topic: &str) -> Result<Arc<dyn GlobalStore>> {
-        let _ = (dir, topic);
+    fn build_global(
+        &self,
+        dir: &Path,
+        topic: &str,
+        memory: Option<StoreMemory>,
+    ) -> Result<Arc<dyn GlobalStore>> {
+        let _ = (dir, topic, memory);
         Err(crate::Error::Store {
             store: self.name().to_owned(),
             reason: "this kind of store cannot be a global store; use a key-value store".into(),

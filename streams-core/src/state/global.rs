@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::memory::StoreMemory;
 use crate::state::builder::StoreBuilder;
 
 /// A store shared by every thread of an application instance: written by the global
@@ -72,8 +73,13 @@ impl GlobalStores {
         GlobalStores { stores: Vec::new() }
     }
 
-    /// Opens every store of `builders` (store builder and source topic) in `dir`.
-    pub(crate) fn open(dir: &Path, builders: &[(Arc<dyn StoreBuilder>, String)]) -> Result<Self> {
+    /// Opens every store of `builders` (store builder and source topic) in `dir`, drawing on
+    /// `memory` (see [`StoreBuilder::build_global`]).
+    pub(crate) fn open(
+        dir: &Path,
+        builders: &[(Arc<dyn StoreBuilder>, String)],
+        memory: Option<StoreMemory>,
+    ) -> Result<Self> {
         if !builders.is_empty() {
             std::fs::create_dir_all(dir).map_err(|e| Error::StateDir {
                 path: dir.display().to_string(),
@@ -83,7 +89,7 @@ impl GlobalStores {
         }
         let mut stores = Vec::with_capacity(builders.len());
         for (builder, topic) in builders {
-            let store = builder.build_global(dir, topic)?;
+            let store = builder.build_global(dir, topic, memory)?;
             stores.push((builder.name().to_owned(), store));
         }
         Ok(GlobalStores { stores })

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::memory::StoreMemory;
 use crate::state::builder::{
     BuiltStore, ChangelogWriter, StoreBuilder, StoreContext, changelog_topic_name,
 };
@@ -248,6 +249,14 @@ impl StateManager {
             finished: None,
             following: Vec::new(),
         }
+    }
+
+    /// The same manager with its persistent stores drawing on `memory` (see
+    /// [`StoreContext::with_store_memory`]).
+    #[must_use]
+    pub fn with_store_memory(mut self, memory: Option<StoreMemory>) -> Self {
+        self.ctx = self.ctx.with_store_memory(memory);
+        self
     }
 
     /// Follows restores with `listener`.

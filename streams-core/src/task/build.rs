@@ -171,6 +171,7 @@ fn state_manager(
             spec.partition,
             spec.cache_max_bytes,
         )
+        .with_store_memory(spec.config.store_memory()?)
         .with_exactly_once(spec.exactly_once),
     ))
 }

@@ -1,11 +1,14 @@
 //! RocksDB options: process-wide shared memory, and per-store tuning callbacks.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rocksdb::{
     BlockBasedOptions, Cache, DB, DBCompressionType, ErrorKind, Options, WriteBufferManager,
 };
+
+use streams_core::StoreMemory;
 
 use crate::error::StateError;
 
@@ -16,6 +19,9 @@ pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// memtables are charged to the block cache, so block cache plus memtables stay within
 /// [`DEFAULT_BLOCK_CACHE_BYTES`] however many partitions the process owns.
 pub const DEFAULT_WRITE_BUFFER_MANAGER_BYTES: usize = 32 * 1024 * 1024;
+
+/// The memtables' allocation unit (see [`open_db`]).
+const ARENA_BLOCK_BYTES: usize = 64 * 1024;
 
 /// Memory shared by RocksDB stores: one LRU block cache and one write-buffer manager.
 ///
@@ -78,6 +84,21 @@ impl RocksDbResources {
             .clone()
     }
 
+    /// The resources for a memory budget's RocksDB share: one block cache and write-buffer
+    /// manager per distinct `memory`, created on first use and shared by every store opened
+    /// with the same share, so that all stores of an instance draw on one budget.
+    pub fn for_memory(memory: StoreMemory) -> Arc<Self> {
+        static BY_MEMORY: OnceLock<Mutex<HashMap<StoreMemory, Arc<RocksDbResources>>>> =
+            OnceLock::new();
+        let mut map = BY_MEMORY
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(map.entry(memory).or_insert_with(|| {
+            RocksDbResources::new(memory.block_cache_bytes, memory.write_buffer_bytes)
+        }))
+    }
+
     /// The block cache's capacity in bytes.
     pub fn block_cache_bytes(&self) -> usize {
         self.block_cache_bytes
@@ -138,7 +159,8 @@ pub trait RocksDbConfigSetter: Send + Sync {
 ///
 /// - the block cache and write-buffer manager of `resources`;
 /// - 4 KiB blocks, a 10-bit bloom filter, index and filter blocks in the block cache;
-/// - 16 MiB memtables, at most 3 per store (Kafka Streams' values);
+/// - 16 MiB memtables, at most 3 per store (Kafka Streams' values), allocated in 64 KiB
+///   blocks;
 /// - LZ4 compression; at most 2 background jobs per store;
 /// - then whatever `setter` changes;
 /// - for [`KeyLayout::WindowKeys`], whatever the setter did: the record key as prefix
@@ -163,6 +185,12 @@ pub(crate) fn open_db(
     options.create_if_missing(true);
     options.set_write_buffer_size(16 * 1024 * 1024);
     options.set_max_write_buffer_number(3);
+    // A memtable reserves its arena in blocks (1 MiB by default), and the write-buffer
+    // manager counts reserved blocks: with one block per memtable of dozens of stores and
+    // segments the shared budget is full before anything is written, and every write then
+    // flushes a nearly empty memtable, piling up files until the process runs out of file
+    // descriptors. Small blocks keep the reservation close to what memtables hold.
+    options.set_arena_block_size(ARENA_BLOCK_BYTES);
     options.set_compression_type(DBCompressionType::Lz4);
     options.set_max_background_jobs(2);
     let mut table = BlockBasedOptions::default();

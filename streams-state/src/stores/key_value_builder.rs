@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use streams_core::Result;
 use streams_core::serde::SerdeRef;
 use streams_core::state::{
     GlobalStore, KeyValueBytesStore, StoreBuilder, StoreContext, key_value_changelog_config,
 };
+use streams_core::{Result, StoreMemory};
 
 use super::builder_core::{BuilderCore, LayeredSupplier, option_setters, store_builder_methods};
 use super::supplier::KeyValueBytesStoreSupplier;
@@ -101,8 +101,13 @@ impl<K: 'static, V: 'static> StoreBuilder for KeyValueStoreBuilder<K, V> {
     /// [`get_shared`](KeyValueBytesStoreSupplier::get_shared), without caching or logging
     /// layers, typed with the serdes (which are handed `topic`). Every task sees it as a
     /// read-only [`TypedKeyValueStore`]`<K, V>`; the global processor as a writable one.
-    fn build_global(&self, dir: &Path, topic: &str) -> Result<Arc<dyn GlobalStore>> {
-        let bytes = self.core.supplier.get_shared(dir)?;
+    fn build_global(
+        &self,
+        dir: &Path,
+        topic: &str,
+        memory: Option<StoreMemory>,
+    ) -> Result<Arc<dyn GlobalStore>> {
+        let bytes = self.core.supplier.get_shared(dir, memory)?;
         Ok(Arc::new(GlobalKeyValueStore::new(
             self.core.name(),
             topic,

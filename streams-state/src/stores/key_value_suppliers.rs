@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use streams_core::Result;
 use streams_core::state::{KeyValueBytesStore, StoreContext};
+use streams_core::{Result, StoreMemory};
 
 use super::rocks_tuning::{RocksTuning, tuning_setters};
 use super::supplier::KeyValueBytesStoreSupplier;
@@ -48,22 +48,26 @@ impl KeyValueBytesStoreSupplier for RocksDbKeyValueStoreSupplier {
     }
 
     fn get(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueBytesStore>> {
-        Ok(Box::new(self.open_in(ctx.state_dir())?))
+        Ok(Box::new(self.open_in(ctx.state_dir(), ctx.store_memory())?))
     }
 
     /// A global store lives at `<state.dir>/<application.id>/global/rocksdb/<name>`.
-    fn get_shared(&self, dir: &Path) -> Result<SharedKeyValueBytesStore> {
-        Ok(Box::new(self.open_in(dir)?))
+    fn get_shared(
+        &self,
+        dir: &Path,
+        memory: Option<StoreMemory>,
+    ) -> Result<SharedKeyValueBytesStore> {
+        Ok(Box::new(self.open_in(dir, memory)?))
     }
 }
 
 impl RocksDbKeyValueStoreSupplier {
-    fn open_in(&self, dir: &Path) -> Result<RocksDbKeyValueStore> {
+    fn open_in(&self, dir: &Path, memory: Option<StoreMemory>) -> Result<RocksDbKeyValueStore> {
         let path = dir.join("rocksdb").join(&self.name);
         RocksDbKeyValueStore::open(
             &self.name,
             path,
-            self.tuning.resources(),
+            self.tuning.resources(memory),
             self.tuning.setter(),
         )
     }
@@ -95,7 +99,11 @@ impl KeyValueBytesStoreSupplier for InMemoryKeyValueStoreSupplier {
         Ok(Box::new(InMemoryKeyValueStore::new(&self.name)))
     }
 
-    fn get_shared(&self, _dir: &Path) -> Result<SharedKeyValueBytesStore> {
+    fn get_shared(
+        &self,
+        _dir: &Path,
+        _memory: Option<StoreMemory>,
+    ) -> Result<SharedKeyValueBytesStore> {
         Ok(Box::new(InMemoryKeyValueStore::new(&self.name)))
     }
 }

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use streams_core::StoreMemory;
+
 use crate::rocks::{RocksDbConfigSetter, RocksDbResources};
 
-/// The tuning of a RocksDB supplier's stores; the default is the process-wide resources,
-/// untuned.
+/// The tuning of a RocksDB supplier's stores; the default is the instance's memory budget
+/// (or the process-wide resources without one), untuned.
 #[derive(Clone, Default)]
 pub(super) struct RocksTuning {
     pub(super) resources: Option<Arc<RocksDbResources>>,
@@ -14,11 +16,14 @@ pub(super) struct RocksTuning {
 }
 
 impl RocksTuning {
-    /// The resources to open a store with.
-    pub(super) fn resources(&self) -> Arc<RocksDbResources> {
-        self.resources
-            .clone()
-            .unwrap_or_else(RocksDbResources::shared)
+    /// The resources to open a store with: the supplier's own, else those of the
+    /// instance's memory budget (`memory`), else the process-wide ones.
+    pub(super) fn resources(&self, memory: Option<StoreMemory>) -> Arc<RocksDbResources> {
+        match (&self.resources, memory) {
+            (Some(own), _) => Arc::clone(own),
+            (None, Some(memory)) => RocksDbResources::for_memory(memory),
+            (None, None) => RocksDbResources::shared(),
+        }
     }
 
     /// The config setter to open a store with.
@@ -41,8 +46,9 @@ macro_rules! tuning_setters {
             self
         }
 
-        /// Draws on `resources` instead of the process-wide
-        /// [`RocksDbResources::shared`]($crate::RocksDbResources::shared).
+        /// Draws on `resources` instead of the instance's `memory.budget.bytes` share, or the
+        /// process-wide [`RocksDbResources::shared`]($crate::RocksDbResources::shared) without
+        /// a budget. Stores given their own resources are outside the budget.
         #[must_use]
         pub fn with_resources(
             mut self,

@@ -5,7 +5,7 @@ use std::path::Path;
 use streams_core::state::{
     KeyValueBytesStore, StoreContext, VersionedBytesStore, WindowBytesStore,
 };
-use streams_core::{Error, Result};
+use streams_core::{Error, Result, StoreMemory};
 
 use crate::global::SharedKeyValueBytesStore;
 
@@ -26,14 +26,19 @@ pub trait KeyValueBytesStoreSupplier: Send + Sync {
     fn get(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueBytesStore>>;
 
     /// Makes a store every thread of the instance can share, for a global store whose
-    /// directory is `dir` (`<state.dir>/<application.id>/global`). The default reports that
-    /// this supplier's stores cannot be shared; the RocksDB and in-memory suppliers can.
+    /// directory is `dir` (`<state.dir>/<application.id>/global`), drawing on `memory` as
+    /// [`StoreContext::store_memory`] says. The default reports that this supplier's stores
+    /// cannot be shared; the RocksDB and in-memory suppliers can.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the stores cannot be shared, or whatever opening reports.
-    fn get_shared(&self, dir: &Path) -> Result<SharedKeyValueBytesStore> {
-        let _ = dir;
+    fn get_shared(
+        &self,
+        dir: &Path,
+        memory: Option<StoreMemory>,
+    ) -> Result<SharedKeyValueBytesStore> {
+        let _ = (dir, memory);
         Err(Error::Store {
             store: self.name().to_owned(),
             reason: "this store supplier cannot make global stores".into(),

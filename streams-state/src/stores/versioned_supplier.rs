@@ -104,7 +104,7 @@ impl VersionedBytesStoreSupplier for RocksDbVersionedStoreSupplier {
             ctx.state_dir().join("rocksdb").join(&self.name),
             self.history_retention,
             self.segment_interval,
-            self.tuning.resources(),
+            self.tuning.resources(ctx.store_memory()),
             self.tuning.setter(),
         )?))
     }

@@ -128,7 +128,7 @@ impl WindowBytesStoreSupplier for RocksDbWindowStoreSupplier {
                 s.retention,
                 s.window_size,
                 s.retain_duplicates,
-                self.tuning.resources(),
+                self.tuning.resources(ctx.store_memory()),
                 self.tuning.setter(),
             )?
             .with_reads(self.reads),

@@ -1,7 +1,7 @@
 //! Throughput on a real Kafka broker: a stateless topology, a windowed aggregation and two
 //! joins, next to a raw rdkafka consume→produce loop and to Java Kafka Streams 4.4.0 running the same
 //! topologies (`tests/benches/peer/BrokerPeer.java`), all over the same input topic in the
-//! same run.
+//! same run; and the restore of a store from its changelog by both runtimes.
 //!
 //! ```sh
 //! tests/broker/kafka-broker.sh start
@@ -35,7 +35,12 @@
 //!   branches of the one input stream (so co-partitioned), RocksDB window stores, as
 //!   [`KafkaStreams`] and as Java `KafkaStreams`;
 //! - each again with two stream threads (`-2t`) and under `exactly_once_v2` (`-eos`), for
-//!   both runtimes (the joins under exactly-once only).
+//!   both runtimes (the joins under exactly-once only);
+//! - `restore` and `restore-eos` (see [`restore`]): a RocksDB key-value store restored from
+//!   a changelog of `BROKER_BENCH_RECORDS` records with distinct keys, on 4 partitions,
+//!   filled by this process before the contestant starts, as [`KafkaStreams`] and as Java
+//!   `KafkaStreams`; their start-up ends when the first task's restore starts, and their
+//!   records are those restored.
 //!
 //! Each reports the time from start to its first processed record and to its last; the rate
 //! is records / (last − first), so that start-up (group join, topic creation) is reported
@@ -50,6 +55,10 @@
 //! stateless records/s in the same run) for 15 s, reporting p50, p99 and p99.9 of the time
 //! from send to visibility in the output.
 //!
+//! Last the memory contestants (`memory-<budget>-p<partitions>`, see [`memory`]): a million
+//! keys in windowed stores with and without `memory.budget.bytes`, reporting peak RSS
+//! against the budget.
+//!
 //! `BROKER_BENCH_JAVA=0` skips the Java peer; `BROKER_BENCH_KINDS=window,join-eos` runs only
 //! those contestants (and `raw`).
 
@@ -58,6 +67,10 @@
 
 #[path = "broker/latency.rs"]
 mod latency;
+#[path = "broker/memory.rs"]
+mod memory;
+#[path = "broker/restore.rs"]
+mod restore;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -139,11 +152,19 @@ fn cpu_ms() -> i64 {
 }
 
 fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    create_topic_with(bootstrap, name, partitions, &[]);
+}
+
+/// Creates topic `name` with the topic `config` given, unless it exists.
+fn create_topic_with(bootstrap: &str, name: &str, partitions: i32, config: &[(&str, &str)]) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .expect("admin client");
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let topic = config.iter().fold(
+        NewTopic::new(name, partitions, TopicReplication::Fixed(1)),
+        |t, (k, v)| t.set(k, v),
+    );
     let results = futures::executor::block_on(admin.create_topics(&[topic], &AdminOptions::new()))
         .expect("create topics");
     for r in results {
@@ -152,6 +173,39 @@ fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
             Err(e) => panic!("creating topic {name}: {e:?}"),
         }
     }
+}
+
+/// Writes `records` records to `topic` of `partitions` partitions, each placed by its key
+/// with the default partitioner: `record(i, key, value)` fills record `i`'s key and value
+/// and returns its timestamp.
+fn produce(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    mut record: impl FnMut(u64, &mut String, &mut Vec<u8>) -> i64,
+) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .set("batch.size", "1000000")
+        .set("compression.type", "none")
+        .create()
+        .expect("producer");
+    let (mut key, mut value) = (String::new(), Vec::new());
+    for i in 0..records {
+        let ts = record(i, &mut key, &mut value);
+        let partition = streams_core::partitioner::default_partition(key.as_bytes(), partitions);
+        let rec = BaseRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(&value)
+            .partition(partition)
+            .timestamp(ts);
+        send_retrying(&producer, rec);
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("flushing {topic}: {e}"));
 }
 
 /// Sends `rec`, waiting for room in the producer's queue while it is full.
@@ -197,33 +251,37 @@ fn measured<'a, T>(rows: &'a [(String, Result<T, String>)], name: &str) -> Optio
         .and_then(|(_, r)| r.as_ref().ok())
 }
 
+/// Writes `records` records with distinct keys (`key-NNNNNNN`) and [`VALUE_LEN`]-byte
+/// lowercase values to `topic`, record `i` stamped `timestamp(i)`.
+fn produce_distinct_keys(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    timestamp: impl Fn(u64) -> i64,
+) {
+    use std::fmt::Write as _;
+    let mut rng = SplitMix64::new(0x5EED_2E57_02E0_0001);
+    produce(bootstrap, topic, partitions, records, |i, key, value| {
+        key.clear();
+        let _ = write!(key, "key-{i:07}");
+        let r = rng.next_u64();
+        value.clear();
+        value.extend((0..VALUE_LEN).map(|j| b'a' + ((r >> (j % 60)) % 26) as u8));
+        timestamp(i)
+    });
+}
+
 fn produce_input(bootstrap: &str, topic: &str, records: u64) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "20")
-        .set("batch.size", "1000000")
-        .set("compression.type", "none")
-        .create()
-        .expect("producer");
     let now = now_ms();
     let base = now - now % 3_600_000 - 3 * 3_600_000;
     let span = 2 * 3_600_000_i64;
     let mut rng = SplitMix64::new(0x5EED_B20C_E200_0001);
-    let (mut key, mut value) = (String::new(), vec![0u8; VALUE_LEN]);
-    for i in 0..records {
-        input_record(&mut rng, &mut key, &mut value);
-        let ts = base + i64::try_from(i).unwrap() * span / i64::try_from(records).unwrap();
-        let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);
-        let rec = BaseRecord::to(topic)
-            .key(key.as_bytes())
-            .payload(&value)
-            .partition(partition)
-            .timestamp(ts);
-        send_retrying(&producer, rec);
-    }
-    producer
-        .flush(Duration::from_secs(120))
-        .expect("flush input");
+    produce(bootstrap, topic, PARTITIONS, records, |i, key, value| {
+        value.resize(VALUE_LEN, 0);
+        input_record(&mut rng, key, value);
+        base + i64::try_from(i).unwrap() * span / i64::try_from(records).unwrap()
+    });
 }
 
 /// One contestant's figures.
@@ -358,8 +416,9 @@ fn raw_loop(bootstrap: &str, input: &str, output: &str, records: u64) -> Figures
     }
 }
 
-/// A contestant's topology (`stateless` or `window`) and settings: `-eos` runs it under
-/// `exactly_once_v2`, `-2t` with two stream threads.
+/// A contestant's topology (`stateless`, `window`, `join`, `streamjoin`, `restore` or
+/// `latency`) and settings: `-eos` runs it under `exactly_once_v2`, `-2t` with two stream
+/// threads.
 fn parse_kind(kind: &str) -> (&str, bool, u32) {
     let eos = kind.contains("-eos");
     let threads = if kind.contains("-2t") { 2 } else { 1 };
@@ -368,7 +427,7 @@ fn parse_kind(kind: &str) -> (&str, bool, u32) {
 }
 
 /// The contestants both runtimes run, after `raw` (see [`parse_kind`]).
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 12] = [
     "stateless",
     "stateless-2t",
     "stateless-eos",
@@ -379,6 +438,8 @@ const KINDS: [&str; 10] = [
     "join-eos",
     "streamjoin",
     "streamjoin-eos",
+    "restore",
+    "restore-eos",
 ];
 
 /// Which side of the `streamjoin` contestants a value joins on: the left when its second
@@ -402,27 +463,16 @@ const TABLE_SUFFIX: &str = "-customers";
 /// value each, stamped an hour before the first input record so that both runtimes, which
 /// pick the earliest record first, load it before joining.
 fn produce_table(bootstrap: &str, topic: &str) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "20")
-        .create()
-        .expect("producer");
+    use std::fmt::Write as _;
     let now = now_ms();
     let ts = now - now % 3_600_000 - 4 * 3_600_000;
-    for i in 0..KEYS {
-        let key = format!("key-{i:06}");
-        let value = format!("customer-{i:011}");
-        let partition = streams_core::partitioner::default_partition(key.as_bytes(), PARTITIONS);
-        let rec = BaseRecord::to(topic)
-            .key(key.as_bytes())
-            .payload(value.as_bytes())
-            .partition(partition)
-            .timestamp(ts);
-        send_retrying(&producer, rec);
-    }
-    producer
-        .flush(Duration::from_secs(120))
-        .expect("flush table");
+    produce(bootstrap, topic, PARTITIONS, KEYS, |i, key, value| {
+        key.clear();
+        let _ = write!(key, "key-{i:06}");
+        value.clear();
+        value.extend_from_slice(format!("customer-{i:011}").as_bytes());
+        ts
+    });
 }
 
 fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
@@ -475,13 +525,19 @@ fn streams_topology(kind: &str, input: &str, output: &str) -> Topology {
     builder.build().expect("topology builds")
 }
 
-fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: u64) -> Figures {
-    let dir = tempfile::tempdir().expect("state dir");
+/// The configuration of contestant `kind` as `application_id`, keeping its state in
+/// `state_dir`.
+fn streams_config(
+    application_id: &str,
+    bootstrap: &str,
+    kind: &str,
+    state_dir: &Path,
+) -> StreamsConfig {
     let (topology, eos, threads) = parse_kind(kind);
     let mut config = StreamsConfig::new()
-        .set("application.id", format!("{output}-app"))
+        .set("application.id", application_id)
         .set("bootstrap.servers", bootstrap)
-        .set("state.dir", dir.path().display().to_string())
+        .set("state.dir", state_dir.display().to_string())
         .set("num.stream.threads", threads.to_string())
         .set(
             "processing.guarantee",
@@ -497,43 +553,30 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
         config = config.set("commit.interval.ms", "1000");
     }
     // `BROKER_BENCH_CONFIG=key=value,key=value` adds settings, for tuning experiments.
-    let config = std::env::var("BROKER_BENCH_CONFIG")
+    std::env::var("BROKER_BENCH_CONFIG")
         .unwrap_or_default()
         .split(',')
         .filter_map(|kv| kv.split_once('='))
-        .fold(config, |c, (k, v)| c.set(k.trim(), v.trim()));
+        .fold(config, |c, (k, v)| c.set(k.trim(), v.trim()))
+}
+
+fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: u64) -> Figures {
+    let dir = tempfile::tempdir().expect("state dir");
+    let topology = parse_kind(kind).0;
+    let config = streams_config(&format!("{output}-app"), bootstrap, kind, dir.path());
     let start = Instant::now();
     let mut streams =
         KafkaStreams::new(streams_topology(topology, input, output), config).expect("streams");
     streams.start().expect("start");
-    let mut first = None;
-    let mut processed = 0;
     // The join contestants process the table's records too.
     let records = if topology == "join" {
         records + KEYS
     } else {
         records
     };
-    let until_stdin_closes = (records == 0).then(stdin_closed);
-    let running = |processed: u64| match &until_stdin_closes {
-        Some(closed) => !closed.load(std::sync::atomic::Ordering::Acquire),
-        None => processed < records,
-    };
-    while running(processed) && start.elapsed() < TIMEOUT {
-        processed = streams.metrics().records_processed;
-        if processed > 0 && first.is_none() {
-            first = Some(start.elapsed());
-        }
-        assert!(
-            streams.state() != State::Error,
-            "streams failed: {:?}",
-            streams.error()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let done = start.elapsed();
-    let rss_kib = proc_status_kib("VmHWM");
-    let cpu_ms = cpu_ms();
+    let figures = watch(&streams, start, records, |m| {
+        (m.records_processed > 0, m.records_processed)
+    });
     let m = streams.metrics();
     println!(
         "{DETAIL_PREFIX}rust {kind} commits={} commit_avg_ms={:.1} commit_max_ms={:.1}",
@@ -542,12 +585,45 @@ fn run_streams(bootstrap: &str, kind: &str, input: &str, output: &str, records: 
         m.commit_latency_max.as_secs_f64() * 1000.0
     );
     streams.close().expect("close");
+    figures
+}
+
+/// Watches running `streams`, started at `start`, until `progress` counts `target` records
+/// (or, for `target` 0, until this process's standard input closes), and returns its
+/// figures. `progress` says from its metrics whether the measured work has begun (which
+/// ends start-up) and how many records it has done.
+fn watch(
+    streams: &KafkaStreams,
+    start: Instant,
+    target: u64,
+    progress: impl Fn(&StreamsMetrics) -> (bool, u64),
+) -> Figures {
+    let until_stdin_closes = (target == 0).then(stdin_closed);
+    let running = |done: u64| match &until_stdin_closes {
+        Some(closed) => !closed.load(std::sync::atomic::Ordering::Acquire),
+        None => done < target,
+    };
+    let (mut begun, mut done) = (None, 0);
+    while running(done) && start.elapsed() < TIMEOUT {
+        let (started, count) = progress(&streams.metrics());
+        done = count;
+        if started && begun.is_none() {
+            begun = Some(start.elapsed());
+        }
+        assert!(
+            streams.state() != State::Error,
+            "streams failed: {:?}",
+            streams.error()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let end = start.elapsed();
     Figures {
-        records: processed,
-        first_ms: first.unwrap_or(done).as_secs_f64() * 1000.0,
-        done_ms: done.as_secs_f64() * 1000.0,
-        rss_kib,
-        cpu_ms,
+        records: done,
+        first_ms: begun.unwrap_or(end).as_secs_f64() * 1000.0,
+        done_ms: end.as_secs_f64() * 1000.0,
+        rss_kib: proc_status_kib("VmHWM"),
+        cpu_ms: cpu_ms(),
     }
 }
 
@@ -566,16 +642,22 @@ fn stdin_closed() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 fn child(kind: &str) {
     let bootstrap = bootstrap();
     let input = std::env::var("BROKER_BENCH_INPUT").expect("input topic");
-    let output = std::env::var("BROKER_BENCH_OUTPUT").expect("output topic");
     let records: u64 = std::env::var("BROKER_BENCH_N")
         .expect("records")
         .parse()
         .expect("records is a number");
-    create_topic(&bootstrap, &output, PARTITIONS);
-    let figures = if kind == "raw" {
-        raw_loop(&bootstrap, &input, &output, records)
+    let figures = if parse_kind(kind).0 == "restore" {
+        restore::run_streams(&bootstrap, kind, &input, records)
+    } else if kind.starts_with("memory-") {
+        memory::run_streams(&bootstrap, kind, &input, records)
     } else {
-        run_streams(&bootstrap, kind, &input, &output, records)
+        let output = std::env::var("BROKER_BENCH_OUTPUT").expect("output topic");
+        create_topic(&bootstrap, &output, PARTITIONS);
+        if kind == "raw" {
+            raw_loop(&bootstrap, &input, &output, records)
+        } else {
+            run_streams(&bootstrap, kind, &input, &output, records)
+        }
     };
     println!("{}", figures.line("rust", kind));
 }
@@ -659,11 +741,21 @@ fn run_child(
     records: u64,
     java: &Result<JavaPeer, String>,
 ) -> Result<Figures, String> {
+    if parse_kind(kind).0 == "restore" {
+        return restore::run(side, kind, bootstrap, input, records, java);
+    }
     let output = format!("{input}-{side}-{kind}-out");
     if side == "java" {
         create_topic(bootstrap, &output, PARTITIONS);
     }
-    let out = contestant(side, kind, bootstrap, (input, &output), records, java)?
+    let command = contestant(side, kind, bootstrap, (input, &output), records, java)?;
+    finish(side, kind, command, records)
+}
+
+/// Runs contestant `side kind` with `command` to its end and reads its figures, which must
+/// cover `records` records.
+fn finish(side: &str, kind: &str, mut command: Command, records: u64) -> Result<Figures, String> {
+    let out = command
         .output()
         .map_err(|e| format!("cannot start the {side} {kind} process: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -882,8 +974,10 @@ fn main() {
         rate("java stateless"),
         &chosen,
     );
+    let memory = memory::run(&bootstrap, &input, &chosen);
     let failed: Vec<&String> = rows
         .iter()
+        .chain(&memory)
         .filter(|(n, r)| r.is_err() && n.starts_with("rust"))
         .map(|(n, _)| n)
         .chain(

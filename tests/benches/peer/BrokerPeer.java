@@ -1,13 +1,17 @@
 // The Java Kafka Streams 4.4.0 peer of tests/benches/broker_throughput.rs: the same
-// topologies (stateless, windowed count, stream-table and stream-stream join), over the same
-// input topic of a real broker, measured the same way.
+// topologies (stateless, windowed count, stream-table and stream-stream join, store restore),
+// over the same input topic of a real broker, measured the same way.
 //
 // Usage: BrokerPeer <bootstrap> <input topic> <records> <kind> <output topic> <table topic>,
-// where kind is stateless, window, join, streamjoin or latency (stateless with the default
-// commit interval), with -2t for two stream threads and -eos for exactly_once_v2; records 0
-// runs until standard input closes. The join contestants count the table's records too (the
-// table is read as a stream, counted, then turned into a table, as the Rust side's count
-// includes them). Prints one line:
+// where kind is stateless, window, join, streamjoin, restore or latency (stateless with the
+// default commit interval), with -2t for two stream threads and -eos for exactly_once_v2;
+// records 0 runs until standard input closes. The join contestants count the table's records
+// too (the table is read as a stream, counted, then turned into a table, as the Rust side's
+// count includes them). The restore contestants reduce the input by key into the RocksDB
+// store `store` and count the records restored into it from its changelog, which the bench
+// has filled; for them first_ms below ends when the first changelog partition starts
+// restoring. The application.id is BROKER_BENCH_APPLICATION_ID when set (the restore
+// contestants' changelog is named after it), else a fresh one. Prints one line:
 // `broker_result java <topology> records=N first_ms=F done_ms=D rss_kib=R cpu_ms=C`, where
 // first_ms is the time from start() to the first processed record and done_ms the time from
 // start() to the N-th (or to the end of the run).
@@ -19,11 +23,13 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
@@ -32,6 +38,8 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
+import org.apache.kafka.streams.processor.StateRestoreListener;
+import org.apache.kafka.streams.state.KeyValueStore;
 
 public class BrokerPeer {
     static long statusKib(String field) throws Exception {
@@ -104,6 +112,13 @@ public class BrokerPeer {
                     return out;
                 })
                 .to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        } else if (kind.startsWith("restore")) {
+            builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .groupByKey(Grouped.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .reduce((older, latest) -> latest,
+                    Materialized.<byte[], byte[], KeyValueStore<Bytes, byte[]>>as("store")
+                        .withKeySerde(Serdes.ByteArray())
+                        .withValueSerde(Serdes.ByteArray()));
         } else {
             builder.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
                 .peek((k, v) -> { if (processed.incrementAndGet() == 1) firstNanos.set(System.nanoTime()); })
@@ -115,7 +130,8 @@ public class BrokerPeer {
         }
         Path stateDir = Files.createTempDirectory("broker-peer");
         Properties p = new Properties();
-        p.put("application.id", "broker-peer-" + kind + "-" + System.nanoTime());
+        String applicationId = System.getenv("BROKER_BENCH_APPLICATION_ID");
+        p.put("application.id", applicationId != null ? applicationId : "broker-peer-" + kind + "-" + System.nanoTime());
         p.put("bootstrap.servers", bootstrap);
         p.put("state.dir", stateDir.toString());
         // The latency contestants keep the default commit interval, as the Rust side does.
@@ -126,6 +142,23 @@ public class BrokerPeer {
         p.put("processing.guarantee", eos ? "exactly_once_v2" : "at_least_once");
         p.put("consumer.auto.offset.reset", "earliest");
         KafkaStreams streams = new KafkaStreams(builder.build(), p);
+        if (kind.startsWith("restore")) {
+            // A store's records count once its restore ends, as on the Rust side.
+            streams.setGlobalStateRestoreListener(new StateRestoreListener() {
+                @Override
+                public void onRestoreStart(TopicPartition partition, String store, long from, long to) {
+                    firstNanos.compareAndSet(0, System.nanoTime());
+                }
+
+                @Override
+                public void onBatchRestored(TopicPartition partition, String store, long end, long restored) { }
+
+                @Override
+                public void onRestoreEnd(TopicPartition partition, String store, long restored) {
+                    processed.addAndGet(restored);
+                }
+            });
+        }
         long start = System.nanoTime();
         streams.start();
         long deadline = start + Duration.ofMinutes(10).toNanos();

@@ -192,10 +192,13 @@ pub enum ShowKind {
 /// One statement.
 #[derive(Debug, Clone)]
 pub enum Statement {
-    /// `CREATE [OR REPLACE] STREAM|TABLE name (columns) WITH (...)`.
+    /// `CREATE [OR REPLACE] [SOURCE] STREAM|TABLE name (columns) WITH (...)`.
     CreateSource {
         /// Stream or table.
         kind: SourceKind,
+        /// `SOURCE`: read-only, and for a table materialized from its topic so that pull
+        /// queries can read it (ksqlDB's source tables).
+        source: bool,
         /// Its name.
         name: Name,
         /// `IF NOT EXISTS`.

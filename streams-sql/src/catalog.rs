@@ -13,7 +13,8 @@ use crate::value::Row;
 /// row, the window (when windowed) and the accumulators; `None` when `HAVING` rejects it.
 pub type Projector = Arc<dyn Fn(&Row, Option<(i64, i64)>, &Row) -> Option<Row> + Send + Sync>;
 
-/// Where a table created by an aggregation keeps its state, for pull queries.
+/// Where a table created by an aggregation, or a source table, keeps its state, for pull
+/// queries.
 #[derive(Clone)]
 pub struct Materialization {
     /// The state store's name.
@@ -24,6 +25,9 @@ pub struct Materialization {
     pub window: Option<WindowKind>,
     /// From stored accumulators to rows.
     pub project: Projector,
+    /// Whether the store holds a source table's rows as read from its topic (an optional
+    /// value row per key) rather than an aggregation's accumulators.
+    pub source_rows: bool,
 }
 
 impl fmt::Debug for Materialization {

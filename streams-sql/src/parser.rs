@@ -384,7 +384,7 @@ impl P<'_> {
         if self.eat_kw("OR") {
             self.expect_kw("REPLACE")?;
         }
-        self.eat_kw("SOURCE");
+        let source = self.eat_kw("SOURCE");
         let kind = self.source_kind()?;
         let if_not_exists = self.eat_kw("IF");
         if if_not_exists {
@@ -411,6 +411,11 @@ impl P<'_> {
             Vec::new()
         };
         if self.eat_kw("AS") {
+            if source {
+                return self.err(
+                    "a SOURCE stream or table is declared over its topic with a column list, not AS SELECT",
+                );
+            }
             if columns.is_some() {
                 return self.err(
                     "a CREATE ... AS SELECT takes its columns from the query, not a column list",
@@ -430,6 +435,7 @@ impl P<'_> {
         };
         Ok(Statement::CreateSource {
             kind,
+            source,
             name,
             if_not_exists,
             columns,

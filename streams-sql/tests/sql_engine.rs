@@ -181,3 +181,72 @@ fn every_statement_kind_on_the_embedded_cluster() {
         "Successfully changed local property 'auto.offset.reset' to 'latest'."
     );
 }
+
+#[test]
+fn a_source_table_answers_pull_queries_from_its_topic() {
+    let mut engine = Engine::new(Cluster::embedded().unwrap());
+    assert_eq!(
+        one(
+            &mut engine,
+            "CREATE SOURCE TABLE users (id VARCHAR PRIMARY KEY, name VARCHAR, tier INT) WITH (KAFKA_TOPIC='users', PARTITIONS=1, VALUE_FORMAT='JSON');"
+        ),
+        Outcome::Message("Table created".to_owned())
+    );
+    produce(
+        &engine,
+        "users",
+        &[
+            ("u1", r#"{"name":"ann","tier":1}"#),
+            ("u2", r#"{"name":"bob","tier":0}"#),
+            ("u3", r#"{"name":"cid","tier":3}"#),
+            ("u1", r#"{"name":"ann","tier":2}"#),
+        ],
+    );
+    // A tombstone deletes u3's row.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", engine.cluster().bootstrap_servers())
+        .create()
+        .unwrap();
+    producer
+        .send(BaseRecord::<str, str>::to("users").key("u3").partition(0))
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    assert_eq!(
+        one(&mut engine, "SELECT * FROM users WHERE id = 'u1';"),
+        Outcome::Rows {
+            columns: vec!["ID".into(), "NAME".into(), "TIER".into()],
+            rows: vec![vec![
+                Value::String("u1".into()),
+                Value::String("ann".into()),
+                Value::Int(2)
+            ]],
+        }
+    );
+    match one(&mut engine, "SELECT id, tier FROM users;") {
+        Outcome::Rows { rows, .. } => assert_eq!(
+            rows,
+            vec![
+                vec![Value::String("u1".into()), Value::Int(2)],
+                vec![Value::String("u2".into()), Value::Int(0)],
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let queries = text(one(&mut engine, "SHOW QUERIES;"));
+    assert!(queries.contains("CST_USERS_1"), "{queries}");
+
+    let err = engine
+        .execute("CREATE SOURCE TABLE t2 WITH (KAFKA_TOPIC='users') AS SELECT * FROM users;")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not AS SELECT"), "{err}");
+
+    // Dropping the table stops its own query; nothing else used it.
+    assert_eq!(
+        text(one(&mut engine, "DROP TABLE users;")),
+        "Source `USERS` (topic: users) was dropped."
+    );
+    let queries = text(one(&mut engine, "SHOW QUERIES;"));
+    assert!(!queries.contains("CST_USERS_1"), "{queries}");
+}

@@ -141,8 +141,42 @@ pub(crate) enum Flow {
     Table(KTable<Row, RowValue>),
 }
 
+/// The store of a source table's rows (see [`materialize_source_table`]).
+pub(crate) const SOURCE_TABLE_STORE: &str = "SOURCE-TABLE-STORE";
+
+/// The topology of a `CREATE SOURCE TABLE`: its topic read as a table into the store
+/// [`SOURCE_TABLE_STORE`], which pull queries read, and the materialization they read it by.
+pub(crate) fn materialize_source_table(src: &Source) -> Result<(Topology, Materialization)> {
+    let builder = StreamsBuilder::new();
+    builder.table_with(
+        &src.topic,
+        consumed(src),
+        Materialized::as_(SOURCE_TABLE_STORE),
+    );
+    let topology = builder
+        .build()
+        .map_err(|e| Error::streams(format!("materializing {}", src.name), e))?;
+    let materialization = Materialization {
+        store: SOURCE_TABLE_STORE.to_owned(),
+        query_id: String::new(),
+        window: None,
+        project: Arc::new(|_: &Row, _: Option<(i64, i64)>, row: &Row| Some(row.clone())),
+        source_rows: true,
+    };
+    Ok((topology, materialization))
+}
+
 /// Reads a source: its topic with its serdes, event time from its `TIMESTAMP` column.
 pub(crate) fn read_source(builder: &StreamsBuilder, src: &Source) -> Flow {
+    let consumed = consumed(src);
+    match src.kind {
+        SourceKind::Stream => Flow::Stream(builder.stream(&src.topic, consumed)),
+        SourceKind::Table => Flow::Table(builder.table(&src.topic, consumed)),
+    }
+}
+
+/// How a source's topic is read: its serdes, and event time from its `TIMESTAMP` column.
+fn consumed(src: &Source) -> Consumed<Row, RowValue> {
     let key_serde = RowSerde::key(src.key_format, src.key_columns.clone());
     let value_serde = Serdes::option(RowSerde::value(src.value_format, src.value_columns.clone()));
     let mut consumed = Consumed::with(key_serde, value_serde);
@@ -161,10 +195,7 @@ pub(crate) fn read_source(builder: &StreamsBuilder, src: &Source) -> Flow {
                 }
             });
     }
-    match src.kind {
-        SourceKind::Stream => Flow::Stream(builder.stream(&src.topic, consumed)),
-        SourceKind::Table => Flow::Table(builder.table(&src.topic, consumed)),
-    }
+    consumed
 }
 
 /// The scope of a source's records: key columns in the key row, value columns in the
@@ -901,6 +932,7 @@ fn aggregate_stream(
                 query_id: String::new(),
                 window: None,
                 project,
+                source_rows: false,
             };
             finish(
                 parts,
@@ -969,6 +1001,7 @@ fn aggregate_stream(
                 query_id: String::new(),
                 window: Some(w.kind),
                 project,
+                source_rows: false,
             };
             finish(
                 parts,

@@ -21,7 +21,7 @@ use crate::expr::{CExpr, Compiler, Ctx, Slot};
 use crate::format::RowSerde;
 use crate::parser::{Parsed, parse};
 use crate::types::SqlType;
-use crate::value::{Row, Value};
+use crate::value::{Row, RowValue, Value};
 
 /// A stored aggregate: key, window and accumulators.
 type Stored = (Row, Option<(i64, i64)>, Row);
@@ -63,6 +63,15 @@ pub struct RunningQuery {
     application_id: String,
     streams: KafkaStreams,
     _state_dir: tempfile::TempDir,
+}
+
+/// What a persistent query is, before it runs.
+struct QuerySpec {
+    id: String,
+    statement: String,
+    sink: String,
+    sink_topic: String,
+    inputs: Vec<String>,
 }
 
 impl std::fmt::Debug for RunningQuery {
@@ -245,11 +254,20 @@ impl Engine {
         match &p.statement {
             Statement::CreateSource {
                 kind,
+                source,
                 name,
                 if_not_exists,
                 columns,
                 properties,
-            } => self.create_source(text, p, *kind, name, *if_not_exists, columns, properties),
+            } => {
+                let existed = self.catalog.sources.contains_key(&name.value);
+                let out =
+                    self.create_source(text, p, *kind, name, *if_not_exists, columns, properties)?;
+                if *source && *kind == SourceKind::Table && !existed {
+                    self.materialize_source_table(&name.value, &p.text)?;
+                }
+                Ok(out)
+            }
             Statement::CreateAs {
                 kind,
                 name,
@@ -396,11 +414,18 @@ impl Engine {
                         ),
                     ));
                 }
+                // A source table's own materializing query goes with it, as in ksqlDB.
+                let own = s
+                    .materialized
+                    .as_ref()
+                    .filter(|m| m.source_rows)
+                    .map(|m| m.query_id.as_str());
                 let users: Vec<&str> = self
                     .queries
                     .values()
                     .filter(|q| q.sink == name.value || q.inputs.contains(&s.topic))
                     .map(|q| q.id.as_str())
+                    .filter(|id| Some(*id) != own)
                     .collect();
                 if !users.is_empty() {
                     return Err(Error::compile(
@@ -412,6 +437,13 @@ impl Engine {
                             users.join(", ")
                         ),
                     ));
+                }
+                if let Some(id) = own
+                    && let Some(mut q) = self.queries.remove(id)
+                {
+                    q.streams
+                        .close()
+                        .map_err(|e| Error::streams(format!("terminating {id}"), e))?;
                 }
                 self.catalog.sources.remove(&name.value);
                 Ok(Outcome::Message(format!(
@@ -542,6 +574,59 @@ impl Engine {
         config
     }
 
+    /// Starts `topology` as the persistent query `spec` describes, and keeps it running.
+    fn launch(&mut self, topology: Topology, spec: QuerySpec) -> Result<()> {
+        let description = topology.describe().to_string();
+        let application_id = format!("streams-sql-query-{}", spec.id);
+        let state_dir = tempfile::tempdir().map_err(|e| Error::Io {
+            context: "creating a state directory".to_owned(),
+            source: e,
+        })?;
+        let config = self.config(&application_id, state_dir.path());
+        let mut streams = KafkaStreams::new(topology, config)
+            .map_err(|e| Error::streams(format!("creating query {}", spec.id), e))?;
+        self.cluster.start(&mut streams)?;
+        self.next_query += 1;
+        self.queries.insert(
+            spec.id.clone(),
+            RunningQuery {
+                id: spec.id,
+                statement: spec.statement,
+                sink: spec.sink,
+                sink_topic: spec.sink_topic,
+                inputs: spec.inputs,
+                description,
+                application_id,
+                streams,
+                _state_dir: state_dir,
+            },
+        );
+        Ok(())
+    }
+
+    /// Keeps source table `name` in a state store for pull queries, with a query of its own
+    /// (`CST_<name>_<n>`, as ksqlDB names it).
+    fn materialize_source_table(&mut self, name: &str, statement: &str) -> Result<()> {
+        let Some(src) = self.catalog.sources.get(name) else {
+            return Ok(());
+        };
+        let (topology, mut materialization) = compiler::materialize_source_table(src)?;
+        let id = format!("CST_{name}_{}", self.next_query);
+        let spec = QuerySpec {
+            id: id.clone(),
+            statement: statement.to_owned(),
+            sink: name.to_owned(),
+            sink_topic: src.topic.clone(),
+            inputs: vec![src.topic.clone()],
+        };
+        self.launch(topology, spec)?;
+        materialization.query_id = id;
+        if let Some(src) = self.catalog.sources.get_mut(name) {
+            src.materialized = Some(materialization);
+        }
+        Ok(())
+    }
+
     fn start_persistent(
         &mut self,
         text: &str,
@@ -572,39 +657,20 @@ impl Engine {
         let partitions = output.partitions.unwrap_or(1);
         self.cluster.create_topic(&output.topic, partitions)?;
         output.partitions = Some(partitions);
-        let description = topology.describe().to_string();
-        let application_id = format!("streams-sql-query-{id}");
-        let state_dir = tempfile::tempdir().map_err(|e| Error::Io {
-            context: "creating a state directory".to_owned(),
-            source: e,
-        })?;
-        let config = self.config(&application_id, state_dir.path());
-        let mut streams = KafkaStreams::new(topology, config)
-            .map_err(|e| Error::streams(format!("creating query {id}"), e))?;
-        self.cluster.start(&mut streams)?;
-        self.next_query += 1;
+        let sink_name = output.name.clone();
+        let sink_topic = output.topic.clone();
         if let Some(m) = &mut output.materialized {
             m.query_id = id.clone();
         }
-        let sink_name = output.name.clone();
-        let sink_topic = output.topic.clone();
-        if !self.catalog.sources.contains_key(&sink_name) {
-            self.catalog.sources.insert(sink_name.clone(), output);
-        }
-        self.queries.insert(
-            id.clone(),
-            RunningQuery {
-                id: id.clone(),
-                statement: p.text.clone(),
-                sink: sink_name,
-                sink_topic,
-                inputs,
-                description,
-                application_id,
-                streams,
-                _state_dir: state_dir,
-            },
-        );
+        let spec = QuerySpec {
+            id: id.clone(),
+            statement: p.text.clone(),
+            sink: sink_name.clone(),
+            sink_topic,
+            inputs,
+        };
+        self.launch(topology, spec)?;
+        self.catalog.sources.entry(sink_name).or_insert(output);
         Ok(Outcome::Message(format!("Created query with ID {id}")))
     }
 
@@ -741,7 +807,7 @@ impl Engine {
                 text,
                 q.from.name.location,
                 format!(
-                    "{} is not materialized: pull queries read tables created by CREATE TABLE ... AS SELECT with GROUP BY; for a stream or to follow changes add EMIT CHANGES",
+                    "{} is not materialized: pull queries read tables created by CREATE TABLE ... AS SELECT with GROUP BY, or declared with CREATE SOURCE TABLE; for a stream or to follow changes add EMIT CHANGES",
                     src.name
                 ),
             ));
@@ -821,6 +887,25 @@ impl Engine {
         let fail = |e| Error::streams(format!("querying {}", src.name), e);
         // Every stored aggregate in range: key, window and accumulators.
         let stored: Vec<Stored> = match m.window {
+            None if m.source_rows => {
+                // A source table's store holds the rows as read, tombstones kept out by the
+                // table.
+                let query = KeyValueStoreQuery::<Row, ValueAndTimestamp<RowValue>>::new(
+                    &handle, store, key_serde,
+                );
+                let rows = match &key {
+                    Some(k) => query
+                        .get(k)
+                        .map_err(fail)?
+                        .map(|v| (k.clone(), v))
+                        .into_iter()
+                        .collect(),
+                    None => query.all().map_err(fail)?,
+                };
+                rows.into_iter()
+                    .filter_map(|(k, v)| v.value.map(|row| (k, None, row)))
+                    .collect()
+            }
             None => {
                 let query = KeyValueStoreQuery::<Row, ValueAndTimestamp<Row>>::new(
                     &handle, store, key_serde,

@@ -60,6 +60,17 @@ impl ErrorHandling {
     }
 }
 
+/// How a joining instance warms up its future tasks: see [`StreamsConfig::warmup`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warmup {
+    /// `acceptable.recovery.lag`: the changelog lag at which a warming task is caught up.
+    pub acceptable_lag: u64,
+    /// `max.warmup.replicas`: how many tasks restore at once.
+    pub max_replicas: usize,
+    /// `probing.rebalance.interval.ms`: the longest the warm-up holds the threads back.
+    pub timeout: Duration,
+}
+
 /// `processing.guarantee`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProcessingGuarantee {
@@ -91,6 +102,9 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("production.exception.handler", None),
     ("replication.factor", Some("-1")),
     ("num.standby.replicas", Some("0")),
+    ("acceptable.recovery.lag", Some("10000")),
+    ("max.warmup.replicas", Some("2")),
+    ("probing.rebalance.interval.ms", Some("600000")),
     ("topology.optimization", Some("none")),
     ("poll.ms", Some("100")),
     ("max.task.idle.ms", Some("0")),
@@ -296,6 +310,7 @@ impl StreamsConfig {
         self.i64_value("replication.factor")?;
         self.max_task_idle()?;
         self.num_standby_replicas()?;
+        self.warmup()?;
         self.outer_join_emit_interval_ms()?;
         self.windowed_aggregation_emit_interval_ms()?;
         self.i64_value("poll.ms")?;
@@ -441,6 +456,42 @@ impl StreamsConfig {
                 reason: format!("{n} is negative: the number of standby replicas is 0 or more"),
             }),
         }
+    }
+
+    /// How an instance joining running ones warms up the tasks it will get (see the runtime's
+    /// standby documentation), from Kafka Streams' high-availability settings:
+    /// `acceptable.recovery.lag` (10,000 records by default), the changelog lag at which a
+    /// warming task counts as caught up; `max.warmup.replicas` (2), how many tasks restore
+    /// at once during the warm-up, the others waiting for a slot (tasks caught up keep
+    /// following their changelogs); `probing.rebalance.interval.ms` (10 minutes, at least
+    /// one), how long the warm-up may hold the instance's threads back before they join
+    /// the group anyway. In Kafka Streams the last is the interval of the probing rebalances
+    /// that move a task once its warm-up has caught up; here the warm-up happens before the
+    /// instance joins, and this bounds it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a negative lag, fewer than 1 warm-up replica, or an interval
+    /// below 60,000 ms, as Kafka Streams refuses them.
+    pub fn warmup(&self) -> Result<Warmup> {
+        let count = |key: &str, min: i64| -> Result<i64> {
+            let n = self.i64_value(key)?.unwrap_or(min);
+            if n < min {
+                return Err(Error::Config {
+                    key: key.into(),
+                    reason: format!("{n} is below the minimum of {min}"),
+                });
+            }
+            Ok(n)
+        };
+        let lag = count("acceptable.recovery.lag", 0)?;
+        let replicas = count("max.warmup.replicas", 1)?;
+        let interval = count("probing.rebalance.interval.ms", 60_000)?;
+        Ok(Warmup {
+            acceptable_lag: u64::try_from(lag).unwrap_or(0),
+            max_replicas: usize::try_from(replicas).unwrap_or(usize::MAX),
+            timeout: Duration::from_millis(u64::try_from(interval).unwrap_or(u64::MAX)),
+        })
     }
 
     /// `max.task.idle.ms` when positive: how long a task with several input partitions
@@ -759,6 +810,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// Why `config` is refused, or "" when it is valid.
+    fn refusal(config: &StreamsConfig) -> String {
+        config
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
     #[test]
     fn unknown_key_is_an_error_with_a_hint() {
         let c = StreamsConfig::new()
@@ -1043,13 +1103,7 @@ mod tests {
         assert_eq!(set.buffered_records_per_partition().ok(), Some(5));
         for key in ["input.buffer.max.bytes", "buffered.records.per.partition"] {
             for value in ["-1", "lots", "1.5", ""] {
-                let err = base
-                    .clone()
-                    .set(key, value)
-                    .validate()
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default();
+                let err = refusal(&base.clone().set(key, value));
                 assert!(err.contains(key), "{key}={value}: {err}");
             }
         }
@@ -1084,5 +1138,40 @@ mod tests {
         let misspelt = base.set("memory.budget.byte", "268435456").validate();
         let err = misspelt.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("did you mean 'memory.budget.bytes'"), "{err}");
+    }
+
+    #[test]
+    fn warm_up_settings_default_as_kafka_streams_and_refuse_what_it_refuses() {
+        let base = StreamsConfig::new().set("application.id", "app");
+        assert_eq!(
+            base.warmup().ok(),
+            Some(Warmup {
+                acceptable_lag: 10_000,
+                max_replicas: 2,
+                timeout: Duration::from_secs(600),
+            })
+        );
+        let set = base
+            .clone()
+            .set("acceptable.recovery.lag", "0")
+            .set("max.warmup.replicas", "5")
+            .set("probing.rebalance.interval.ms", "60000");
+        assert_eq!(
+            set.warmup().ok(),
+            Some(Warmup {
+                acceptable_lag: 0,
+                max_replicas: 5,
+                timeout: Duration::from_secs(60),
+            })
+        );
+        for (key, value) in [
+            ("acceptable.recovery.lag", "-1"),
+            ("max.warmup.replicas", "0"),
+            ("probing.rebalance.interval.ms", "59999"),
+            ("max.warmup.replicas", "two"),
+        ] {
+            let err = refusal(&base.clone().set(key, value));
+            assert!(err.contains(key), "{key}={value}: {err}");
+        }
     }
 }

@@ -43,7 +43,7 @@ pub mod window;
 
 pub use config::{
     ErrorHandling, OUTER_JOIN_EMIT_INTERVAL, ProcessingGuarantee, StreamsConfig,
-    WINDOWED_AGGREGATION_EMIT_INTERVAL,
+    WINDOWED_AGGREGATION_EMIT_INTERVAL, Warmup,
 };
 pub use context::{RawRecord, RecordCollector, TaskMetrics};
 pub use error::{BoxError, Error, Result};

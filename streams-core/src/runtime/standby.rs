@@ -35,7 +35,9 @@
 //!   restores only what was written during the last step of its warm-up. With static
 //!   membership (`group.instance.id`), which the assignor sorts by instead, nothing is
 //!   predicted and the instance joins at once, as it does when the warm-up takes longer
-//!   than [`WARMUP_TIMEOUT`].
+//!   than `probing.rebalance.interval.ms`. A task's warm-up is done once its changelogs'
+//!   lag is at most `acceptable.recovery.lag`, and at most `max.warmup.replicas` tasks
+//!   restore at once (see [`StreamsConfig::warmup`](crate::StreamsConfig::warmup)).
 //! - **Failover:** when a stream thread of this instance is assigned a task, it claims it
 //!   ([`StandbyClaims::claim`]) before locking its directory: the standby thread closes its
 //!   standby of the task cleanly (flush and checkpoint) and releases the lock, and the
@@ -66,6 +68,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 
+use crate::config::Warmup;
 use crate::error::{Error, Result};
 use crate::memory::StoreMemory;
 use crate::runtime::assignment::TaskLayout;
@@ -73,7 +76,7 @@ use crate::runtime::discovery::Discovery;
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::Shared;
 use crate::runtime::topic_plan::TopicPlan;
-use crate::state::{ChangelogWriter, StateDirectory, StateManager, TaskDirLock};
+use crate::state::{ChangelogReader, ChangelogWriter, StateDirectory, StateManager, TaskDirLock};
 use crate::task_id::TaskId;
 use crate::topology::Topology;
 
@@ -87,8 +90,6 @@ pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 pub(crate) const CLAIM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Records one step of one standby applies at most.
 const STEP_RECORDS: usize = 10_000;
-/// How long an instance warms its future tasks up at most before its threads join.
-pub(crate) const WARMUP_TIMEOUT: Duration = Duration::from_secs(600);
 
 type Tp = (String, i32);
 
@@ -356,6 +357,8 @@ pub(crate) struct StandbySetup {
     /// Tasks to warm up before the stream threads join (see [`predict_tasks`]); the
     /// claims' warm-up ends once they are.
     pub(crate) warmup: BTreeSet<TaskId>,
+    /// How the warm-up proceeds and when it is done.
+    pub(crate) warmup_settings: Warmup,
 }
 
 /// The sub-topologies with a logged store: the ones whose tasks get standbys.
@@ -478,41 +481,52 @@ impl Runner {
         }
     }
 
-    /// Restores the tasks of [`StandbySetup::warmup`] and follows their changelogs until a
-    /// step finds little new, then closes them (checkpointed) and lets the stream threads
-    /// join.
+    /// Restores the tasks of [`StandbySetup::warmup`], at most `max.warmup.replicas` at a
+    /// time, and follows their changelogs until each is within `acceptable.recovery.lag` of
+    /// their ends (or `probing.rebalance.interval.ms` has passed), then closes them
+    /// (checkpointed) and lets the stream threads join. Tasks already caught up keep
+    /// following, so that they are still current when the last one catches up.
     fn warm_up(&mut self) {
-        let ids: Vec<TaskId> = self.setup.warmup.iter().copied().collect();
-        if ids.is_empty() {
+        let mut waiting: Vec<TaskId> = self.setup.warmup.iter().rev().copied().collect();
+        if waiting.is_empty() {
             return;
         }
+        let warmup = self.setup.warmup_settings;
         let started = Instant::now();
-        tracing::info!(tasks = ?ids, "warming up the tasks this instance will get before joining");
-        let mut pending = BTreeSet::new();
-        for &id in &ids {
-            if self.hold_and_open(id, true) {
-                pending.insert(id);
-            }
-        }
-        while !pending.is_empty()
-            && started.elapsed() < WARMUP_TIMEOUT
+        tracing::info!(tasks = ?self.setup.warmup, "warming up the tasks this instance will get before joining");
+        let (mut behind, mut caught_up) = (BTreeSet::new(), BTreeSet::new());
+        while (!waiting.is_empty() || !behind.is_empty())
+            && started.elapsed() < warmup.timeout
             && !self.setup.shared.shutdown.load(Ordering::Acquire)
         {
-            for id in pending.clone() {
-                match self.step(id) {
-                    Ok(Some(applied)) if applied < STEP_RECORDS as u64 => {
-                        pending.remove(&id);
+            while behind.len() < warmup.max_replicas
+                && let Some(id) = waiting.pop()
+            {
+                if self.hold_and_open(id, true) {
+                    behind.insert(id);
+                }
+            }
+            for id in behind.iter().chain(&caught_up).copied().collect::<Vec<_>>() {
+                let result = self.step(id).and_then(|applied| match applied {
+                    Some(_) if behind.contains(&id) => self.lag(id).map(Some),
+                    _ => Ok(None),
+                });
+                match result {
+                    Ok(Some(lag)) if lag <= warmup.acceptable_lag => {
+                        behind.remove(&id);
+                        caught_up.insert(id);
                     }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(task = %id, error = %e, "warm-up failed");
                         self.close(id, false);
-                        pending.remove(&id);
+                        behind.remove(&id);
+                        caught_up.remove(&id);
                     }
                 }
             }
         }
-        for id in ids {
+        for id in self.setup.warmup.clone() {
             self.close(id, true);
         }
         tracing::info!(
@@ -520,6 +534,21 @@ impl Runner {
             "warm-up done; joining the group"
         );
         self.setup.claims.end_warmup();
+    }
+
+    /// How many changelog records standby `id` has still to apply: the sum over its
+    /// changelog partitions of the end offset less the reader's position.
+    fn lag(&mut self, id: TaskId) -> Result<u64> {
+        let Some(standby) = self.tasks.get(&id) else {
+            return Ok(0);
+        };
+        let mut lag = 0;
+        for (topic, partition) in standby.state.changelog_partitions() {
+            let end = self.reader.end_offset(&topic, partition)?;
+            let position = self.reader.position(&topic, partition)?;
+            lag += u64::try_from(end - position).unwrap_or(0);
+        }
+        Ok(lag)
     }
 
     /// Opens the standbys this instance should hold and closes the others.
@@ -663,7 +692,7 @@ impl Runner {
         };
         let Standby { state, _lock, .. } = standby;
         for (topic, partition) in state.changelog_partitions() {
-            crate::state::ChangelogReader::unassign(&mut self.reader, &topic, partition);
+            self.reader.unassign(&topic, partition);
         }
         // What a standby applied is committed, even halfway through its first restore
         // (which checkpoints as it goes): a clean close checkpoints it.

@@ -276,6 +276,7 @@ impl KafkaStreams {
             shared: Arc::clone(&self.shared),
             claims: Arc::clone(&self.standby_claims),
             warmup,
+            warmup_settings: self.config.warmup()?,
         })?;
         self.handle.set_started(
             std::mem::take(&mut self.queries),

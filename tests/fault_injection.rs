@@ -255,23 +255,33 @@ fn c_three_instances_one_killed_survivors_take_over() {
 /// standby, the survivor already follows the killed instance's changelogs and restores
 /// only their tail when it takes the tasks over: under 1% of the store. Without one it
 /// restores the moved tasks' share of the store. Both stay exactly-once.
-fn standby_takes_over(name: &str, replicas: usize) {
+fn standby_takes_over(name: &str, replicas: usize, instances: usize) {
     let _serial = serial();
     let n = scaled(2_000, 20_000);
     let (case, spec, workload, store) =
         big_store_case(name, n, &[("num.standby.replicas", replicas.to_string())]);
-    let mut apps = vec![App::start(&case, &spec, "app0")];
-    apps[0].wait_running(&case, START_TIMEOUT);
-    apps.push(App::start(&case, &spec, "app1"));
-    apps[1].wait_running(&case, START_TIMEOUT);
+    let mut apps = Vec::new();
+    for i in 0..instances {
+        apps.push(App::start(&case, &spec, &format!("app{i}")));
+        apps[i].wait_running(&case, START_TIMEOUT);
+    }
     if replicas > 0 {
-        // The survivor's standbys of the other instance's tasks have caught up.
+        // Every task has its standbys, and they have caught up: one stateful task per
+        // input partition, each with min(replicas, instances - 1) standbys.
+        let wanted = replicas.min(instances - 1);
         let deadline = Instant::now() + recovery_timeout();
-        let opened = |app: &App| app.log_lines_with("standby opened");
-        while opened(&apps[1]) == 0 || apps[1].log_lines_with("standby restored") < opened(&apps[1])
-        {
+        let warm = |apps: &[App]| {
+            let held: Vec<_> = apps.iter().map(App::warm_standbys).collect();
+            (0..PARTITIONS).all(|p| {
+                let task = format!("0_{p}");
+                held.iter().filter(|h| h.contains(&task)).count() >= wanted
+            })
+        };
+        while !warm(&apps) {
             if Instant::now() >= deadline {
-                case.fail("app1 opened no standby that finished its restore");
+                case.fail(format!(
+                    "the tasks did not get {wanted} standbys each that finished their restore"
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -286,24 +296,30 @@ fn standby_takes_over(name: &str, replicas: usize) {
             |d| d.busy_past(n / 2),
         );
     }
-    let before = apps[1].restored();
+    let restored = |apps: &mut [App]| apps[1..].iter_mut().map(App::restored).sum::<u64>();
+    let before = restored(&mut apps);
     apps[0].kill();
-    let recovery = catch_up_then_finish(&mut d, &mut [&mut apps[1]], "the kill");
-    let moved = apps[1].restored() - before;
-    apps[1].close_cleanly(&case);
+    let recovery = {
+        let mut survivors: Vec<&mut App> = apps[1..].iter_mut().collect();
+        catch_up_then_finish(&mut d, &mut survivors, "the kill")
+    };
+    let moved = restored(&mut apps) - before;
+    for app in &mut apps[1..] {
+        app.close_cleanly(&case);
+    }
     let v = verify(&case, &spec, &d.inputs.workload().keys, &store.expected(&d));
-    let mut fields = header(Guarantee::ExactlyOnce, 2, 1, d.inputs.sent.len());
+    let mut fields = header(Guarantee::ExactlyOnce, instances, 1, d.inputs.sent.len());
     fields.extend(v.fields());
     fields.extend([
         ("standby_replicas", replicas.to_string()),
         ("recovery_ms", ms(recovery)),
         ("store_records", store.records().to_string()),
-        ("restored_by_survivor_after_kill", moved.to_string()),
+        ("restored_by_survivors_after_kill", moved.to_string()),
     ]);
     case.summary(&fields);
     if replicas > 0 && moved * 100 >= store.records() {
         case.fail(format!(
-            "with a standby the survivor restored {moved} records after the kill, 1% or more \
+            "with a standby the survivors restored {moved} records after the kill, 1% or more \
              of the store's {}",
             store.records()
         ));
@@ -313,12 +329,19 @@ fn standby_takes_over(name: &str, replicas: usize) {
 
 #[test]
 fn l_standby_replica_takes_over_with_a_warm_store() {
-    standby_takes_over("l-standby-1", 1);
+    standby_takes_over("l-standby-1", 1, 2);
 }
 
 #[test]
 fn l_no_standby_takes_over_by_restoring() {
-    standby_takes_over("l-standby-0", 0);
+    standby_takes_over("l-standby-0", 0, 2);
+}
+
+/// With three instances the killed one's task goes to one of two survivors, and its standby
+/// was placed there: where the group's assignor sends the task once its instance has left.
+#[test]
+fn l_standby_of_three_instances_is_where_the_task_moves() {
+    standby_takes_over("l-standby-1-of-3", 1, 3);
 }
 
 /// A third instance joins a running pair sharing a large logged store. Before its threads

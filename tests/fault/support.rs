@@ -771,6 +771,31 @@ impl App {
             .count()
     }
 
+    /// The tasks this instance holds a standby of that has finished its restore and follows
+    /// its changelogs: by its stderr log, in order, a task whose last standby event is
+    /// "standby restored" (not "opened", still restoring, nor "closed").
+    pub(crate) fn warm_standbys(&self) -> std::collections::BTreeSet<String> {
+        let mut warm = std::collections::BTreeSet::new();
+        for line in std::fs::read_to_string(&self.stderr)
+            .unwrap_or_default()
+            .lines()
+        {
+            let task = |l: &str| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("task="))
+                    .map(str::to_owned)
+            };
+            if line.contains("standby restored; following its changelogs") {
+                warm.extend(task(line));
+            } else if (line.contains("standby opened") || line.contains("standby closed"))
+                && let Some(t) = task(line)
+            {
+                warm.remove(&t);
+            }
+        }
+        warm
+    }
+
     /// When the first line of the current run satisfying `pred` arrived.
     pub(crate) fn first_line_at(&self, pred: impl Fn(&str) -> bool) -> Option<Instant> {
         let g = self.lines.lock();

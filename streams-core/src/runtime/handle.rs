@@ -299,7 +299,7 @@ impl StreamsHandle {
         meta.active_host = Some(owner.host.clone());
         meta.standby_hosts = started
             .standbys
-            .tasks(&view.processes)
+            .tasks(&view.processes, &view.members)
             .into_iter()
             .find(|(t, _, _)| *t == task)
             .map(|(_, _, hosts)| {
@@ -331,7 +331,7 @@ impl StreamsHandle {
         for (store, sub) in &stores {
             by_sub.entry(*sub).or_default().push(store);
         }
-        let placed = started.standbys.tasks(&view.processes);
+        let placed = started.standbys.tasks(&view.processes, &view.members);
         Ok(view
             .instances
             .iter()

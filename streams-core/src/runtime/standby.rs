@@ -13,11 +13,14 @@
 //!   `client.id`, the process id of its instance. A task is identified by its anchor
 //!   partition ([`TaskLayout`]).
 //! - **Where its standbys go:** for a task of a sub-topology with logged stores whose
-//!   active instance is `A`, the other instances sorted by process id form a ring, and its
-//!   `num.standby.replicas` standbys are the consecutive instances from a start that
-//!   depends on the task, so that standbys spread. Never on `A`, at most one per instance,
-//!   fewer when there are fewer other instances. Every instance applies the same rule to
-//!   the same description and agrees, without coordination.
+//!   active instance is `A`, the first standby goes where the group's `range` assignor
+//!   will give the task if `A` leaves: the assignor over the other members, sorted by
+//!   client id as for the warm-up below. So when an instance dies, each of its tasks moves
+//!   to the instance already holding its standby. The other standbys follow a ring of the
+//!   other instances sorted by process id, from a start that depends on the task, so that
+//!   they spread. Never on `A`, at most one per instance, fewer when there are fewer other
+//!   instances. Every instance applies the same rule to the same description and agrees,
+//!   without coordination.
 //! - **How a standby is kept warm:** one standby thread per instance opens the task's
 //!   stores in the task's own directory (locked, as an active task locks it), restores
 //!   them as an active task would, then follows the changelogs with its own restore
@@ -54,10 +57,12 @@
 //! - A standby whose changelog fails (truncated below its position, say) is closed without
 //!   a checkpoint and opened again at the next placement, which wipes what cannot be
 //!   trusted.
-//! - The placement does not yet take the state already on disk into account when the group
-//!   assigns tasks (librdkafka's assignors know nothing of it), nor rack tags; a task may
-//!   be assigned to an instance without a standby of it, which then restores as it would
-//!   without standbys.
+//! - The group's assignment does not take the state on disk into account (librdkafka's
+//!   assignors know nothing of it); the placement follows the assignment instead. A task
+//!   still lands without its standby when several instances fail at once, when members
+//!   join or leave during the failover, or with static membership (`group.instance.id`,
+//!   by which the assignor sorts instead); it then restores as it would without standbys.
+//!   Rack tags are not used.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -72,7 +77,7 @@ use crate::config::Warmup;
 use crate::error::{Error, Result};
 use crate::memory::StoreMemory;
 use crate::runtime::assignment::TaskLayout;
-use crate::runtime::discovery::Discovery;
+use crate::runtime::discovery::{Discovery, parse_member_process};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::Shared;
 use crate::runtime::topic_plan::TopicPlan;
@@ -186,23 +191,35 @@ impl StandbyClaims {
 }
 
 /// The process ids of the instances holding standbys of `task`, whose active instance is
-/// `owner`, among `processes` (see the module documentation).
+/// `owner`, among `processes` (see the module documentation): first `successor`, the
+/// instance the group will give the task if `owner` leaves, when known; then the ring.
 fn standby_hosts<'a>(
     processes: &'a BTreeMap<String, Vec<Tp>>,
     owner: &str,
     task: TaskId,
     replicas: usize,
+    successor: Option<&String>,
 ) -> Vec<&'a String> {
     let others: Vec<&String> = processes.keys().filter(|p| *p != owner).collect();
     if others.is_empty() {
         return Vec::new();
     }
+    let first = successor.and_then(|s| others.iter().copied().find(|o| *o == s));
     let start = (task.subtopology as usize)
         .wrapping_mul(31)
         .wrapping_add(usize::try_from(task.partition).unwrap_or(0));
-    (0..replicas.min(others.len()))
+    let ring = (0..others.len())
         .map(|k| others[(start + k) % others.len()])
-        .collect()
+        .filter(|h| Some(*h) != first);
+    first.into_iter().chain(ring).take(replicas).collect()
+}
+
+/// The partitions the `range` assignor gives member `i` of `members` sorted ones, of a
+/// topic of `partitions`: a contiguous range, the first `partitions % members` members one
+/// more.
+fn range_of(partitions: usize, members: usize, i: usize) -> std::ops::Range<usize> {
+    let start = (partitions / members) * i + i.min(partitions % members);
+    start..start + partitions / members + usize::from(i < partitions % members)
 }
 
 /// Where standbys go: what the placement depends on besides the group's description.
@@ -227,9 +244,14 @@ impl StandbyPlacement {
     }
 
     /// The tasks instance `me` keeps standbys of, given every instance's partitions by
-    /// process id.
-    pub(crate) fn mine(&self, processes: &BTreeMap<String, Vec<Tp>>, me: &str) -> BTreeSet<TaskId> {
-        self.tasks(processes)
+    /// process id and the client id of every member of the group.
+    pub(crate) fn mine(
+        &self,
+        processes: &BTreeMap<String, Vec<Tp>>,
+        members: &[String],
+        me: &str,
+    ) -> BTreeSet<TaskId> {
+        self.tasks(processes, members)
             .into_iter()
             .filter(|(_, _, hosts)| hosts.iter().any(|h| *h == me))
             .map(|(task, _, _)| task)
@@ -237,20 +259,56 @@ impl StandbyPlacement {
     }
 
     /// Every stateful task of `processes` (instances' partitions by process id) with its
-    /// active instance and the instances holding its standbys.
+    /// active instance and the instances holding its standbys; `members` are the client ids
+    /// of the group's members, which say where each task goes when its instance leaves.
     pub(crate) fn tasks<'a>(
         &self,
         processes: &'a BTreeMap<String, Vec<Tp>>,
+        members: &[String],
     ) -> Vec<(TaskId, &'a String, Vec<&'a String>)> {
         let mut out = Vec::new();
         for (owner, partitions) in processes {
+            let successors = self.successors(members, owner);
             for (topic, partition) in partitions {
                 let Some(task) = self.layout.task_of(topic, *partition) else {
                     continue;
                 };
                 if self.stateful.contains(&task.subtopology) {
-                    let hosts = standby_hosts(processes, owner, task, self.replicas);
+                    let hosts =
+                        standby_hosts(processes, owner, task, self.replicas, successors.get(&task));
                     out.push((task, owner, hosts));
+                }
+            }
+        }
+        out
+    }
+
+    /// Where each stateful task goes if instance `owner` leaves the group: the `range`
+    /// assignor over the other members, sorted by client id (see [`predict_tasks`]).
+    fn successors(&self, members: &[String], owner: &str) -> BTreeMap<TaskId, String> {
+        let mut remaining: Vec<(&String, String)> = members
+            .iter()
+            .filter_map(|m| {
+                let process = parse_member_process(m)?;
+                (process != owner).then_some((m, process))
+            })
+            .collect();
+        remaining.sort();
+        remaining.dedup();
+        let mut out = BTreeMap::new();
+        if remaining.is_empty() {
+            return out;
+        }
+        for (sub, _, count) in self.layout.anchors() {
+            if !self.stateful.contains(&sub) {
+                continue;
+            }
+            let n = usize::try_from(count).unwrap_or(0);
+            for (i, (_, process)) in remaining.iter().enumerate() {
+                for p in range_of(n, remaining.len(), i) {
+                    if let Ok(p) = i32::try_from(p) {
+                        out.insert(TaskId::new(sub, p), process.clone());
+                    }
                 }
             }
         }
@@ -283,9 +341,7 @@ pub(crate) fn predict_tasks(
             if !mine.contains(member) {
                 continue;
             }
-            let start = (n / m) * i + i.min(n % m);
-            let len = n / m + usize::from(i < n % m);
-            for p in start..start + len {
+            for p in range_of(n, m, i) {
                 if let Ok(p) = i32::try_from(p) {
                     out.insert(TaskId::new(sub, p));
                 }
@@ -561,7 +617,9 @@ impl Runner {
                 return;
             }
         };
-        let wanted = self.placement.mine(&view.processes, &self.setup.process_id);
+        let wanted = self
+            .placement
+            .mine(&view.processes, &view.members, &self.setup.process_id);
         let stale: Vec<TaskId> = self
             .tasks
             .keys()
@@ -749,7 +807,7 @@ mod tests {
             };
             let mut count: BTreeMap<TaskId, usize> = BTreeMap::new();
             for me in ["a", "b", "c"] {
-                let mine = placement.mine(&procs, me);
+                let mine = placement.mine(&procs, &[], me);
                 for task in &mine {
                     assert_eq!(task.subtopology, 0, "only stateful tasks");
                     let owner = procs
@@ -775,7 +833,73 @@ mod tests {
             stateful: BTreeSet::from([0u32]),
             replicas: 1,
         };
-        assert!(placement.mine(&alone, "a").is_empty());
+        assert!(placement.mine(&alone, &[], "a").is_empty());
+    }
+
+    /// A task's first standby is where the group's `range` assignor sends the task when its
+    /// instance leaves, so that a failover lands on warm state; the others follow the ring.
+    #[test]
+    fn the_first_standby_is_where_the_task_goes_when_its_instance_leaves() {
+        let member = |p: &str| format!("app-StreamThread-0-consumer@{p}");
+        let members: Vec<String> = ["a", "b", "c"].iter().map(|p| member(p)).collect();
+        // Sorted a, b, c over 4 partitions: a 0-1, b 2, c 3.
+        let procs = processes(&[("a", &[0, 1]), ("b", &[2]), ("c", &[3])]);
+        let placement = StandbyPlacement {
+            layout: layout(),
+            stateful: BTreeSet::from([0u32]),
+            replicas: 1,
+        };
+        for (task, owner, hosts) in placement.tasks(&procs, &members) {
+            let survivors: Vec<String> = members
+                .iter()
+                .filter(|m| !m.ends_with(&format!("@{owner}")))
+                .cloned()
+                .collect();
+            let heir = ["a", "b", "c"]
+                .into_iter()
+                .filter(|p| p != owner)
+                .find(|p| {
+                    let others: Vec<String> = survivors
+                        .iter()
+                        .filter(|m| **m != member(p))
+                        .cloned()
+                        .collect();
+                    predict_tasks(
+                        &others,
+                        &[member(p)],
+                        &placement.layout,
+                        &placement.stateful,
+                    )
+                    .contains(&task)
+                });
+            assert_eq!(hosts.first().map(|h| h.as_str()), heir, "{task} of {owner}");
+        }
+        // Without a: b 0-1, c 2-3; without b: a 0-1, c 2-3; without c: a 0-1, b 2-3.
+        let firsts: Vec<(TaskId, String)> = placement
+            .tasks(&procs, &members)
+            .into_iter()
+            .map(|(t, _, hosts)| (t, hosts[0].clone()))
+            .collect();
+        assert_eq!(
+            firsts,
+            vec![
+                (TaskId::new(0, 0), "b".to_owned()),
+                (TaskId::new(0, 1), "b".to_owned()),
+                (TaskId::new(0, 2), "c".to_owned()),
+                (TaskId::new(0, 3), "b".to_owned()),
+            ]
+        );
+        let two = StandbyPlacement {
+            replicas: 2,
+            ..placement
+        };
+        for (task, owner, hosts) in two.tasks(&procs, &members) {
+            assert_eq!(hosts.len(), 2, "{task}");
+            assert!(
+                hosts.iter().all(|h| *h != owner) && hosts[0] != hosts[1],
+                "{task}"
+            );
+        }
     }
 
     /// The range assignor sorts members by member id (client id first) and gives each a

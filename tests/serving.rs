@@ -629,6 +629,42 @@ fn key_metadata_names_the_standby_host() {
             m.host_info
         );
     }
+    // Stale-store queries: each instance answers from its standbys, which hold the other
+    // instance's tasks, so together they hold every count once caught up.
+    let mut last = None;
+    let answered = wait_until(TIMEOUT, || {
+        let mut counts = BTreeMap::new();
+        let mut tasks = BTreeSet::new();
+        for (streams, _) in &instances {
+            let answers = streams
+                .handle()
+                .query_standbys::<TimestampedKeyValueStore<String, i64>, _, _>(
+                    COUNTS,
+                    |store| {
+                        store
+                            .all()?
+                            .map(|entry| entry.map(|(k, v)| (k, v.value)))
+                            .collect::<streams_dsl::Result<Vec<_>>>()
+                    },
+                    Duration::from_secs(10),
+                );
+            match answers {
+                Ok(answers) => {
+                    for (task, kv) in answers {
+                        assert!(tasks.insert(task), "{task} answered by two standbys");
+                        counts.extend(kv);
+                    }
+                }
+                Err(e) => {
+                    last = Some(e.to_string());
+                    return false;
+                }
+            }
+        }
+        last = Some(format!("{} tasks, {counts:?}", tasks.len()));
+        tasks.len() == 4 && counts == data.counts
+    });
+    assert!(answered, "standbys did not answer every count: {last:?}");
     for (streams, _) in &mut instances {
         streams.close().unwrap();
     }

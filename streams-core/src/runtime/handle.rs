@@ -52,6 +52,8 @@ struct Inner {
 /// What exists once the instance has started.
 struct Started {
     queries: Vec<Sender<StoreQuery>>,
+    /// The standby thread's, which answers from the standbys.
+    standby_queries: Sender<StoreQuery>,
     plan: Arc<TopicPlan>,
     discovery: Discovery,
     process_id: String,
@@ -87,6 +89,7 @@ impl StreamsHandle {
     pub(crate) fn set_started(
         &self,
         queries: Vec<Sender<StoreQuery>>,
+        standby_queries: Sender<StoreQuery>,
         plan: Arc<TopicPlan>,
         discovery: Discovery,
         process_id: String,
@@ -95,6 +98,7 @@ impl StreamsHandle {
         // `start` runs once per instance, so the cell is empty.
         let _ = self.inner.started.set(Started {
             queries,
+            standby_queries,
             plan,
             discovery,
             process_id,
@@ -132,6 +136,18 @@ impl StreamsHandle {
             .collect()
     }
 
+    /// What the instance was started with, when it is running (not rebalancing): queries of
+    /// every task wait for that.
+    fn running(&self, store: &str) -> Result<&Started> {
+        match self.state() {
+            State::Running => self.started(store),
+            state => Err(Error::QueryUnavailable {
+                store: store.to_owned(),
+                reason: format!("the instance is {state}"),
+            }),
+        }
+    }
+
     fn started(&self, store: &str) -> Result<&Started> {
         let state = self.state();
         match self.inner.started.get() {
@@ -167,14 +183,41 @@ impl StreamsHandle {
         R: Send + 'static,
         F: Fn(&S) -> Result<R> + Send + Sync + 'static,
     {
-        if self.state() != State::Running {
-            return Err(Error::QueryUnavailable {
-                store: store.to_owned(),
-                reason: format!("the instance is {}", self.state()),
-            });
-        }
-        let started = self.started(store)?;
+        let started = self.running(store)?;
         query_threads(&started.queries, store, None, query, timeout)
+    }
+
+    /// Runs `query` on the store named `store` of every standby replica this instance keeps
+    /// (`num.standby.replicas`), restored and following its changelogs: Kafka Streams'
+    /// queries with `StoreQueryParameters.enableStaleStores()`, without the active tasks.
+    /// A standby lags its active task by what it has not applied yet (under exactly-once,
+    /// at least by the uncommitted transaction), so its answers may be stale; in exchange
+    /// they are there while the active instance is down or busy. Each query runs on the
+    /// standby thread between two batches of changelog records.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::QueryUnavailable`] when the instance is not running or a standby holding the
+    /// store is restoring; the other errors of [`query`](Self::query).
+    pub fn query_standbys<S, R, F>(
+        &self,
+        store: &str,
+        query: F,
+        timeout: Duration,
+    ) -> Result<Vec<(TaskId, R)>>
+    where
+        S: 'static,
+        R: Send + 'static,
+        F: Fn(&S) -> Result<R> + Send + Sync + 'static,
+    {
+        let started = self.running(store)?;
+        query_threads(
+            std::slice::from_ref(&started.standby_queries),
+            store,
+            None,
+            query,
+            timeout,
+        )
     }
 
     /// Runs `query` on the store `store` of task `task`, which this instance must hold as

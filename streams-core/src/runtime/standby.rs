@@ -67,6 +67,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -78,6 +79,7 @@ use crate::error::{Error, Result};
 use crate::memory::StoreMemory;
 use crate::runtime::assignment::TaskLayout;
 use crate::runtime::discovery::{Discovery, parse_member_process};
+use crate::runtime::query::{StoreQuery, TaskStore};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::Shared;
 use crate::runtime::topic_plan::TopicPlan;
@@ -415,6 +417,10 @@ pub(crate) struct StandbySetup {
     pub(crate) warmup: BTreeSet<TaskId>,
     /// How the warm-up proceeds and when it is done.
     pub(crate) warmup_settings: Warmup,
+    /// Queries of the standbys' stores (see [`StreamsHandle::query_standbys`]).
+    ///
+    /// [`StreamsHandle::query_standbys`]: crate::runtime::StreamsHandle::query_standbys
+    pub(crate) queries: Receiver<StoreQuery>,
 }
 
 /// The sub-topologies with a logged store: the ones whose tasks get standbys.
@@ -511,6 +517,7 @@ impl Runner {
         }
         let mut placed_at: Option<Instant> = None;
         while !self.setup.shared.shutdown.load(Ordering::Acquire) {
+            self.answer_queries();
             if placed_at.is_none_or(|t| t.elapsed() >= PLACEMENT_INTERVAL) {
                 placed_at = Some(Instant::now());
                 self.place();
@@ -590,6 +597,27 @@ impl Runner {
             "warm-up done; joining the group"
         );
         self.setup.claims.end_warmup();
+    }
+
+    /// Answers the queries waiting, from the standbys this instance keeps (the tasks it warms
+    /// up before joining are not standbys and answer nothing). A standby still restoring
+    /// answers that it is, as an active task does.
+    fn answer_queries(&self) {
+        while let Ok(mut query) = self.setup.queries.try_recv() {
+            for (id, standby) in &self.tasks {
+                if standby.warmup || query.task.is_some_and(|only| only != *id) {
+                    continue;
+                }
+                if let Some(store) = standby.state.store(&query.store) {
+                    let found = if standby.restored {
+                        TaskStore::Ready(&store)
+                    } else {
+                        TaskStore::Restoring
+                    };
+                    (query.visit)(*id, found);
+                }
+            }
+        }
     }
 
     /// How many changelog records standby `id` has still to apply: the sum over its

@@ -262,6 +262,7 @@ impl KafkaStreams {
             state_dir.app_dir(),
             &globals,
         )?;
+        let (standby_queries, queries) = std::sync::mpsc::channel();
         self.standby_thread = standby::spawn(StandbySetup {
             topology: Arc::clone(&self.topology),
             application_id: Arc::clone(&settings.application_id),
@@ -277,9 +278,11 @@ impl KafkaStreams {
             claims: Arc::clone(&self.standby_claims),
             warmup,
             warmup_settings: self.config.warmup()?,
+            queries,
         })?;
         self.handle.set_started(
             std::mem::take(&mut self.queries),
+            standby_queries,
             Arc::clone(&plan),
             discovery,
             self.process_id.clone(),

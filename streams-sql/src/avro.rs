@@ -93,21 +93,35 @@ fn to_avro(v: &Value, t: &SqlType) -> Avro {
 }
 
 /// The serdes of one topic's Avro rows.
+///
+/// A key of one column is written as that column's value alone (a nullable primitive, array,
+/// map or record schema under the subject `<topic>-key`), as ksqlDB writes single-column
+/// keys, and as the JSON format writes them; other rows are records of their columns.
 #[derive(Debug)]
 pub(crate) struct AvroRows {
     reader: GenericAvroSerde,
     writer: GenericAvroSerde,
+    unwrapped: bool,
 }
 
 impl AvroRows {
     /// Serdes for rows of `columns` through the current registry.
     pub(crate) fn new(columns: &[(String, SqlType)], is_key: bool) -> Result<Self, String> {
         let config = RegistryConfig::new().set("schema.registry.url", schema_registry());
-        let schema = record("KsqlDataSourceSchema", columns).to_string();
+        let unwrapped = is_key && columns.len() == 1;
+        let schema = match columns {
+            [(_, t)] if unwrapped => avro_type(t),
+            _ => record("KsqlDataSourceSchema", columns),
+        }
+        .to_string();
         let reader = GenericAvroSerde::new(&config, is_key, None).map_err(|e| e.to_string())?;
         let writer =
             GenericAvroSerde::new(&config, is_key, Some(&schema)).map_err(|e| e.to_string())?;
-        Ok(AvroRows { reader, writer })
+        Ok(AvroRows {
+            reader,
+            writer,
+            unwrapped,
+        })
     }
 
     pub(crate) fn encode(
@@ -117,13 +131,16 @@ impl AvroRows {
         row: &Row,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let value = Avro::Record(
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, (n, t))| (n.clone(), to_avro(row.get(i), t)))
-                .collect(),
-        );
+        let value = match columns {
+            [(_, t)] if self.unwrapped => to_avro(row.get(0), t),
+            _ => Avro::Record(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, t))| (n.clone(), to_avro(row.get(i), t)))
+                    .collect(),
+            ),
+        };
         self.writer
             .serialize(topic, &value, out)
             .map(|_| ())
@@ -141,6 +158,11 @@ impl AvroRows {
             .deserialize(topic, Some(data))
             .map_err(|e| format!("{e}: {}", source_text(&e)))?;
         let json = Json::try_from(value).map_err(|e| e.to_string())?;
+        if let [(_, t)] = columns
+            && self.unwrapped
+        {
+            return Ok(Row(vec![crate::json::from_json(&json, t)?]));
+        }
         let Json::Object(obj) = json else {
             return Err("expected an Avro record".to_owned());
         };

@@ -65,13 +65,6 @@ pub(crate) fn define(
     let key_format = format_prop(text, properties, "KEY_FORMAT")?
         .or(both)
         .unwrap_or(Format::Kafka);
-    if key_format == Format::Avro {
-        return Err(Error::compile(
-            text,
-            name.location,
-            "KEY_FORMAT 'AVRO' is not supported: keys are KAFKA or JSON",
-        ));
-    }
     let key_columns: Vec<(String, SqlType)> = columns
         .iter()
         .filter(|c| c.key)

@@ -25,7 +25,8 @@ pub enum Format {
     Kafka,
     /// Comma-separated values in column order.
     Delimited,
-    /// Confluent's Avro wire format through the schema registry (values only).
+    /// Confluent's Avro wire format through the schema registry: a record of the columns, or
+    /// a one-column key's value alone.
     Avro,
 }
 

@@ -68,9 +68,18 @@ fn run_cli(args: &[&str]) -> String {
 }
 
 fn seed_answer() -> Vec<(i64, f64, i64)> {
+    seed_answer_of("seed.sql", &[], 300)
+}
+
+/// The pull query's answer of the seed statements of `sql`, run over the orders file loaded
+/// with `load_args`, of which `loaded` records are written.
+fn seed_answer_of(sql: &str, load_args: &[&str], loaded: usize) -> Vec<(i64, f64, i64)> {
     let load = format!("orders.placed={}", data("orders.jsonl").display());
-    let out = run_cli(&["-f", data("seed.sql").to_str().unwrap(), "--load", &load]);
-    assert!(out.contains("Loaded 300 records"), "{out}");
+    let sql = data(sql);
+    let mut args = vec!["-f", sql.to_str().unwrap(), "--load", &load];
+    args.extend(load_args);
+    let out = run_cli(&args);
+    assert!(out.contains(&format!("Loaded {loaded} records")), "{out}");
     assert!(
         out.contains("Created query with ID CTAS_HOURLY_REVENUE_1"),
         "{out}"
@@ -146,6 +155,25 @@ fn the_seed_statements_answer_the_pull_query_as_the_oracle_and_the_example_do() 
         })
         .collect();
     assert_eq!(answer, windows);
+}
+
+/// `--load-schema` writes the orders as Avro records of the example's schema (the three
+/// lines that are not such records left out), and the seed's statements with
+/// `VALUE_FORMAT='AVRO'` answer as the JSON run does.
+#[test]
+fn avro_loaded_orders_answer_the_seed_as_json_ones_do() {
+    let schema = data("../../examples/hourly_revenue/OrderPlaced.avsc");
+    let answer = seed_answer_of(
+        "seed-avro.sql",
+        &[
+            "--load-key",
+            "orderId",
+            "--load-schema",
+            schema.to_str().unwrap(),
+        ],
+        297,
+    );
+    assert_eq!(answer, oracle("cust-123"));
 }
 
 #[test]

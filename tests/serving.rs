@@ -144,6 +144,18 @@ fn scrape(addr: &str) -> prometheus_parse::Scrape {
     prometheus_parse::Scrape::parse(lines).expect("a Prometheus text scrape")
 }
 
+/// Every count a query of the counts store answers, by key.
+fn all_counts(
+    counts: &KeyValueStoreQuery<String, ValueAndTimestamp<i64>>,
+) -> BTreeMap<String, i64> {
+    counts
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.value))
+        .collect()
+}
+
 #[test]
 fn typed_queries_and_http_answer_from_the_stores_and_metrics_move() {
     let cluster = Cluster::mock();
@@ -200,14 +212,7 @@ fn typed_queries_and_http_answer_from_the_stores_and_metrics_move() {
         assert_eq!(got, Some(*want), "count of {key}");
     }
     assert_eq!(counts.get(&"nobody".to_owned()).unwrap(), None);
-    let mut all: Vec<(String, i64)> = counts
-        .all()
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (k, v.value))
-        .collect();
-    all.sort();
-    assert_eq!(all, data.counts.clone().into_iter().collect::<Vec<_>>());
+    assert_eq!(all_counts(&counts), data.counts);
     let mut range: Vec<String> = counts
         .range(Some(&"user-2".to_owned()), Some(&"user-4".to_owned()))
         .unwrap()
@@ -665,6 +670,36 @@ fn key_metadata_names_the_standby_host() {
         tasks.len() == 4 && counts == data.counts
     });
     assert!(answered, "standbys did not answer every count: {last:?}");
+    // Typed queries with stale stores: each instance answers every key, from its active task
+    // or from its standby of the other instance's task; without, only its own tasks' keys.
+    for (streams, _) in &instances {
+        let handle = streams.handle();
+        let counts = KeyValueStoreQuery::<String, ValueAndTimestamp<i64>>::new(
+            &handle,
+            COUNTS,
+            Serdes::string(),
+        )
+        .with_stale_stores();
+        for (key, want) in &data.counts {
+            assert_eq!(
+                counts.get(key).unwrap().map(|v| v.value),
+                Some(*want),
+                "{key}"
+            );
+        }
+        assert_eq!(all_counts(&counts), data.counts);
+        let active_only = KeyValueStoreQuery::<String, ValueAndTimestamp<i64>>::new(
+            &handle,
+            COUNTS,
+            Serdes::string(),
+        );
+        assert!(
+            data.counts
+                .keys()
+                .any(|k| matches!(active_only.get(k), Err(Error::QueryUnavailable { .. }))),
+            "some keys are the other instance's"
+        );
+    }
     for (streams, _) in &mut instances {
         streams.close().unwrap();
     }

@@ -11,6 +11,11 @@
 //!
 //! Reads see the stores through their caches, as the topology does.
 //!
+//! With `with_stale_stores()` (Java's `StoreQueryParameters.enableStaleStores()`), a query
+//! also reads this instance's standby replicas (`num.standby.replicas`): a key whose task is
+//! not active here is answered from its standby, if this instance keeps one, and "all"
+//! queries add the standbys' tasks. A standby's answer may lag its active task's.
+//!
 //! [`Error::QueryUnavailable`]: streams_core::Error::QueryUnavailable
 
 mod key_value;
@@ -21,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use streams_core::runtime::{KeyQueryMetadata, StreamsHandle};
-use streams_core::{Result, SerdeRef};
+use streams_core::{Error, Result, SerdeRef};
 
 pub use key_value::KeyValueStoreQuery;
 pub use session::SessionStoreQuery;
@@ -31,12 +36,14 @@ pub use window::WindowStoreQuery;
 /// records at most, in practice.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What every query type holds: the instance, the store, its key serde and the timeout.
+/// What every query type holds: the instance, the store, its key serde, the timeout and
+/// whether standbys answer too.
 struct Target<K> {
     handle: StreamsHandle,
     store: Arc<str>,
     key_serde: SerdeRef<K>,
     timeout: Duration,
+    stale: bool,
 }
 
 impl<K: Clone + Send + Sync + 'static> Target<K> {
@@ -46,6 +53,7 @@ impl<K: Clone + Send + Sync + 'static> Target<K> {
             store: store.into(),
             key_serde,
             timeout: DEFAULT_QUERY_TIMEOUT,
+            stale: false,
         }
     }
 
@@ -54,7 +62,8 @@ impl<K: Clone + Send + Sync + 'static> Target<K> {
             .query_metadata_for_key(&self.store, key, &*self.key_serde)
     }
 
-    /// Runs `read` with `key` on the store of the one task that holds `key`.
+    /// Runs `read` with `key` on the store of the one task that holds `key`: its active
+    /// task on this instance, or with stale stores allowed its standby here.
     fn query_key<S, R, F>(&self, key: &K, read: F) -> Result<R>
     where
         S: 'static,
@@ -64,19 +73,48 @@ impl<K: Clone + Send + Sync + 'static> Target<K> {
         let task = self
             .handle
             .task_for_key(&self.store, key, &*self.key_serde)?;
-        let key = key.clone();
-        self.handle
-            .query_task(&self.store, task, move |s: &S| read(s, &key), self.timeout)
+        let read = Arc::new(read);
+        let on_key = |read: Arc<F>, key: K| move |s: &S| read(s, &key);
+        let active = self.handle.query_task(
+            &self.store,
+            task,
+            on_key(Arc::clone(&read), key.clone()),
+            self.timeout,
+        );
+        match active {
+            Err(Error::QueryUnavailable { .. }) if self.stale => self
+                .handle
+                .query_standbys(&self.store, on_key(read, key.clone()), self.timeout)?
+                .into_iter()
+                .find_map(|(t, r)| (t == task).then_some(r))
+                .ok_or_else(|| Error::QueryUnavailable {
+                    store: self.store.to_string(),
+                    reason: format!("task {task} is neither active nor a standby on this instance"),
+                }),
+            other => other,
+        }
     }
 
-    /// Runs `read` on the store of every task of this instance and concatenates the answers.
+    /// Runs `read` on the store of every task of this instance (and of every standby, with
+    /// stale stores allowed) and concatenates the answers, task by task.
     fn query_all<S, T, F>(&self, read: F) -> Result<Vec<T>>
     where
         S: 'static,
         T: Send + 'static,
         F: Fn(&S) -> Result<Vec<T>> + Send + Sync + 'static,
     {
-        let answers = self.handle.query(&self.store, read, self.timeout)?;
+        let read = Arc::new(read);
+        let all = |read: Arc<F>| move |s: &S| read(s);
+        let mut answers = self
+            .handle
+            .query(&self.store, all(Arc::clone(&read)), self.timeout)?;
+        if self.stale {
+            let standbys = self
+                .handle
+                .query_standbys(&self.store, all(read), self.timeout)?;
+            answers.extend(standbys);
+            answers.sort_by_key(|(task, _)| *task);
+        }
         Ok(answers.into_iter().flat_map(|(_, part)| part).collect())
     }
 }
@@ -108,6 +146,14 @@ macro_rules! query_type {
                     target: super::Target::new(handle, store, key_serde),
                     _values: std::marker::PhantomData,
                 }
+            }
+
+            /// Reads this instance's standby replicas too (Java's
+            /// `StoreQueryParameters.enableStaleStores()`): see the [module docs](crate::query).
+            #[must_use]
+            pub fn with_stale_stores(mut self) -> Self {
+                self.target.stale = true;
+                self
             }
 
             /// How long to wait for the stream threads (default

@@ -580,6 +580,25 @@ fn three_instances_answer_any_key_anywhere_and_never_wrongly_while_one_dies() {
     );
 }
 
+/// The counts one task's store holds.
+type TaskCounts = (TaskId, Vec<(String, i64)>);
+
+/// Every count the standbys of `streams` hold, by task.
+fn standby_counts(streams: &KafkaStreams) -> streams_dsl::Result<Vec<TaskCounts>> {
+    streams
+        .handle()
+        .query_standbys::<TimestampedKeyValueStore<String, i64>, _, _>(
+            COUNTS,
+            |store| {
+                store
+                    .all()?
+                    .map(|entry| entry.map(|(k, v)| (k, v.value)))
+                    .collect::<streams_dsl::Result<Vec<_>>>()
+            },
+            Duration::from_secs(10),
+        )
+}
+
 /// With `num.standby.replicas=1` and two instances, the metadata of every key names the
 /// instance holding its active task and the other one as its standby, as both compute the
 /// placement from the group's description; the standby instance lists the stores it keeps.
@@ -641,18 +660,7 @@ fn key_metadata_names_the_standby_host() {
         let mut counts = BTreeMap::new();
         let mut tasks = BTreeSet::new();
         for (streams, _) in &instances {
-            let answers = streams
-                .handle()
-                .query_standbys::<TimestampedKeyValueStore<String, i64>, _, _>(
-                    COUNTS,
-                    |store| {
-                        store
-                            .all()?
-                            .map(|entry| entry.map(|(k, v)| (k, v.value)))
-                            .collect::<streams_dsl::Result<Vec<_>>>()
-                    },
-                    Duration::from_secs(10),
-                );
+            let answers = standby_counts(streams);
             match answers {
                 Ok(answers) => {
                     for (task, kv) in answers {
@@ -700,6 +708,106 @@ fn key_metadata_names_the_standby_host() {
             "some keys are the other instance's"
         );
     }
+    for (streams, _) in &mut instances {
+        streams.close().unwrap();
+    }
+}
+
+/// With `rack.aware.assignment.tags=zone` and three instances in two zones, every task's
+/// standby is in the other zone than its active instance (the first two instances share
+/// zone `z1`, so their tasks' standbys must all be on the third), and that instance's
+/// standby thread keeps exactly those tasks: its standbys answer every count of the `z1`
+/// instances' tasks.
+#[test]
+fn standbys_go_to_another_zone() {
+    let cluster = Cluster::broker();
+    let topic = unique("serve-rack-in");
+    cluster.create_topic(&topic, 4);
+    let data = input(20, 1);
+    produce_input(&cluster.bootstrap(), &topic, &data);
+    let app = unique("serve-rack-app");
+    let zones = ["z1", "z1", "z2"];
+    let dirs: Vec<_> = zones.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    // Process ids sorting as the instances: the group's range assignor then gives the
+    // first instance's tasks to the second when the first leaves, so that only the zones
+    // keep their standbys off the second.
+    for (i, d) in dirs.iter().enumerate() {
+        let app_dir = d.path().join(&app);
+        std::fs::create_dir_all(&app_dir).unwrap();
+        let id = format!(r#"{{"processId":"00000000-0000-4000-8000-00000000000{i}"}}"#);
+        std::fs::write(app_dir.join("kafka-streams-process-metadata"), id).unwrap();
+    }
+    let mut instances: Vec<(KafkaStreams, String)> = dirs
+        .iter()
+        .zip(zones)
+        .map(|(d, zone)| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let config = cluster
+                .streams_config(&app, d.path())
+                .set("application.server", &addr)
+                .set("num.standby.replicas", "1")
+                .set("client.tag.zone", zone)
+                .set("rack.aware.assignment.tags", "zone");
+            let streams = KafkaStreams::new(topology::topology(&topic).unwrap(), config).unwrap();
+            (streams, addr)
+        })
+        .collect();
+    for (streams, _) in &mut instances {
+        streams.start().unwrap();
+    }
+    let zone_of: BTreeMap<String, &str> = instances
+        .iter()
+        .zip(zones)
+        .map(|((_, addr), zone)| (addr.clone(), zone))
+        .collect();
+    let handle = instances[0].0.handle();
+    let mut from_z1 = BTreeMap::new();
+    for (key, count) in &data.counts {
+        let mut last = None;
+        let placed = wait_until(TIMEOUT, || {
+            last = Some(handle.query_metadata_for_key(COUNTS, key, &Serdes::string()));
+            let Some(Ok(m)) = &last else { return false };
+            // All three members in the description: only then is the placement final.
+            m.active_host.is_some()
+                && !m.standby_hosts.is_empty()
+                && handle.metadata_for_all_stores().map(|a| a.len()).ok() == Some(3)
+        });
+        assert!(placed, "{key}: {last:?}");
+        let meta = last.unwrap().unwrap();
+        let active = meta.active_host.unwrap().to_string();
+        let standbys: Vec<String> = meta.standby_hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(standbys.len(), 1, "{key}: {standbys:?}");
+        assert_ne!(
+            zone_of[&active], zone_of[&standbys[0]],
+            "{key}: active on {active}, standby on {}",
+            standbys[0]
+        );
+        if zone_of[&active] == "z1" {
+            assert_eq!(standbys[0], instances[2].1, "{key}: the only z2 instance");
+            from_z1.insert(key.clone(), *count);
+        }
+    }
+    assert!(!from_z1.is_empty(), "the z1 instances hold tasks");
+    // The z2 instance's standby thread keeps the z1 instances' tasks, and answers their
+    // counts once caught up.
+    let mut last = None;
+    let answered = wait_until(TIMEOUT, || {
+        let answers = standby_counts(&instances[2].0);
+        match answers {
+            Ok(answers) => {
+                let counts: BTreeMap<String, i64> =
+                    answers.into_iter().flat_map(|(_, kv)| kv).collect();
+                last = Some(format!("{counts:?}"));
+                counts == from_z1
+            }
+            Err(e) => {
+                last = Some(e.to_string());
+                false
+            }
+        }
+    });
+    assert!(answered, "the z2 standbys: {last:?}, want {from_z1:?}");
     for (streams, _) in &mut instances {
         streams.close().unwrap();
     }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::memory::{MEMORY_BUDGET, MemoryBudget, StoreMemory};
+use crate::rack::{CLIENT_TAG_PREFIX, RACK_AWARE_ASSIGNMENT_TAGS, RackAwareness};
 
 /// What happens to a record that fails: Kafka Streams' exception handlers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,6 +106,7 @@ const KNOWN: &[(&str, Option<&str>)] = &[
     ("acceptable.recovery.lag", Some("10000")),
     ("max.warmup.replicas", Some("2")),
     ("probing.rebalance.interval.ms", Some("600000")),
+    (RACK_AWARE_ASSIGNMENT_TAGS, Some("")),
     ("topology.optimization", Some("none")),
     ("poll.ms", Some("100")),
     ("max.task.idle.ms", Some("0")),
@@ -279,6 +281,7 @@ impl StreamsConfig {
                 "main.consumer.",
                 "restore.consumer.",
                 "global.consumer.",
+                CLIENT_TAG_PREFIX,
             ]
             .iter()
             .any(|p| key.starts_with(p));
@@ -311,6 +314,7 @@ impl StreamsConfig {
         self.max_task_idle()?;
         self.num_standby_replicas()?;
         self.warmup()?;
+        self.rack_awareness()?;
         self.outer_join_emit_interval_ms()?;
         self.windowed_aggregation_emit_interval_ms()?;
         self.i64_value("poll.ms")?;
@@ -492,6 +496,41 @@ impl StreamsConfig {
             max_replicas: usize::try_from(replicas).unwrap_or(usize::MAX),
             timeout: Duration::from_millis(u64::try_from(interval).unwrap_or(u64::MAX)),
         })
+    }
+
+    /// Rack awareness: this instance's tags (`client.tag.<key>=<value>`, at most five,
+    /// keys of up to 20 characters, values of up to 30) and `rack.aware.assignment.tags`,
+    /// the comma-separated tag keys over which each task's standbys are spread, as Kafka
+    /// Streams' client-tag-aware standby assignor spreads them (see the runtime's standby
+    /// documentation). Every instance of an application should list the same keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams_core::StreamsConfig;
+    ///
+    /// let config = StreamsConfig::new()
+    ///     .set("client.tag.zone", "eu-west-1a")
+    ///     .set("rack.aware.assignment.tags", "zone");
+    /// let rack = config.rack_awareness().unwrap();
+    /// assert_eq!(rack.client_tags["zone"], "eu-west-1a");
+    /// assert_eq!(rack.assignment_tags, ["zone"]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for more than five tags, an empty or too long key or value, or an
+    /// assignment tag this instance has no `client.tag.` value for, as Kafka Streams
+    /// refuses them.
+    pub fn rack_awareness(&self) -> Result<RackAwareness> {
+        let client_tags = self
+            .with_prefix(CLIENT_TAG_PREFIX)
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let assignment_tags = RackAwareness::parse_assignment_tags(
+            self.get(RACK_AWARE_ASSIGNMENT_TAGS).unwrap_or(""),
+        );
+        RackAwareness::new(client_tags, assignment_tags)
     }
 
     /// `max.task.idle.ms` when positive: how long a task with several input partitions
@@ -1173,5 +1212,31 @@ mod tests {
             let err = refusal(&base.clone().set(key, value));
             assert!(err.contains(key), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn client_tags_are_accepted_and_checked_as_kafka_streams_checks_them() {
+        let base = StreamsConfig::new().set("application.id", "app");
+        let tagged = base
+            .clone()
+            .set("client.tag.zone", "eu-west-1a")
+            .set("client.tag.cluster", "k8s-2")
+            .set("rack.aware.assignment.tags", "zone,cluster");
+        assert!(tagged.validate().is_ok());
+        let rack = tagged.rack_awareness().ok();
+        assert_eq!(
+            rack.map(|r| r.assignment_tags),
+            Some(vec!["zone".to_owned(), "cluster".to_owned()])
+        );
+        assert_eq!(base.rack_awareness().ok(), Some(RackAwareness::default()));
+        let err = refusal(&base.clone().set("rack.aware.assignment.tags", "zone"));
+        assert!(err.contains("client.tag.zone"), "{err}");
+        let err = refusal(&base.clone().set("client.tag.zone", "z".repeat(31)));
+        assert!(err.contains("client.tag.zone"), "{err}");
+        let err = refusal(&base.set("rack.aware.assignment.tag", "zone"));
+        assert!(
+            err.contains("did you mean 'rack.aware.assignment.tags'"),
+            "{err}"
+        );
     }
 }

@@ -29,7 +29,9 @@ mod memory;
 mod names;
 mod options;
 pub mod partitioner;
+pub mod percent;
 pub mod processor;
+mod rack;
 pub mod record;
 pub mod retry;
 #[cfg(feature = "kafka")]
@@ -50,6 +52,10 @@ pub use error::{BoxError, Error, Result};
 pub use host_info::HostInfo;
 pub use memory::{MEMORY_BUDGET, MIN_MEMORY_BUDGET_BYTES, MemoryBudget, StoreMemory};
 pub use options::{Consumed, Named, OffsetReset, Produced, StreamPartitioner};
+pub use rack::{
+    CLIENT_TAG_PREFIX, MAX_CLIENT_TAGS, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH,
+    RACK_AWARE_ASSIGNMENT_TAGS, RackAwareness,
+};
 pub use record::{Header, Headers, Record, RecordMetadata};
 #[cfg(feature = "kafka")]
 pub use runtime::{

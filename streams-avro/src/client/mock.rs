@@ -13,8 +13,8 @@ use super::{Method, Reply, Transport};
 use crate::compat::{CompatibilityMode, check_compatibility};
 use crate::error::Result;
 use crate::rest::{
-    self, CompatibilityResponse, ConfigRequest, ConfigResponse, ErrorResponse, IdResponse,
-    SchemaRequest, SchemaResponse, SubjectVersion, codes,
+    CompatibilityResponse, ConfigRequest, ConfigResponse, ErrorResponse, IdResponse, SchemaRequest,
+    SchemaResponse, SubjectVersion, codes,
 };
 
 static SCOPES: LazyLock<Mutex<HashMap<String, Arc<MockRegistry>>>> =
@@ -102,7 +102,7 @@ impl MockRegistry {
             .trim_start_matches('/')
             .split('/')
             .map(|s| {
-                rest::decode_segment(s)
+                streams_core::percent::decode(s)
                     .ok_or_else(|| bad_request(format!("malformed path segment '{s}'")))
             })
             .collect::<std::result::Result<_, _>>()?;

@@ -19,8 +19,8 @@ use crate::compat::CompatibilityMode;
 use crate::config::RegistryConfig;
 use crate::error::{AvroError, Result};
 use crate::rest::{
-    self, CompatibilityResponse, ConfigRequest, ConfigResponse, ErrorResponse, IdResponse,
-    SchemaRequest, SchemaResponse, SubjectVersion, codes,
+    CompatibilityResponse, ConfigRequest, ConfigResponse, ErrorResponse, IdResponse, SchemaRequest,
+    SchemaResponse, SubjectVersion, codes,
 };
 use cache::OnceMap;
 pub(crate) use transport::{Method, Reply, Transport};
@@ -133,7 +133,10 @@ impl SchemaRegistry {
     /// or [`AvroError::Registry`] otherwise.
     pub fn register(&self, subject: &str, schema: &str) -> Result<u32> {
         self.cached_id(subject, schema, |request| {
-            let path = format!("/subjects/{}/versions", rest::encode_segment(subject));
+            let path = format!(
+                "/subjects/{}/versions",
+                streams_core::percent::encode(subject)
+            );
             match self.call::<IdResponse>(Method::Post, &path, Some(request)) {
                 Ok(r) => Ok(r.id),
                 Err(AvroError::Registry { code, message, .. }) if code == codes::INCOMPATIBLE => {
@@ -159,7 +162,7 @@ impl SchemaRegistry {
     /// [`AvroError::Registry`] with code 40401 or 40403 when the subject does not hold it.
     pub fn lookup(&self, subject: &str, schema: &str) -> Result<u32> {
         self.cached_id(subject, schema, |request| {
-            let path = format!("/subjects/{}", rest::encode_segment(subject));
+            let path = format!("/subjects/{}", streams_core::percent::encode(subject));
             Ok(self
                 .call::<SubjectVersion>(Method::Post, &path, Some(request))?
                 .id)
@@ -252,7 +255,7 @@ impl SchemaRegistry {
     fn version_of(&self, subject: &str, version: &str) -> Result<RegisteredSchema> {
         let path = format!(
             "/subjects/{}/versions/{version}",
-            rest::encode_segment(subject)
+            streams_core::percent::encode(subject)
         );
         let v = self.call::<SubjectVersion>(Method::Get, &path, None::<&()>)?;
         let schema = parse(
@@ -274,7 +277,10 @@ impl SchemaRegistry {
     ///
     /// [`AvroError::Registry`] with code 40401 for an unknown subject.
     pub fn versions(&self, subject: &str) -> Result<Vec<u32>> {
-        let path = format!("/subjects/{}/versions", rest::encode_segment(subject));
+        let path = format!(
+            "/subjects/{}/versions",
+            streams_core::percent::encode(subject)
+        );
         self.call(Method::Get, &path, None::<&()>)
     }
 
@@ -293,7 +299,7 @@ impl SchemaRegistry {
     ///
     /// [`AvroError::Registry`] with code 40401 for an unknown subject.
     pub fn delete_subject(&self, subject: &str) -> Result<Vec<u32>> {
-        let path = format!("/subjects/{}", rest::encode_segment(subject));
+        let path = format!("/subjects/{}", streams_core::percent::encode(subject));
         let versions = self.call(Method::Delete, &path, None::<&()>)?;
         self.inner.ids.retain(|(s, _)| s != subject);
         self.inner.latest.retain(|s| s != subject);
@@ -362,7 +368,7 @@ impl SchemaRegistry {
         };
         let path = format!(
             "/compatibility/subjects/{}/{versions}?verbose=true",
-            rest::encode_segment(subject)
+            streams_core::percent::encode(subject)
         );
         let request = SchemaRequest::avro(schema);
         match self.call::<CompatibilityResponse>(Method::Post, &path, Some(&request)) {
@@ -420,9 +426,12 @@ fn config_path(subject: Option<&str>, default_to_global: bool) -> String {
     match subject {
         None => "/config".to_owned(),
         Some(s) if default_to_global => {
-            format!("/config/{}?defaultToGlobal=true", rest::encode_segment(s))
+            format!(
+                "/config/{}?defaultToGlobal=true",
+                streams_core::percent::encode(s)
+            )
         }
-        Some(s) => format!("/config/{}", rest::encode_segment(s)),
+        Some(s) => format!("/config/{}", streams_core::percent::encode(s)),
     }
 }
 

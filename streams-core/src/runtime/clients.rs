@@ -189,6 +189,8 @@ pub struct KafkaClientConfigs {
     application_id: String,
     /// `application.server`, which the stream threads' group members carry.
     server: Option<HostInfo>,
+    /// `client.tag.*`, which the stream threads' group members carry too.
+    tags: BTreeMap<String, String>,
 }
 
 /// Shows a client config with its secret values redacted. rust-rdkafka's own `Debug` only
@@ -246,6 +248,7 @@ impl KafkaClientConfigs {
         let guarantee = config.processing_guarantee()?;
         let mut clients = Self::defaults(config, application_id, &bootstrap, guarantee);
         clients.server = config.application_server()?;
+        clients.tags = config.rack_awareness()?.client_tags;
         if let Some(budget) = config.memory_budget()? {
             clients.bound_queues(&budget);
         }
@@ -340,6 +343,7 @@ impl KafkaClientConfigs {
             guarantee,
             application_id,
             server: None,
+            tags: BTreeMap::new(),
         }
     }
 
@@ -444,8 +448,9 @@ impl KafkaClientConfigs {
     ///
     /// The consumer's client id also carries the process id (`<name>@<process id>`), so
     /// that the group's description tells which members are one instance (standby
-    /// placement), and with `application.server` set the server too
-    /// (`<name>@<process id>@<host>:<port>`), for query routing.
+    /// placement), then the instance's client tags (rack-aware placement), and with
+    /// `application.server` set the server too (`<name>@<process id>@<host>:<port>`), for
+    /// query routing (see [`member_client_id`]).
     ///
     /// A configured `group.instance.id` becomes `<group.instance.id>-<index + 1>`, as Kafka
     /// Streams' `getMainConsumerConfigs` suffixes it with its 1-based thread index: the
@@ -463,10 +468,7 @@ impl KafkaClientConfigs {
         let mut consumer = self.main_consumer.clone();
         let member = name(&self.main_consumer, "consumer");
         // The group's description then tells every instance where this one answers queries.
-        let member = match &self.server {
-            Some(server) => member_client_id(&member, process_id, server),
-            None => format!("{member}@{process_id}"),
-        };
+        let member = member_client_id(&member, process_id, &self.tags, self.server.as_ref());
         consumer.set("client.id", member);
         if let Some(id) = self
             .main_consumer

@@ -13,6 +13,9 @@
 //!   id: `<name>@<process id>@<host>:<port>`. The description carries the client id, so a
 //!   member and its endpoint can never disagree, and no extra topic has to exist or be
 //!   read.
+//! - **Where a member stands:** its client tags (`client.tag.<key>`, for rack-aware
+//!   standbys) follow the process id, percent-encoded:
+//!   `<name>@<process id>#<key>=<value>,<key>=<value>[@<host>:<port>]`.
 //!
 //! # Staleness
 //!
@@ -33,6 +36,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::error::{Error, Result};
 use crate::host_info::HostInfo;
+use crate::percent;
 use crate::runtime::kafka_errors::kafka_error;
 
 /// How long a fetched group description is used before it is fetched again.
@@ -41,30 +45,73 @@ pub(crate) const MAX_AGE: Duration = Duration::from_millis(500);
 /// How long a fetch of the group description may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The client id of stream thread `name`'s group member in instance `process_id`, which
-/// answers queries at `server`.
-pub(crate) fn member_client_id(name: &str, process_id: &str, server: &HostInfo) -> String {
-    format!("{name}@{process_id}@{server}")
+/// The client id of stream thread `name`'s group member in instance `process_id`, with the
+/// instance's client `tags` and, when it answers queries, its `server`.
+pub(crate) fn member_client_id(
+    name: &str,
+    process_id: &str,
+    tags: &BTreeMap<String, String>,
+    server: Option<&HostInfo>,
+) -> String {
+    let mut id = format!("{name}@{process_id}");
+    for (i, (key, value)) in tags.iter().enumerate() {
+        id.push(if i == 0 { '#' } else { ',' });
+        id.push_str(&percent::encode(key));
+        id.push('=');
+        id.push_str(&percent::encode(value));
+    }
+    if let Some(server) = server {
+        id.push('@');
+        id.push_str(&server.to_string());
+    }
+    id
+}
+
+/// The process id of a client id's process segment (`<process id>[#<tags>]`).
+fn segment_process(segment: &str) -> &str {
+    segment.split_once('#').map_or(segment, |(p, _)| p)
 }
 
 /// The process id and endpoint a member's client id carries, if it is one of ours.
 pub(crate) fn parse_member_client_id(client_id: &str) -> Option<(String, HostInfo)> {
     let mut parts = client_id.rsplitn(3, '@');
     let server = parts.next()?.parse().ok()?;
-    let process_id = parts.next()?;
+    let process_id = segment_process(parts.next()?);
     parts.next()?;
     Some((process_id.to_owned(), server))
 }
 
-/// The process id a member's client id carries, with or without an endpoint
-/// (`<name>@<process id>[@<host>:<port>]`).
-pub(crate) fn parse_member_process(client_id: &str) -> Option<String> {
-    if let Some((process_id, _)) = parse_member_client_id(client_id) {
-        return Some(process_id);
+/// The process segment (`<process id>[#<tags>]`) of a member's client id, with or without
+/// an endpoint.
+fn member_segment(client_id: &str) -> Option<&str> {
+    let mut parts = client_id.rsplitn(3, '@');
+    let last = parts.next()?;
+    let before = parts.next()?;
+    if last.parse::<HostInfo>().is_ok() && parts.next().is_some() {
+        return Some(before);
     }
-    let (name, process_id) = client_id.rsplit_once('@')?;
-    (!name.is_empty() && !process_id.is_empty() && !process_id.contains(':'))
-        .then(|| process_id.to_owned())
+    (!before.is_empty() && !last.is_empty() && !last.contains(':')).then_some(last)
+}
+
+/// The process id a member's client id carries, with or without an endpoint
+/// (`<name>@<process id>[#<tags>][@<host>:<port>]`).
+pub(crate) fn parse_member_process(client_id: &str) -> Option<String> {
+    let process = segment_process(member_segment(client_id)?);
+    (!process.is_empty()).then(|| process.to_owned())
+}
+
+/// The client tags a member's client id carries (none for a client id that is not one of
+/// ours, or one that carries none).
+pub(crate) fn parse_member_tags(client_id: &str) -> BTreeMap<String, String> {
+    let Some((_, tags)) = member_segment(client_id).and_then(|s| s.split_once('#')) else {
+        return BTreeMap::new();
+    };
+    tags.split(',')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((percent::decode(k)?, percent::decode(v)?))
+        })
+        .collect()
 }
 
 /// The topic partitions of a consumer protocol `Assignment` (any version: its first fields
@@ -290,7 +337,12 @@ mod tests {
     #[test]
     fn member_client_ids_round_trip() {
         let host = HostInfo::new("10.0.0.7", 7070);
-        let id = member_client_id("app@x-StreamThread-0-consumer", "p-1", &host);
+        let id = member_client_id(
+            "app@x-StreamThread-0-consumer",
+            "p-1",
+            &BTreeMap::new(),
+            Some(&host),
+        );
         assert_eq!(parse_member_client_id(&id), Some(("p-1".to_owned(), host)));
         assert_eq!(parse_member_client_id("app-StreamThread-0-consumer"), None);
         assert_eq!(parse_member_client_id("a@b@no-port"), None);
@@ -300,6 +352,33 @@ mod tests {
             Some("p-2".to_owned())
         );
         assert_eq!(parse_member_process("app-StreamThread-0-consumer"), None);
+    }
+
+    #[test]
+    fn client_tags_ride_in_the_client_id_whatever_they_contain() {
+        let tags: BTreeMap<String, String> = [
+            ("zone", "eu-west-1a"),
+            ("odd key", "a@b#c,d=e:f%g"),
+            ("ünï", "cödé"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let host = HostInfo::new("h", 7070);
+        for server in [None, Some(&host)] {
+            let id = member_client_id("app@x-StreamThread-1-consumer", "p-3", &tags, server);
+            assert_eq!(parse_member_process(&id), Some("p-3".to_owned()), "{id}");
+            assert_eq!(parse_member_tags(&id), tags, "{id}");
+            assert_eq!(
+                parse_member_client_id(&id),
+                server.map(|h| ("p-3".to_owned(), h.clone())),
+                "{id}"
+            );
+        }
+        let untagged =
+            member_client_id("app-StreamThread-0-consumer", "p-4", &BTreeMap::new(), None);
+        assert_eq!(untagged, "app-StreamThread-0-consumer@p-4");
+        assert!(parse_member_tags(&untagged).is_empty());
     }
 
     #[test]

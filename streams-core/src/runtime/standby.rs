@@ -21,6 +21,14 @@
 //!   they spread. Never on `A`, at most one per instance, fewer when there are fewer other
 //!   instances. Every instance applies the same rule to the same description and agrees,
 //!   without coordination.
+//! - **Racks:** with `rack.aware.assignment.tags` (say `zone`), each member's client id
+//!   also carries its instance's `client.tag.*` values, and the order above is filtered as
+//!   Kafka Streams' client-tag-aware assignor filters its clients ([`rack::spread`]): an
+//!   instance sharing the zone of `A` or of a standby already placed is passed over while
+//!   another zone is left, and only when none is does the plain order fill the rest. Spreading
+//!   comes before landing on failover: when the task's successor shares `A`'s zone, the
+//!   first standby goes to another zone, and a failover of `A` restores the task as it
+//!   would without standbys, while a loss of the whole zone loses no state.
 //! - **How a standby is kept warm:** one standby thread per instance opens the task's
 //!   stores in the task's own directory (locked, as an active task locks it), restores
 //!   them as an active task would, then follows the changelogs with its own restore
@@ -62,7 +70,7 @@
 //!   still lands without its standby when several instances fail at once, when members
 //!   join or leave during the failover, or with static membership (`group.instance.id`,
 //!   by which the assignor sorts instead); it then restores as it would without standbys.
-//!   Rack tags are not used.
+//!   The active tasks themselves are placed by librdkafka's assignor, which knows no racks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -77,8 +85,9 @@ use rdkafka::ClientConfig;
 use crate::config::Warmup;
 use crate::error::{Error, Result};
 use crate::memory::StoreMemory;
+use crate::rack;
 use crate::runtime::assignment::TaskLayout;
-use crate::runtime::discovery::{Discovery, parse_member_process};
+use crate::runtime::discovery::{Discovery, parse_member_process, parse_member_tags};
 use crate::runtime::query::{StoreQuery, TaskStore};
 use crate::runtime::restore::KafkaChangelogReader;
 use crate::runtime::shared::Shared;
@@ -194,13 +203,15 @@ impl StandbyClaims {
 
 /// The process ids of the instances holding standbys of `task`, whose active instance is
 /// `owner`, among `processes` (see the module documentation): first `successor`, the
-/// instance the group will give the task if `owner` leaves, when known; then the ring.
+/// instance the group will give the task if `owner` leaves, when known; then the ring; with
+/// rack tags, spread over the tags' values first ([`rack::spread`]).
 fn standby_hosts<'a>(
     processes: &'a BTreeMap<String, Vec<Tp>>,
     owner: &str,
     task: TaskId,
     replicas: usize,
     successor: Option<&String>,
+    rack: (&[String], &BTreeMap<String, BTreeMap<String, String>>),
 ) -> Vec<&'a String> {
     let others: Vec<&String> = processes.keys().filter(|p| *p != owner).collect();
     if others.is_empty() {
@@ -213,7 +224,8 @@ fn standby_hosts<'a>(
     let ring = (0..others.len())
         .map(|k| others[(start + k) % others.len()])
         .filter(|h| Some(*h) != first);
-    first.into_iter().chain(ring).take(replicas).collect()
+    let order: Vec<&String> = first.into_iter().chain(ring).collect();
+    rack::spread(rack.0, rack.1, owner, &order, replicas)
 }
 
 /// The partitions the `range` assignor gives member `i` of `members` sorted ones, of a
@@ -229,19 +241,28 @@ pub(crate) struct StandbyPlacement {
     layout: TaskLayout,
     stateful: BTreeSet<u32>,
     replicas: usize,
+    /// `rack.aware.assignment.tags`.
+    rack_tags: Vec<String>,
 }
 
 impl StandbyPlacement {
-    /// The placement of `replicas` standbys of the stateful tasks of `topology`.
+    /// The placement of `replicas` standbys of the stateful tasks of `topology`, spread over
+    /// the values of the client tags `rack_tags`.
     ///
     /// # Errors
     ///
     /// [`Error::Topology`] when the topology's stores cannot be listed.
-    pub(crate) fn new(topology: &Topology, plan: &TopicPlan, replicas: usize) -> Result<Self> {
+    pub(crate) fn new(
+        topology: &Topology,
+        plan: &TopicPlan,
+        replicas: usize,
+        rack_tags: Vec<String>,
+    ) -> Result<Self> {
         Ok(StandbyPlacement {
             layout: TaskLayout::new(plan),
             stateful: stateful_subtopologies(topology)?,
             replicas,
+            rack_tags,
         })
     }
 
@@ -269,6 +290,15 @@ impl StandbyPlacement {
         members: &[String],
     ) -> Vec<(TaskId, &'a String, Vec<&'a String>)> {
         let mut out = Vec::new();
+        let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        if !self.rack_tags.is_empty() {
+            for member in members {
+                if let Some(process) = parse_member_process(member) {
+                    tags.entry(process)
+                        .or_insert_with(|| parse_member_tags(member));
+                }
+            }
+        }
         for (owner, partitions) in processes {
             let successors = self.successors(members, owner);
             for (topic, partition) in partitions {
@@ -276,8 +306,14 @@ impl StandbyPlacement {
                     continue;
                 };
                 if self.stateful.contains(&task.subtopology) {
-                    let hosts =
-                        standby_hosts(processes, owner, task, self.replicas, successors.get(&task));
+                    let hosts = standby_hosts(
+                        processes,
+                        owner,
+                        task,
+                        self.replicas,
+                        successors.get(&task),
+                        (&self.rack_tags, &tags),
+                    );
                     out.push((task, owner, hosts));
                 }
             }
@@ -372,7 +408,7 @@ pub(crate) fn warmup_tasks(
     if static_membership {
         return Ok(BTreeSet::new());
     }
-    let placement = StandbyPlacement::new(topology, plan, 0)?;
+    let placement = StandbyPlacement::new(topology, plan, 0, Vec::new())?;
     if placement.stateful.is_empty() {
         return Ok(BTreeSet::new());
     }
@@ -407,6 +443,8 @@ pub(crate) struct StandbySetup {
     /// `<state.dir>/<application.id>`.
     pub(crate) app_dir: PathBuf,
     pub(crate) replicas: usize,
+    /// `rack.aware.assignment.tags`.
+    pub(crate) rack_tags: Vec<String>,
     pub(crate) exactly_once: bool,
     /// The memory the standbys' stores draw on, as the active tasks' do.
     pub(crate) store_memory: Option<StoreMemory>,
@@ -446,7 +484,12 @@ fn stateful_subtopologies(topology: &Topology) -> Result<BTreeSet<u32>> {
 /// [`Error::Kafka`] when a client cannot be created, [`Error::Io`] when the thread cannot
 /// be spawned.
 pub(crate) fn spawn(setup: StandbySetup) -> Result<Option<JoinHandle<()>>> {
-    let placement = StandbyPlacement::new(&setup.topology, &setup.plan, setup.replicas)?;
+    let placement = StandbyPlacement::new(
+        &setup.topology,
+        &setup.plan,
+        setup.replicas,
+        setup.rack_tags.clone(),
+    )?;
     if placement.stateful.is_empty() || (setup.replicas == 0 && setup.warmup.is_empty()) {
         setup.claims.end_warmup();
         return Ok(None);
@@ -832,6 +875,7 @@ mod tests {
                 layout: layout(),
                 stateful: BTreeSet::from([0u32]),
                 replicas,
+                rack_tags: Vec::new(),
             };
             let mut count: BTreeMap<TaskId, usize> = BTreeMap::new();
             for me in ["a", "b", "c"] {
@@ -860,6 +904,7 @@ mod tests {
             layout: layout(),
             stateful: BTreeSet::from([0u32]),
             replicas: 1,
+            rack_tags: Vec::new(),
         };
         assert!(placement.mine(&alone, &[], "a").is_empty());
     }
@@ -876,6 +921,7 @@ mod tests {
             layout: layout(),
             stateful: BTreeSet::from([0u32]),
             replicas: 1,
+            rack_tags: Vec::new(),
         };
         for (task, owner, hosts) in placement.tasks(&procs, &members) {
             let survivors: Vec<String> = members
@@ -927,6 +973,57 @@ mod tests {
                 hosts.iter().all(|h| *h != owner) && hosts[0] != hosts[1],
                 "{task}"
             );
+        }
+    }
+
+    /// With a rack tag, a task's standbys leave its active instance's zone before they
+    /// follow the successor; without other zones they fall back to it.
+    #[test]
+    fn rack_tags_spread_standbys_over_zones() {
+        use crate::runtime::discovery::member_client_id;
+        let zone_of = [("a", "z1"), ("b", "z1"), ("c", "z2")];
+        let members: Vec<String> = zone_of
+            .iter()
+            .map(|(p, z)| {
+                let tags = BTreeMap::from([("zone".to_owned(), (*z).to_owned())]);
+                member_client_id("app-StreamThread-0-consumer", p, &tags, None)
+            })
+            .collect();
+        let procs = processes(&[("a", &[0, 1]), ("b", &[2]), ("c", &[3])]);
+        let zoned = StandbyPlacement {
+            layout: layout(),
+            stateful: BTreeSet::from([0u32]),
+            replicas: 1,
+            rack_tags: vec!["zone".to_owned()],
+        };
+        let zone = |p: &str| zone_of.iter().find(|(q, _)| *q == p).map(|(_, z)| *z);
+        for (task, owner, hosts) in zoned.tasks(&procs, &members) {
+            // c's successor b is in another zone already.
+            let expected = if zone(owner) == Some("z1") { "c" } else { "b" };
+            let first = hosts.first().map(|h| h.as_str());
+            assert_eq!(first, Some(expected), "{task} of {owner}");
+            assert_ne!(zone(owner), first.and_then(zone), "{task}: another zone");
+        }
+        // Without the tag key the same members get the successors (b for a's tasks).
+        let plain = StandbyPlacement {
+            rack_tags: Vec::new(),
+            ..zoned
+        };
+        let firsts: Vec<String> = plain
+            .tasks(&procs, &members)
+            .into_iter()
+            .map(|(_, _, hosts)| hosts[0].clone())
+            .collect();
+        assert_eq!(firsts, ["b", "b", "c", "b"]);
+        // Two standbys with two zones: one in the other zone, then the rest in order.
+        let two = StandbyPlacement {
+            replicas: 2,
+            rack_tags: vec!["zone".to_owned()],
+            ..plain
+        };
+        for (task, owner, hosts) in two.tasks(&procs, &members) {
+            assert_eq!(hosts.len(), 2, "{task}");
+            assert!(hosts.iter().any(|h| zone(h) != zone(owner)), "{task}");
         }
     }
 

@@ -272,6 +272,7 @@ impl KafkaStreams {
             plan: Arc::clone(&plan),
             app_dir: state_dir.app_dir().to_path_buf(),
             replicas: self.config.num_standby_replicas()?,
+            rack_tags: self.config.rack_awareness()?.assignment_tags,
             exactly_once: self.clients.guarantee() == ProcessingGuarantee::ExactlyOnceV2,
             store_memory: self.config.store_memory()?,
             shared: Arc::clone(&self.shared),
@@ -286,7 +287,12 @@ impl KafkaStreams {
             Arc::clone(&plan),
             discovery,
             self.process_id.clone(),
-            StandbyPlacement::new(&self.topology, &plan, self.config.num_standby_replicas()?)?,
+            StandbyPlacement::new(
+                &self.topology,
+                &plan,
+                self.config.num_standby_replicas()?,
+                self.config.rack_awareness()?.assignment_tags,
+            )?,
         );
         self.state_dir = Some(state_dir);
         tracing::info!(

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use streams_dsl::prelude::*;
 use streams_dsl::query::{KeyValueStoreQuery, SessionStoreQuery, WindowStoreQuery};
-use streams_server::StreamsServer;
+use streams_server::{Forwarding, ServerOptions, StreamsServer};
 use support::{Cluster, event_time, produce, unique, wait_until};
 use topology::{COUNTS, HOUR_MS, HOURLY, SESSIONS, Totals};
 
@@ -33,9 +33,19 @@ struct Answer {
 }
 
 fn http_get(addr: &str, path: &str) -> Answer {
+    http_request(addr, path, true)
+}
+
+/// A GET that returns a redirect as it comes, rather than following it.
+fn http_get_unfollowed(addr: &str, path: &str) -> Answer {
+    http_request(addr, path, false)
+}
+
+fn http_request(addr: &str, path: &str, follow_redirects: bool) -> Answer {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
+        .max_redirects(if follow_redirects { 10 } else { 0 })
         .build()
         .into();
     let mut response = agent
@@ -601,7 +611,8 @@ fn standby_counts(streams: &KafkaStreams) -> streams_dsl::Result<Vec<TaskCounts>
 
 /// With `num.standby.replicas=1` and two instances, the metadata of every key names the
 /// instance holding its active task and the other one as its standby, as both compute the
-/// placement from the group's description; the standby instance lists the stores it keeps.
+/// placement from the group's description; the standby instance lists the stores it keeps,
+/// and answers every key from them when a query (typed or over HTTP) allows stale stores.
 #[test]
 fn key_metadata_names_the_standby_host() {
     let cluster = Cluster::broker();
@@ -611,6 +622,7 @@ fn key_metadata_names_the_standby_host() {
     produce_input(&cluster.bootstrap(), &topic, &data);
     let app = unique("serve-standby-app");
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut servers = Vec::new();
     let mut instances: Vec<(KafkaStreams, String)> = dirs
         .iter()
         .map(|d| {
@@ -621,6 +633,13 @@ fn key_metadata_names_the_standby_host() {
                 .set("application.server", &addr)
                 .set("num.standby.replicas", "1");
             let streams = KafkaStreams::new(topology::topology(&topic).unwrap(), config).unwrap();
+            // Redirects rather than forwards: an answer then shows which instance gave it.
+            let server = StreamsServer::new(streams.handle())
+                .options(ServerOptions::default().forwarding(Forwarding::Redirect))
+                .key_value_store::<String, i64>(COUNTS, Serdes::string())
+                .spawn(listener)
+                .unwrap();
+            servers.push(server);
             (streams, addr)
         })
         .collect();
@@ -707,6 +726,41 @@ fn key_metadata_names_the_standby_host() {
                 .any(|k| matches!(active_only.get(k), Err(Error::QueryUnavailable { .. }))),
             "some keys are the other instance's"
         );
+    }
+    // The same over HTTP: `?stale=true` is answered by whichever instance is asked, from
+    // its active task or its standby; without it, the other instance's keys redirect.
+    for (_, addr) in &instances {
+        let mut redirected = 0;
+        for (key, want) in &data.counts {
+            let stale =
+                http_get_unfollowed(addr, &format!("/stores/{COUNTS}/keys/{key}?stale=true"));
+            assert_eq!(stale.status, 200, "{key} at {addr}: {}", stale.body);
+            assert_eq!(stale.body["value"], *want, "{key} at {addr}");
+            let fresh = http_get_unfollowed(addr, &format!("/stores/{COUNTS}/keys/{key}"));
+            match fresh.status {
+                200 => assert_eq!(fresh.body["value"], *want, "{key} at {addr}"),
+                307 => redirected += 1,
+                s => panic!("{key} at {addr}: {s} {}", fresh.body),
+            }
+        }
+        assert!(redirected > 0, "{addr} holds some keys as a standby only");
+        let all = http_get(addr, &format!("/stores/{COUNTS}/all?stale=true"));
+        assert_eq!(all.status, 200, "{}", all.body);
+        let entries = all.body.as_array().unwrap();
+        let counts: BTreeMap<String, i64> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_owned(),
+                    e["value"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(counts, data.counts, "{addr}: every count, once");
+        assert_eq!(entries.len(), data.counts.len(), "{addr}");
+    }
+    for server in servers {
+        server.shutdown();
     }
     for (streams, _) in &mut instances {
         streams.close().unwrap();

@@ -19,6 +19,14 @@ pub(crate) struct TimeRange {
     pub(crate) to: Option<i64>,
 }
 
+/// `?stale=true`: answer from this instance's standbys too (Kafka Streams'
+/// `enableStaleStores()`), see the crate docs' routing.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+pub(crate) struct Staleness {
+    #[serde(default)]
+    pub(crate) stale: bool,
+}
+
 impl TimeRange {
     pub(crate) fn bounds(self) -> (i64, i64) {
         (self.from.unwrap_or(i64::MIN), self.to.unwrap_or(i64::MAX))

@@ -11,6 +11,8 @@
 //! | `GET /stores/{store}/keys/{key}` | a key-value store's value of `key`; a window store's windows of `key` (`?from=&to=` bound their starts); a session store's sessions of `key` |
 //! | `GET /stores/{store}/all` | every entry this instance holds (window stores: `?from=&to=`) |
 //!
+//! Both store routes take `?stale=true` (see [stale reads](#routing)).
+//!
 //! Keys in paths are parsed as JSON when they are not the JSON string itself: `cust-1` and
 //! `"cust-1"` are the string key, `42` a number.
 //!
@@ -24,6 +26,14 @@
 //! reached, the answer is **503 with `Retry-After`**, never a wrong or empty answer for a
 //! key that exists: an instance answers a key only from a task it holds and has restored.
 //! A key that is not there is a 404.
+//!
+//! **Stale reads.** `?stale=true` on a key or `all` request also reads this instance's
+//! standby replicas (`num.standby.replicas`), as Java's `enableStaleStores()` does: an
+//! instance holding the key's task active or as a standby answers it itself, even while the
+//! group rebalances; otherwise the request goes to the active instance, and when that one
+//! cannot answer (unreachable, or 503) on to the standbys' instances. The answer may lag the
+//! active task by what the standby has not applied yet; in exchange, keys stay readable
+//! while their tasks move after a failure.
 //!
 //! # Examples
 //!

@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
-use streams_dsl::prelude::{State, StreamsHandle};
+use streams_dsl::prelude::{HostInfo, KeyQueryMetadata, State, StreamsHandle};
 
 use crate::error::{Result, ServerError};
 use crate::forward::{FORWARDED, relay};
-use crate::keys::TimeRange;
+use crate::keys::{Staleness, TimeRange};
 use crate::options::{Forwarding, ServerOptions};
 use crate::stores::StoreRoute;
 
@@ -41,10 +41,15 @@ pub(crate) fn router(state: Shared, aliases: &[(String, String)]) -> axum::Route
                 move |Extract(app): Extract<Shared>,
                       Path(key): Path<String>,
                       Query(range): Query<TimeRange>,
+                      Query(staleness): Query<Staleness>,
                       headers: HeaderMap,
                       uri: Uri| {
                     let store = store.clone();
-                    async move { key_request(app, store, key, range, &headers, &uri).await }
+                    let request = KeyRequest {
+                        range,
+                        stale: staleness.stale,
+                    };
+                    async move { key_request(app, store, key, request, &headers, &uri).await }
                 },
             ),
         );
@@ -162,20 +167,48 @@ fn store(app: &AppState, name: &str) -> Result<Arc<dyn StoreRoute>> {
     })
 }
 
-/// Where a key request goes.
-enum Route {
-    Here,
-    Elsewhere(streams_dsl::prelude::HostInfo),
-}
-
 async fn store_key(
     Extract(app): Extract<Shared>,
     Path((name, key)): Path<(String, String)>,
     Query(range): Query<TimeRange>,
+    Query(staleness): Query<Staleness>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    key_request(app, name, key, range, &headers, &uri).await
+    let request = KeyRequest {
+        range,
+        stale: staleness.stale,
+    };
+    key_request(app, name, key, request, &headers, &uri).await
+}
+
+/// A key request's query parameters.
+#[derive(Clone, Copy)]
+struct KeyRequest {
+    range: TimeRange,
+    stale: bool,
+}
+
+/// The instances to ask for a key, in order (see the crate docs' routing); none when this
+/// instance answers it: it holds the key's active task, or with `stale` a standby of it, or
+/// nobody is known to hold it. Otherwise the active instance, then with `stale` the
+/// standbys' instances.
+fn route_of(meta: &KeyQueryMetadata, this: Option<&HostInfo>, stale: bool) -> Vec<HostInfo> {
+    hosts_to_ask(meta.active_host.as_ref(), &meta.standby_hosts, this, stale)
+}
+
+fn hosts_to_ask(
+    active: Option<&HostInfo>,
+    standbys: &[HostInfo],
+    this: Option<&HostInfo>,
+    stale: bool,
+) -> Vec<HostInfo> {
+    let here = |host: &HostInfo| Some(host) == this;
+    let standbys: &[HostInfo] = if stale { standbys } else { &[] };
+    if active.is_some_and(here) || standbys.iter().any(here) {
+        return Vec::new();
+    }
+    active.into_iter().chain(standbys).cloned().collect()
 }
 
 /// Answers a key of store `name` here, or forwards or redirects it to its owner.
@@ -183,7 +216,7 @@ async fn key_request(
     app: Shared,
     name: String,
     key: String,
-    range: TimeRange,
+    request: KeyRequest,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Response {
@@ -197,34 +230,51 @@ async fn key_request(
         let (route, key) = (Arc::clone(&route), key.clone());
         app.blocking(move || {
             if forwarded {
-                return Ok(Route::Here);
+                return Ok(Vec::new());
             }
-            let meta = route.locate(&key)?;
-            Ok(match meta.active_host {
-                Some(owner) if Some(&owner) != this.as_ref() => Route::Elsewhere(owner),
-                _ => Route::Here,
-            })
+            match route.locate(&key) {
+                Ok(meta) => Ok(route_of(&meta, this.as_ref(), request.stale)),
+                // While the group rebalances nobody is known to hold the key; a stale read
+                // is answered from whatever this instance holds, standbys included.
+                Err(_) if request.stale => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
         })
         .await
     };
-    let owner = match located {
-        Ok(Route::Here) => None,
-        Ok(Route::Elsewhere(owner)) => Some(owner),
+    let hosts = match located {
+        Ok(hosts) => hosts,
         Err(e) => return app.error(&e),
     };
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    if let Some(owner) = owner {
+    if let Some(first) = hosts.first() {
         return match app.options.forwarding {
             Forwarding::Redirect => (
                 StatusCode::TEMPORARY_REDIRECT,
-                [(LOCATION, format!("http://{owner}{path}"))],
+                [(LOCATION, format!("http://{first}{path}"))],
             )
                 .into_response(),
             Forwarding::Proxy => {
                 let timeout = app.options.timeout;
-                let relayed = app.blocking(move || relay(&owner, &path, timeout)).await;
+                let relayed = app
+                    .blocking(move || {
+                        // A stale read goes on to the next instance when one cannot answer.
+                        let mut last = None;
+                        for host in &hosts {
+                            match relay(host, &path, timeout) {
+                                Ok(r) if r.status != 503 => return Ok(r),
+                                other => last = Some(other),
+                            }
+                        }
+                        last.unwrap_or_else(|| {
+                            Err(ServerError::Streams(streams_dsl::Error::IllegalState(
+                                "no instance to forward to".into(),
+                            )))
+                        })
+                    })
+                    .await;
                 match relayed {
                     Ok(r) => {
                         let status =
@@ -244,7 +294,9 @@ async fn key_request(
             }
         };
     }
-    let answer = app.blocking(move || route.key(&key, range)).await;
+    let answer = app
+        .blocking(move || route.key(&key, request.range, request.stale))
+        .await;
     match answer {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => (
@@ -260,11 +312,42 @@ async fn store_all(
     Extract(app): Extract<Shared>,
     Path(name): Path<String>,
     Query(range): Query<TimeRange>,
+    Query(staleness): Query<Staleness>,
 ) -> Response {
     let route = match store(&app, &name) {
         Ok(r) => r,
         Err(e) => return app.error(&e),
     };
-    let result = app.blocking(move || route.all(range)).await;
+    let result = app
+        .blocking(move || route.all(range, staleness.stale))
+        .await;
     app.answer(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_reads_stay_on_a_standby_and_fall_back_to_the_standbys() {
+        let (a, b, c) = (
+            HostInfo::new("a", 1),
+            HostInfo::new("b", 1),
+            HostInfo::new("c", 1),
+        );
+        let (on_a, on_c) = (vec![a.clone()], vec![c.clone()]);
+        let ask = |active: Option<&HostInfo>, standbys: &[HostInfo], stale| {
+            hosts_to_ask(active, standbys, Some(&a), stale)
+        };
+        assert_eq!(ask(Some(&b), &on_a, false), vec![b.clone()]);
+        assert!(ask(Some(&b), &on_a, true).is_empty(), "a holds a standby");
+        assert!(
+            hosts_to_ask(Some(&b), &[], Some(&b), false).is_empty(),
+            "b is active"
+        );
+        assert_eq!(ask(Some(&b), &on_c, false), vec![b.clone()]);
+        assert_eq!(ask(Some(&b), &on_c, true), vec![b, c.clone()]);
+        assert!(ask(None, &on_c, false).is_empty());
+        assert_eq!(ask(None, &on_c, true), vec![c]);
+    }
 }

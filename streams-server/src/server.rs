@@ -17,7 +17,7 @@ use crate::error::{Result, ServerError};
 use crate::metrics::MetricsCollector;
 use crate::options::ServerOptions;
 use crate::routes::{AppState, router};
-use crate::stores::{KeyValueRoute, SessionRoute, StoreRoute, WindowRoute};
+use crate::stores::{KeyValueRoute, Queries, SessionRoute, StoreRoute, WindowRoute};
 
 /// How often the metrics collector samples the counters for its rates.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
@@ -73,8 +73,14 @@ impl StreamsServer {
         K: Clone + Ord + Serialize + DeserializeOwned + Send + Sync + 'static,
         V: Serialize + Send + 'static,
     {
-        let query = KeyValueStoreQuery::new(&self.handle, store, key_serde);
-        let route = KeyValueRoute::<K, V>(query.timeout(self.options.timeout));
+        let query = || {
+            KeyValueStoreQuery::new(&self.handle, store, key_serde.clone())
+                .timeout(self.options.timeout)
+        };
+        let route = KeyValueRoute::<K, V>(Queries {
+            fresh: query(),
+            stale: query().with_stale_stores(),
+        });
         self.serve(store, route)
     }
 
@@ -85,8 +91,14 @@ impl StreamsServer {
         K: Clone + Ord + Serialize + DeserializeOwned + Send + Sync + 'static,
         V: Serialize + Send + 'static,
     {
-        let query = WindowStoreQuery::new(&self.handle, store, key_serde);
-        let route = WindowRoute::<K, V>(query.timeout(self.options.timeout));
+        let query = || {
+            WindowStoreQuery::new(&self.handle, store, key_serde.clone())
+                .timeout(self.options.timeout)
+        };
+        let route = WindowRoute::<K, V>(Queries {
+            fresh: query(),
+            stale: query().with_stale_stores(),
+        });
         self.serve(store, route)
     }
 
@@ -97,8 +109,14 @@ impl StreamsServer {
         K: Clone + Ord + Serialize + DeserializeOwned + Send + Sync + 'static,
         V: Serialize + Send + 'static,
     {
-        let query = SessionStoreQuery::new(&self.handle, store, key_serde);
-        let route = SessionRoute::<K, V>(query.timeout(self.options.timeout));
+        let query = || {
+            SessionStoreQuery::new(&self.handle, store, key_serde.clone())
+                .timeout(self.options.timeout)
+        };
+        let route = SessionRoute::<K, V>(Queries {
+            fresh: query(),
+            stale: query().with_stale_stores(),
+        });
         self.serve(store, route)
     }
 

@@ -56,6 +56,20 @@ fn group_by_value() -> Topology {
     )
 }
 
+/// A table aggregated by an expression of its value: rows that change group leave the old
+/// one, deletes and rows that stop matching `WHERE` leave theirs, rows whose group is null
+/// are in none.
+fn table_aggregate() -> Topology {
+    streams_sql::topology(
+        "CREATE TABLE t (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='KAFKA');
+         CREATE TABLE out WITH (KAFKA_TOPIC='output', VALUE_FORMAT='JSON') AS
+           SELECT CASE WHEN v LIKE '%,%' THEN SUBSTRING(v, 1, 1) END AS initial, COUNT(*) AS n, SUM(LEN(v)) AS total
+           FROM t WHERE LEN(v) > 4
+           GROUP BY CASE WHEN v LIKE '%,%' THEN SUBSTRING(v, 1, 1) END EMIT CHANGES;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The join cases' second source, on `input2`: a stream or a table.
 fn joined(right: &str, query: &str) -> Topology {
     compile(&format!(
@@ -113,6 +127,7 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
         ("sql_hopping", TEN_S, hopping),
         ("sql_session", SESSION, session),
         ("sql_group_by_value", LONG, group_by_value),
+        ("sql_table_aggregate", STR, table_aggregate),
         ("sql_stream_table_join", STR, stream_table_join),
         ("sql_stream_stream_join", STR, stream_stream_join),
         ("sql_table_table_join", STR, table_table_join),

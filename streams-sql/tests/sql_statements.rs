@@ -1,17 +1,12 @@
 //! Each statement kind compiled with `streams_sql::topology` and run in the test driver.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use streams_dsl::prelude::*;
+use support::driver;
 
 type S = Option<String>;
-
-fn driver(sql: &str) -> TopologyTestDriver {
-    let topology = streams_sql::topology(sql).unwrap_or_else(|e| panic!("{e}"));
-    let config = StreamsConfig::new()
-        .set("application.id", "sql-test")
-        .set("statestore.cache.max.bytes", "0");
-    TopologyTestDriver::new(topology, config).unwrap()
-}
 
 fn input(d: &TopologyTestDriver, topic: &str) -> TestInputTopic<S, S> {
     d.create_input_topic(

@@ -891,6 +891,47 @@ public class Ref {
                     .to("output", Produced.with(Serdes.String(), Serdes.Long()));
             });
 
+        // sql_table_aggregate: t a table (k VARCHAR PRIMARY KEY, v VARCHAR) on input;
+        // SELECT CASE WHEN v LIKE '%,%' THEN SUBSTRING(v, 1, 1) END AS initial, COUNT(*) AS n,
+        // SUM(LEN(v)) AS total FROM t WHERE LEN(v) > 4 GROUP BY (the same CASE), JSON values:
+        //   table(input).filter(v.length() > 4) (a row that stops matching is a delete)
+        //   .mapValues(v) (the prepared row)
+        //   .groupBy((k, v) -> KeyValue.pair(v contains "," ? v.substring(0, 1) : null, v),
+        //            Grouped.with(String, String).withName("Aggregate-GroupBy"))
+        //        a null group is not sent: ksqlDB leaves a row with a null GROUP BY value out
+        //   .aggregate(() -> "0,0", adder: n + 1, total + v.length(),
+        //              subtractor: n - 1, total - v.length(),
+        //              Materialized.as("Aggregate-Aggregate-Materialize") with String serdes)
+        //   .toStream().mapValues({"N":n,"TOTAL":total}).to("output")
+        // ksqlDB's KTable.groupBy then KGroupedTable.aggregate with its undo aggregator: a
+        // row that changes group leaves the old one (subtractor) and joins the new one (adder);
+        // a delete only leaves; a group whose rows all left stays at 0.
+        add("sql_table_aggregate", "SQL: COUNT(*) and SUM of a table grouped by a value, with WHERE and null groups",
+            List.of("input"), List.of(out("output", STRING, STRING)), b -> {
+                b.<String, String>table("input")
+                    .filter((k, v) -> v.length() > 4)
+                    .mapValues((k, v) -> v)
+                    .groupBy((k, v) -> KeyValue.pair(v.contains(",") ? v.substring(0, 1) : null, v),
+                             Grouped.with(Serdes.String(), Serdes.String()).withName("Aggregate-GroupBy"))
+                    .aggregate(() -> "0,0",
+                        (String k, String v, String agg) -> {
+                            String[] p = agg.split(",");
+                            return (Long.parseLong(p[0]) + 1) + "," + (Long.parseLong(p[1]) + v.length());
+                        },
+                        (String k, String v, String agg) -> {
+                            String[] p = agg.split(",");
+                            return (Long.parseLong(p[0]) - 1) + "," + (Long.parseLong(p[1]) - v.length());
+                        },
+                        Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
+                            .withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
+                    .toStream()
+                    .mapValues((String k, String agg) -> {
+                        String[] p = agg.split(",");
+                        return "{\"N\":" + p[0] + ",\"TOTAL\":" + p[1] + "}";
+                    })
+                    .to("output", Produced.with(Serdes.String(), Serdes.String()));
+            });
+
         // sql_*_join: SELECT l.k, l.v + '/' + IFNULL(r.v, 'null') AS j FROM l LEFT JOIN r ...;
         // a stream side is first widened to all its columns (mapValues; tables are joined as
         // read), the join's row is filtered (a table's only with a WHERE) and projected (here

@@ -1,18 +1,20 @@
 //! Compiles queries into topologies of the DSL: a source, `WHERE` as a filter, the
-//! projection as a value mapper, `PARTITION BY` as a key mapper, `GROUP BY` as a grouping
-//! (through a repartition topic unless it groups by the key) and an aggregation (windowed
-//! by `WINDOW`), `EMIT FINAL` as a suppression, and a sink.
+//! projection as a value mapper, `PARTITION BY` as a key mapper, `GROUP BY` of a stream as a
+//! grouping (through a repartition topic unless it groups by the key) and an aggregation
+//! (windowed by `WINDOW`), `GROUP BY` of a table as a regrouping with an adder and a
+//! subtractor ([`table_aggregate`]), `EMIT FINAL` as a suppression, and a sink.
 
+mod grouping;
 mod join;
+mod table_aggregate;
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
+use sqlparser::ast::Expr;
 use streams_dsl::prelude::*;
 
-use crate::aggregate::{self, AggFn};
 use crate::ast::{Emit, Property, Query, SelectItem, SourceKind, WindowKind};
 use crate::catalog::{Catalog, Materialization, Projector, Source};
 use crate::error::{Error, Location, Result};
@@ -20,6 +22,7 @@ use crate::expr::{CExpr, Compiler, Ctx, Scope, ScopeColumn, Slot, ident_name, lo
 use crate::format::{Format, RowSerde};
 use crate::types::SqlType;
 use crate::value::{Row, RowValue, Value};
+use grouping::Grouping;
 
 /// The name ksqlDB gives an aggregation's state store.
 pub const AGGREGATE_STORE: &str = "Aggregate-Aggregate-Materialize";
@@ -337,14 +340,23 @@ pub(crate) fn compile(
     let scope = source_scope(src, from.qualifier());
     let inputs = vec![src.topic.clone()];
     if !query.group_by.is_empty() {
-        let Flow::Stream(stream) = flow else {
-            return Err(Error::compile(
-                text,
-                query.location,
-                "aggregations of tables are not supported: aggregate a stream",
-            ));
+        return match flow {
+            Flow::Stream(stream) => {
+                aggregate_stream(&builder, text, query, src, stream, &scope, inputs, sink)
+            }
+            Flow::Table(table) => table_aggregate::compile(
+                QueryParts {
+                    text,
+                    query,
+                    src,
+                    inputs,
+                    sink,
+                    builder,
+                },
+                table,
+                &scope,
+            ),
         };
-        return aggregate_stream(&builder, text, query, src, stream, &scope, inputs, sink);
     }
     if let Some(w) = &query.window {
         return Err(Error::compile(text, w.location, "WINDOW needs a GROUP BY"));
@@ -600,16 +612,6 @@ fn select_stream(
     }
 }
 
-/// One aggregate call of the query: function, argument (index into the prepared row) and
-/// types.
-#[derive(Clone)]
-struct AggCall {
-    f: AggFn,
-    arg: Option<usize>,
-    out: SqlType,
-    text: String,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn aggregate_stream(
     builder: &StreamsBuilder,
@@ -621,201 +623,20 @@ fn aggregate_stream(
     inputs: Vec<String>,
     sink: Sink,
 ) -> Result<Compiled> {
-    if query.partition_by.is_some() {
-        return Err(Error::compile(
-            text,
-            query.location,
-            "PARTITION BY and GROUP BY do not go together: the key is the GROUP BY",
-        ));
-    }
-    let filter = match &query.filter {
-        Some(f) => Some(predicate(text, scope, f)?),
-        None => None,
-    };
-    // The prepared row: the GROUP BY values, then each aggregate's argument.
-    let mut prepared: Vec<CExpr> = Vec::new();
-    let mut group_types = Vec::new();
-    let mut group_names = Vec::new();
-    let mut group_slots = Vec::new();
-    for (i, g) in query.group_by.iter().enumerate() {
-        let (c, t) = compile_expr(text, scope, g)?;
-        group_slots.push(match &c {
-            CExpr::Col(s) => Some(*s),
-            _ => None,
-        });
-        prepared.push(c);
-        group_types.push(t);
-        group_names.push(col_name(g, None, i));
-    }
-    let g = query.group_by.len();
-    let windowed = query.window.is_some();
-    // The scope after the aggregation: group columns in the key row, aggregates in the
-    // value row, window bounds from the window.
-    let mut agg_scope = Scope::default();
-    for (i, (n, t)) in group_names.iter().zip(&group_types).enumerate() {
-        agg_scope.columns.push(ScopeColumn {
-            qualifier: None,
-            name: n.clone(),
-            ty: t.clone(),
-            slot: Slot::Key(i),
-        });
-    }
-    let mut calls: Vec<AggCall> = Vec::new();
-    let group_texts: Vec<String> = query
-        .group_by
-        .iter()
-        .map(|e| e.to_string().to_uppercase())
-        .collect();
-    let compile_post = |e: &Expr,
-                        calls: &mut Vec<AggCall>,
-                        prepared: &mut Vec<CExpr>|
-     -> Result<(CExpr, SqlType)> {
-        let mut hook = |x: &Expr| -> Result<Option<(CExpr, SqlType)>> {
-            if let Some(i) = group_texts
-                .iter()
-                .position(|t| *t == x.to_string().to_uppercase())
-            {
-                return Ok(Some((CExpr::Col(Slot::Key(i)), group_types[i].clone())));
-            }
-            if let Expr::Identifier(id) = x {
-                let n = ident_name(id);
-                if (n == "WINDOWSTART" || n == "WINDOWEND") && windowed {
-                    let s = if n == "WINDOWSTART" {
-                        Slot::WindowStart
-                    } else {
-                        Slot::WindowEnd
-                    };
-                    return Ok(Some((CExpr::Col(s), SqlType::BigInt)));
-                }
-                // A grouped column named without its qualifier, or with it.
-                if let Some(i) = group_names.iter().position(|g| *g == n) {
-                    return Ok(Some((CExpr::Col(Slot::Key(i)), group_types[i].clone())));
-                }
-            }
-            if let Expr::Function(f) = x {
-                let name = f.name.to_string().to_uppercase();
-                if aggregate::is_aggregate(&name) {
-                    let mut args: Vec<Option<(CExpr, SqlType)>> = Vec::new();
-                    if let FunctionArguments::List(list) = &f.args {
-                        for a in &list.args {
-                            match a {
-                                FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => args.push(None),
-                                FunctionArg::Unnamed(FunctionArgExpr::Expr(ae)) => {
-                                    args.push(Some(compile_expr(text, scope, ae)?));
-                                }
-                                _ => {
-                                    return Err(Error::compile(
-                                        text,
-                                        location_of(x),
-                                        format!("unsupported argument '{a}'"),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    let types: Vec<Option<SqlType>> = args
-                        .iter()
-                        .map(|a| a.as_ref().map(|(_, t)| t.clone()))
-                        .collect();
-                    let (func, out) = aggregate::resolve(&name, &types)
-                        .map_err(|m| Error::compile(text, location_of(x), m))?;
-                    let key = x.to_string().to_uppercase();
-                    let idx = match calls.iter().position(|c| c.text == key) {
-                        Some(i) => i,
-                        None => {
-                            let arg = match args.into_iter().next().flatten() {
-                                Some((c, _)) => {
-                                    prepared.push(c);
-                                    Some(prepared.len() - 1)
-                                }
-                                None => None,
-                            };
-                            calls.push(AggCall {
-                                f: func,
-                                arg,
-                                out: out.clone(),
-                                text: key,
-                            });
-                            calls.len() - 1
-                        }
-                    };
-                    return Ok(Some((CExpr::Col(Slot::Val(idx)), out)));
-                }
-            }
-            Ok(None)
-        };
-        let empty = Scope::default();
-        let mut c = Compiler {
-            text,
-            scope: &empty,
-            hook: Some(&mut hook),
-        };
-        c.compile(e).map_err(|err| match err {
-            Error::Compile {
-                message,
-                location,
-                excerpt,
-            } if message.starts_with("column '") => Error::Compile {
-                message: format!(
-                    "{} is neither in the GROUP BY nor inside an aggregate; grouped: {}",
-                    message.split(" cannot").next().unwrap_or(&message),
-                    group_names.join(", ")
-                ),
-                location,
-                excerpt,
-            },
-            other => other,
-        })
-    };
-    let mut out_cols: Vec<OutCol> = Vec::new();
-    for (i, item) in query.items.iter().enumerate() {
-        match item {
-            SelectItem::Star(_) => {
-                return Err(Error::compile(
-                    text,
-                    query.location,
-                    "SELECT * cannot be used with GROUP BY; name the columns",
-                ));
-            }
-            SelectItem::Expr(e, alias) => {
-                let (c, t) = compile_post(e, &mut calls, &mut prepared)?;
-                let key = matches!(c, CExpr::Col(Slot::Key(_)));
-                out_cols.push(OutCol {
-                    name: col_name(e, alias.as_ref(), i),
-                    ty: t,
-                    expr: c,
-                    key,
-                });
-            }
-        }
-    }
-    let having = match &query.having {
-        Some(h) => {
-            let (c, t) = compile_post(h, &mut calls, &mut prepared)?;
-            if t != SqlType::Boolean {
-                return Err(Error::compile(
-                    text,
-                    location_of(h),
-                    format!("HAVING needs a BOOLEAN condition, not {t}"),
-                ));
-            }
-            Some(c)
-        }
-        None => None,
-    };
-    // Key columns keep their aliases.
-    let mut key_cols: Vec<(String, SqlType)> = group_names
-        .iter()
-        .cloned()
-        .zip(group_types.iter().cloned())
-        .collect();
-    for c in &out_cols {
-        if let CExpr::Col(Slot::Key(i)) = c.expr
-            && let Some(k) = key_cols.get_mut(i)
-        {
-            k.0 = c.name.clone();
-        }
-    }
+    let grouping = Grouping::analyze(text, query, scope)?;
+    let init = grouping.initializer();
+    let add = grouping.adder();
+    let merge = grouping.merger();
+    let Grouping {
+        filter,
+        prepared,
+        group_slots,
+        out_cols,
+        key_cols,
+        project,
+        ..
+    } = grouping;
+    let g = group_slots.len();
     let key_format = sink_key_format(text, &sink, src)?;
     let key_serde = RowSerde::key(key_format, key_cols.clone());
     let internal = Serdes::option(Serdes::json::<Row>());
@@ -850,57 +671,10 @@ fn aggregate_stream(
             Grouped::with(key_serde.clone(), internal.clone()).with_name(GROUP_BY_NAME),
         )
     };
-    let calls = Arc::new(calls);
-    let init_calls = calls.clone();
-    let init = move || {
-        Row(init_calls
-            .iter()
-            .map(|c| aggregate::init(c.f, &c.out))
-            .collect())
-    };
-    let add_calls = calls.clone();
-    let add = move |_: &Row, v: RowValue, acc: Row| -> Row {
-        let Some(v) = v else { return acc };
-        Row(acc
-            .0
-            .into_iter()
-            .zip(add_calls.iter())
-            .map(|(a, c)| aggregate::add(c.f, a, c.arg.map_or(Value::Null, |i| v.get(i).clone())))
-            .collect())
-    };
     let materialized = || {
         Materialized::as_(AGGREGATE_STORE)
             .with_key_serde(key_serde.clone())
             .with_value_serde(Serdes::json::<Row>())
-    };
-    let value_exprs: Vec<CExpr> = out_cols
-        .iter()
-        .filter(|c| !c.key)
-        .map(|c| c.expr.clone())
-        .collect();
-    let result_calls = calls.clone();
-    let project: Projector = {
-        let value_exprs = value_exprs.clone();
-        let having = having.clone();
-        Arc::new(move |key: &Row, window: Option<(i64, i64)>, acc: &Row| {
-            let results = Row(acc
-                .0
-                .iter()
-                .zip(result_calls.iter())
-                .map(|(a, c)| aggregate::result(c.f, a))
-                .collect());
-            let ctx = Ctx {
-                key,
-                val: &results,
-                window,
-            };
-            if let Some(h) = &having
-                && !h.holds(&ctx)
-            {
-                return None;
-            }
-            Some(Row(value_exprs.iter().map(|e| e.eval(&ctx)).collect()))
-        })
     };
     let emit_final = query.emit == Some(Emit::Final);
     let parts = QueryParts {
@@ -921,30 +695,7 @@ fn aggregate_stream(
                 ));
             }
             let table = grouped.aggregate_with(init, add, materialized());
-            let p = project.clone();
-            let out = table
-                .to_stream()
-                .map_values_with_key(move |k: &Row, acc: Option<Row>| {
-                    acc.and_then(|a| p(k, None, &a))
-                });
-            let mat = Materialization {
-                store: AGGREGATE_STORE.to_owned(),
-                query_id: String::new(),
-                window: None,
-                project,
-                source_rows: false,
-            };
-            finish(
-                parts,
-                Output {
-                    out,
-                    kind: SourceKind::Table,
-                    key_cols,
-                    cols: &out_cols,
-                    window: None,
-                    materialized: Some(mat),
-                },
-            )
+            finish_aggregate(parts, &table, project, key_cols, &out_cols)
         }
         Some(w) => {
             let grace = Duration::from_millis(w.grace.unwrap_or(DEFAULT_GRACE_MS) as u64);
@@ -966,24 +717,12 @@ fn aggregate_stream(
                         .windowed_by(tw)
                         .aggregate_with(init, add, materialized())
                 }
-                WindowKind::Session { gap } => {
-                    let merge_calls = calls.clone();
-                    let merge = move |_: &Row, a: Row, b: Row| -> Row {
-                        Row(a
-                            .0
-                            .into_iter()
-                            .zip(b.0)
-                            .zip(merge_calls.iter())
-                            .map(|((x, y), c)| aggregate::merge(c.f, x, y))
-                            .collect())
-                    };
-                    grouped
-                        .windowed_by(SessionWindows::of_inactivity_gap_and_grace(
-                            Duration::from_millis(gap as u64),
-                            grace,
-                        ))
-                        .aggregate_with(init, add, merge, materialized())
-                }
+                WindowKind::Session { gap } => grouped
+                    .windowed_by(SessionWindows::of_inactivity_gap_and_grace(
+                        Duration::from_millis(gap as u64),
+                        grace,
+                    ))
+                    .aggregate_with(init, add, merge, materialized()),
             };
             let table = if emit_final {
                 table.suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
@@ -996,13 +735,7 @@ fn aggregate_stream(
                     acc.and_then(|a| p(&k.key, Some((k.window.start, k.window.end)), &a))
                 },
             );
-            let mat = Materialization {
-                store: AGGREGATE_STORE.to_owned(),
-                query_id: String::new(),
-                window: Some(w.kind),
-                project,
-                source_rows: false,
-            };
+            let mat = aggregate_materialization(project, Some(w.kind));
             finish(
                 parts,
                 Output {
@@ -1016,6 +749,46 @@ fn aggregate_stream(
             )
         }
     }
+}
+
+/// Where pull queries find an aggregation's rows: its accumulators in [`AGGREGATE_STORE`],
+/// projected as the sink's rows are.
+fn aggregate_materialization(project: Projector, window: Option<WindowKind>) -> Materialization {
+    Materialization {
+        store: AGGREGATE_STORE.to_owned(),
+        query_id: String::new(),
+        window,
+        project,
+        source_rows: false,
+    }
+}
+
+/// Writes an aggregation's table (not windowed) to the sink: each accumulator row projected
+/// to the output row, a row `HAVING` rejects as a delete; pull queries read the accumulators
+/// from [`AGGREGATE_STORE`] with the same projection.
+fn finish_aggregate(
+    parts: QueryParts<'_>,
+    table: &KTable<Row, Row>,
+    project: Projector,
+    key_cols: Vec<(String, SqlType)>,
+    out_cols: &[OutCol],
+) -> Result<Compiled> {
+    let p = project.clone();
+    let out = table
+        .to_stream()
+        .map_values_with_key(move |k: &Row, acc: Option<Row>| acc.and_then(|a| p(k, None, &a)));
+    let mat = aggregate_materialization(project, None);
+    finish(
+        parts,
+        Output {
+            out,
+            kind: SourceKind::Table,
+            key_cols,
+            cols: out_cols,
+            window: None,
+            materialized: Some(mat),
+        },
+    )
 }
 
 fn sink_key_format(text: &str, sink: &Sink, src: &Source) -> Result<Format> {

@@ -31,6 +31,12 @@ macro_rules! delegate_lifecycle {
         fn commit(&mut self) -> ::streams_core::Result<()> {
             self.$inner.commit()
         }
+        fn flush_in_background(&mut self) -> ::streams_core::Result<()> {
+            self.$inner.flush_in_background()
+        }
+        fn flush_done(&mut self) -> ::streams_core::Result<bool> {
+            self.$inner.flush_done()
+        }
         fn close(&mut self) -> ::streams_core::Result<()> {
             self.$inner.close()
         }

@@ -136,6 +136,12 @@ pub const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
 /// memtables) first: flushing RocksDB at every commit would write small files many times a
 /// second. A crash replays at most that much more of the changelog.
 ///
+/// Unlike Kafka Streams, the commit does not wait for that flush: it starts it in the
+/// background ([`StateStore::flush_in_background`]) with the offsets the stores have
+/// reached, and a later commit that finds it done ([`StateStore::flush_done`]) writes the
+/// checkpoint with those offsets. A crash in between replays from the checkpoint before.
+/// A flush still under way after [`MAX_BACKGROUND_FLUSH_WAITS`] commits is waited for.
+///
 /// With [`with_exactly_once`](Self::with_exactly_once) the file is deleted once the restore
 /// is done and only written again by a clean [`close`](Self::close): while processing, the
 /// files may hold writes of a transaction that will be aborted. Instead, after every
@@ -169,7 +175,22 @@ pub struct StateManager {
     finished: Option<Restoring>,
     /// The stores whose changelogs a standby replica follows (positioned in its reader).
     following: Vec<usize>,
+    /// The flush a commit started in the background, if it is not known to be done.
+    background_flush: Option<BackgroundFlush>,
 }
+
+/// A flush of the stores started by a commit ([`StateStore::flush_in_background`]).
+struct BackgroundFlush {
+    /// Each store's offset when it started: what the stores' files hold once it is done.
+    offsets: Vec<Option<i64>>,
+    /// Commits that found it still under way.
+    waited: u32,
+}
+
+/// Commits that may find a background flush still under way before the next one waits
+/// for the stores: under a write load that keeps RocksDB's memtables flushing, the
+/// checkpoint would otherwise fall ever further behind.
+const MAX_BACKGROUND_FLUSH_WAITS: u32 = 10;
 
 /// Where a stepwise restore stands.
 struct Restoring {
@@ -248,6 +269,7 @@ impl StateManager {
             restoring: None,
             finished: None,
             following: Vec::new(),
+            background_flush: None,
         }
     }
 
@@ -946,6 +968,8 @@ impl StateManager {
     ///
     /// The first store error; the other stores are still flushed.
     pub fn flush(&mut self) -> Result<()> {
+        // Waiting for every store makes whatever a background flush started durable too.
+        self.background_flush = None;
         let mut first = None;
         for s in &self.stores {
             if let Err(e) = flush_store(&s.built) {
@@ -974,9 +998,11 @@ impl StateManager {
     /// Records the offsets of the last changelog records the task wrote, as
     /// [`checkpoint`](Self::checkpoint) does, then, once the persistent stores' changelogs
     /// have advanced more than [`CHECKPOINT_OFFSET_DELTA`] records past the last flush,
-    /// flushes the stores and, under at-least-once, rewrites the checkpoint file. Returns
-    /// whether it flushed. Under exactly-once each persistent store first records its
-    /// position in its own files ([`StateStore::commit_position`]).
+    /// starts flushing the stores in the background; once a flush is done, under
+    /// at-least-once, it rewrites the checkpoint file with the offsets the flush started
+    /// at. Returns whether a flush was found done (and checkpointed). Under exactly-once
+    /// each persistent store first records its position in its own files
+    /// ([`StateStore::commit_position`]).
     ///
     /// Call it after [`commit`](Self::commit) and the producer's flush; under exactly-once,
     /// only once the transaction holding the task's output is committed.
@@ -990,6 +1016,9 @@ impl StateManager {
         if self.exactly_once {
             self.commit_positions()?;
         }
+        if self.background_flush.is_some() {
+            return self.finish_background_flush();
+        }
         let delta: i64 = self
             .stores
             .iter()
@@ -999,11 +1028,53 @@ impl StateManager {
         if delta <= CHECKPOINT_OFFSET_DELTA {
             return Ok(false);
         }
-        self.flush()?;
-        if self.exactly_once {
-            self.mark_flushed();
-        } else {
-            self.write_checkpoint()?;
+        let mut first = None;
+        for s in &self.stores {
+            if let Err(e) = borrow_store(&s.built).and_then(|mut st| st.flush_in_background()) {
+                first.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first {
+            return Err(e);
+        }
+        self.background_flush = Some(BackgroundFlush {
+            offsets: self.stores.iter().map(|s| s.offset).collect(),
+            waited: 0,
+        });
+        // Stores that flush in the foreground are done already.
+        self.finish_background_flush()
+    }
+
+    /// Checkpoints what the background flush made durable once every store says it is
+    /// done, or, after [`MAX_BACKGROUND_FLUSH_WAITS`] commits, flushes and waits. Returns
+    /// whether it checkpointed.
+    fn finish_background_flush(&mut self) -> Result<bool> {
+        let Some(mut pending) = self.background_flush.take() else {
+            return Ok(false);
+        };
+        let mut done = true;
+        for s in &self.stores {
+            if !borrow_store(&s.built)?.flush_done()? {
+                done = false;
+                break;
+            }
+        }
+        if !done {
+            pending.waited += 1;
+            if pending.waited <= MAX_BACKGROUND_FLUSH_WAITS {
+                self.background_flush = Some(pending);
+                return Ok(false);
+            }
+            self.flush()?;
+            pending.offsets = self.stores.iter().map(|s| s.offset).collect();
+        }
+        for (s, offset) in self.stores.iter_mut().zip(&pending.offsets) {
+            if s.persistent && s.changelog.is_some() {
+                s.checkpointed = *offset;
+            }
+        }
+        if !self.exactly_once {
+            self.write_checkpoint_at(&pending.offsets)?;
         }
         Ok(true)
     }
@@ -1041,15 +1112,22 @@ impl StateManager {
     }
 
     fn write_checkpoint(&mut self) -> Result<()> {
+        let offsets: Vec<Option<i64>> = self.stores.iter().map(|s| s.offset).collect();
+        self.write_checkpoint_at(&offsets)?;
+        self.mark_flushed();
+        Ok(())
+    }
+
+    /// Writes the checkpoint file with `offsets`, one per store.
+    fn write_checkpoint_at(&self, offsets: &[Option<i64>]) -> Result<()> {
         let offsets: HashMap<(String, i32), i64> = self
             .stores
             .iter()
-            .filter(|s| s.persistent)
-            .filter_map(|s| Some((s.changelog.clone()?, s.offset?)))
+            .zip(offsets)
+            .filter(|(s, _)| s.persistent)
+            .filter_map(|(s, offset)| Some((s.changelog.clone()?, (*offset)?)))
             .collect();
-        self.checkpoint.write(&offsets)?;
-        self.mark_flushed();
-        Ok(())
+        self.checkpoint.write(&offsets)
     }
 
     /// Applies what the changelogs hold past the stores' offsets, up to about `max_records`

@@ -53,6 +53,32 @@ pub trait StateStore {
         self.flush()
     }
 
+    /// Starts what [`flush`](Self::flush) does without waiting for the storage: a commit
+    /// that is due a checkpoint calls it, and writes the checkpoint only once
+    /// [`flush_done`](Self::flush_done) says everything written before the call is durable, so
+    /// that the stream thread does not wait for the disk. Write-back caches are emptied
+    /// into the layers below before it returns, as [`commit`](Self::commit) empties them.
+    ///
+    /// The default flushes and waits. Layers pass the call down.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when the underlying storage fails.
+    fn flush_in_background(&mut self) -> Result<()> {
+        self.flush()
+    }
+
+    /// Whether everything written before the last
+    /// [`flush_in_background`](Self::flush_in_background) is durable. The default says it
+    /// is, as its `flush_in_background` waits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when the underlying storage fails.
+    fn flush_done(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+
     /// Releases the store's resources. Calls after `close` fail.
     ///
     /// # Errors

@@ -80,6 +80,15 @@ macro_rules! caching_state_store {
             self.commit_layer()
         }
 
+        fn flush_in_background(&mut self) -> ::streams_core::Result<()> {
+            self.commit_layer()?;
+            self.inner.flush_in_background()
+        }
+
+        fn flush_done(&mut self) -> ::streams_core::Result<bool> {
+            self.inner.flush_done()
+        }
+
         fn close(&mut self) -> ::streams_core::Result<()> {
             self.close_layer()
         }

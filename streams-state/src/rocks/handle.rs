@@ -119,6 +119,17 @@ impl DbHandle {
         Ok(())
     }
 
+    /// Starts writing the memtables out, without waiting.
+    pub(crate) fn flush_in_background(&self) -> Result<()> {
+        position::flush_in_background(self.db()?, &self.name)?;
+        Ok(())
+    }
+
+    /// Whether what [`flush_in_background`](Self::flush_in_background) started is done.
+    pub(crate) fn flush_done(&self) -> Result<bool> {
+        Ok(position::flush_done(self.db()?, &self.name)?)
+    }
+
     /// Records that every write so far is committed, with the changelog applied up to
     /// `offset`.
     pub(crate) fn commit_position(&self, offset: Option<i64>) -> Result<()> {
@@ -175,6 +186,14 @@ macro_rules! handle_lifecycle {
 
         fn flush(&mut self) -> ::streams_core::Result<()> {
             self.handle.flush()
+        }
+
+        fn flush_in_background(&mut self) -> ::streams_core::Result<()> {
+            self.handle.flush_in_background()
+        }
+
+        fn flush_done(&mut self) -> ::streams_core::Result<bool> {
+            self.handle.flush_done()
         }
 
         fn commit(&mut self) -> ::streams_core::Result<()> {

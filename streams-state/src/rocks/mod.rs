@@ -3,6 +3,7 @@
 mod config;
 mod handle;
 mod iter;
+mod key_filter;
 mod kv;
 mod position;
 mod versioned;

@@ -163,13 +163,39 @@ fn is_empty(db: &DB) -> bool {
 
 /// Writes the memtables of both column families out, as one atomic flush.
 pub(crate) fn flush(db: &DB, store: &str) -> Result<(), StateError> {
+    flush_with(db, store, true)
+}
+
+/// Starts the atomic flush of both column families and returns; [`flush_done`] says when it
+/// is done.
+pub(crate) fn flush_in_background(db: &DB, store: &str) -> Result<(), StateError> {
+    flush_with(db, store, false)
+}
+
+fn flush_with(db: &DB, store: &str, wait: bool) -> Result<(), StateError> {
     let position = position_cf(db, store)?;
-    let data = db
-        .cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
+    let data = data_cf(db, store)?;
+    let mut options = FlushOptions::default();
+    options.set_wait(wait);
+    db.flush_cfs_opt(&[&data, &position], &options)
+        .map_err(StateError::rocks(store, "flush"))
+}
+
+/// Whether every memtable but the ones being written to is out: no immutable memtable
+/// is waiting for, or in, a flush.
+pub(crate) fn flush_done(db: &DB, store: &str) -> Result<bool, StateError> {
+    let pending = |cf: &rocksdb::ColumnFamily| {
+        db.property_int_value_cf(cf, rocksdb::properties::NUM_IMMUTABLE_MEM_TABLE)
+            .map_err(StateError::rocks(store, "read the memtables' state"))
+    };
+    Ok(pending(data_cf(db, store)?)?.unwrap_or(0) == 0
+        && pending(position_cf(db, store)?)?.unwrap_or(0) == 0)
+}
+
+fn data_cf<'a>(db: &'a DB, store: &str) -> Result<&'a rocksdb::ColumnFamily, StateError> {
+    db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME)
         .ok_or_else(|| StateError::InvalidArgument {
             store: store.to_owned(),
             reason: "the database has no default column family".into(),
-        })?;
-    db.flush_cfs_opt(&[&data, &position], &FlushOptions::default())
-        .map_err(StateError::rocks(store, "flush"))
+        })
 }

@@ -13,6 +13,7 @@ use streams_core::state::{
 
 use crate::error::StateError;
 use crate::rocks::handle::db_metrics;
+use crate::rocks::key_filter::KeyFilter;
 use crate::rocks::position::{self, PositionMarker};
 use crate::rocks::{KeyLayout, RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
 use crate::window_key;
@@ -24,6 +25,21 @@ struct Segment {
     db: DB,
     path: PathBuf,
     marker: PositionMarker,
+    /// The keys written to it, when it was created by this store object (not found on
+    /// disk): a fetch of a key it rules out skips the segment.
+    keys: Option<KeyFilter>,
+}
+
+impl Segment {
+    fn may_hold(&self, key: &[u8]) -> bool {
+        self.keys.as_ref().is_none_or(|f| f.may_hold(key))
+    }
+
+    fn record(&mut self, key: &[u8]) {
+        if let Some(filter) = &mut self.keys {
+            filter.insert(key);
+        }
+    }
 }
 
 /// Which stored windows the reads of a [`RocksDbWindowStore`] treat as expired, after the
@@ -61,7 +77,9 @@ pub enum WindowReads {
 /// its directory: no compaction, no tombstones. The segment interval is
 /// `max(retention / 2, 60 s)` and a record's segment is `window_start / interval`, so about
 /// three segments are live at a time. All segments share the process's block cache and
-/// write-buffer manager.
+/// write-buffer manager. Each segment this store creates also keeps a 32 KiB Bloom filter
+/// of its keys in memory, so that fetching a key skips the segments that never held it
+/// without creating a RocksDB iterator; segments found on disk at open have none.
 ///
 /// Keys are window-store keys ([`window_key`]): the key, the 8-byte big-endian window
 /// start, the 4-byte sequence number.
@@ -85,6 +103,8 @@ pub struct RocksDbWindowStore {
     segments: BTreeMap<i64, Segment>,
     /// Segments dropped but not yet deleted (see `delete_expired`).
     expired: Vec<(i64, PathBuf)>,
+    /// Segments dropped before the flush under way started: deleted once it is done.
+    expired_before_flush: Vec<(i64, PathBuf)>,
     write_options: WriteOptions,
     resources: Arc<RocksDbResources>,
     setter: Option<Arc<dyn RocksDbConfigSetter>>,
@@ -146,6 +166,7 @@ impl RocksDbWindowStore {
             observed: -1,
             segments: BTreeMap::new(),
             expired: Vec::new(),
+            expired_before_flush: Vec::new(),
             write_options,
             resources,
             setter,
@@ -254,6 +275,8 @@ impl RocksDbWindowStore {
             let path = self
                 .dir
                 .join(format!("{}.{}", self.name, id * self.segment_interval));
+            // A directory left by an earlier run holds keys the filter would not know.
+            let fresh = !path.exists();
             let db = open_db(
                 &self.name,
                 &path,
@@ -267,6 +290,7 @@ impl RocksDbWindowStore {
                     db,
                     path,
                     marker: PositionMarker::new(),
+                    keys: fresh.then(KeyFilter::new),
                 },
             );
         }
@@ -298,7 +322,14 @@ impl RocksDbWindowStore {
     /// deleted only once the state that dropped it is committed or flushed: a crash before
     /// that finds it again, as the committed state still had it.
     fn delete_expired(&mut self) {
-        for (id, path) in self.expired.drain(..) {
+        let expired = std::mem::take(&mut self.expired);
+        self.delete_segments(expired);
+        let before = std::mem::take(&mut self.expired_before_flush);
+        self.delete_segments(before);
+    }
+
+    fn delete_segments(&self, segments: Vec<(i64, PathBuf)>) {
+        for (id, path) in segments {
             if let Err(e) = std::fs::remove_dir_all(&path) {
                 tracing::warn!(store = %self.name, segment = id, path = %path.display(), error = %e, "could not delete an expired segment");
             }
@@ -320,7 +351,12 @@ impl RocksDbWindowStore {
         if value.is_some() {
             self.get_or_create(id)?;
         }
-        if let Some(segment) = self.segments.get(&id) {
+        if let Some(segment) = self.segments.get_mut(&id) {
+            if value.is_some()
+                && let Some((key, _, _)) = window_key::decode(store_key)
+            {
+                segment.record(key);
+            }
             segment
                 .marker
                 .before_write(&segment.db, &self.name, &self.write_options)?;
@@ -389,6 +425,30 @@ impl StateStore for RocksDbWindowStore {
         }
         self.delete_expired();
         Ok(())
+    }
+
+    /// Starts the flush of every segment; the segments expired before it are deleted once
+    /// [`flush_done`](Self::flush_done) sees it done.
+    fn flush_in_background(&mut self) -> Result<()> {
+        self.check_open()?;
+        for segment in self.segments.values() {
+            position::flush_in_background(&segment.db, &self.name)?;
+        }
+        let expired = std::mem::take(&mut self.expired);
+        self.expired_before_flush.extend(expired);
+        Ok(())
+    }
+
+    fn flush_done(&mut self) -> Result<bool> {
+        self.check_open()?;
+        for segment in self.segments.values() {
+            if !position::flush_done(&segment.db, &self.name)? {
+                return Ok(false);
+            }
+        }
+        let before = std::mem::take(&mut self.expired_before_flush);
+        self.delete_segments(before);
+        Ok(true)
     }
 
     /// Marks every segment committed at `offset` (see [`StateStore::commit_position`]),
@@ -471,6 +531,12 @@ impl StateStore for RocksDbWindowStore {
                 continue;
             }
             self.get_or_create(id)?;
+            if r.value.is_some()
+                && let Some(segment) = self.segments.get_mut(&id)
+                && let Some((key, _, _)) = window_key::decode(r.key)
+            {
+                segment.record(key);
+            }
             let batch = batches.entry(id).or_default();
             match r.value {
                 Some(v) => batch.put(r.key, v),
@@ -524,7 +590,11 @@ impl WindowBytesStore for RocksDbWindowStore {
         if window_start < self.min_key_read_time() {
             return Ok(None);
         }
-        let Some(segment) = self.segments.get(&self.segment_id(window_start)) else {
+        let Some(segment) = self
+            .segments
+            .get(&self.segment_id(window_start))
+            .filter(|s| s.may_hold(key))
+        else {
             return Ok(None);
         };
         if !self.retain_duplicates {
@@ -556,15 +626,23 @@ impl WindowBytesStore for RocksDbWindowStore {
         if time_to < from {
             return Ok(Box::new(std::iter::empty()));
         }
+        let range = self.segment_id(from)..=self.segment_id(time_to);
+        let held: Vec<&Segment> = self
+            .segments
+            .range(range)
+            .map(|(_, segment)| segment)
+            .filter(|segment| segment.may_hold(key))
+            .collect();
+        if held.is_empty() {
+            return Ok(Box::new(std::iter::empty()));
+        }
         let lower = window_key::encode(key, from, 0);
         let mut upper = window_key::encode(key, time_to, u32::MAX);
         upper.push(0);
         let wanted = key.to_vec();
-        let range = self.segment_id(from)..=self.segment_id(time_to);
         Ok(Box::new(
-            self.segments
-                .range(range)
-                .flat_map(move |(_, segment)| self.key_iter(segment, &lower, upper.clone()))
+            held.into_iter()
+                .flat_map(move |segment| self.key_iter(segment, &lower, upper.clone()))
                 .filter_map(decode_entry)
                 .filter_map(move |item| match item {
                     Err(e) => Some(Err(e)),

@@ -1,6 +1,6 @@
 //! The cache of one store: sorted entries with least-recently-used and dirty orders.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::rc::Rc;
 
@@ -33,9 +33,15 @@ pub(super) type Cached = (Vec<u8>, Option<Vec<u8>>);
 
 /// The cache of one store, as Kafka Streams' `NamedCache`: sorted for range reads, with
 /// least-recently-used eviction and dirty keys flushed in the order they became dirty.
+///
+/// Entries are found by hash, and a sorted set of the keys serves range reads: a read or an
+/// overwrite, the common case of an aggregation, then costs one hash look-up instead of a
+/// walk down a tree comparing keys byte by byte; only new and leaving keys touch the
+/// sorted set.
 #[derive(Debug, Default)]
 pub(super) struct NamedCache {
-    entries: BTreeMap<Key, CacheEntry>,
+    entries: HashMap<Key, CacheEntry>,
+    sorted: BTreeSet<Key>,
     lru: BTreeMap<u64, Key>,
     dirty: BTreeMap<u64, Key>,
     tick: u64,
@@ -90,6 +96,7 @@ impl NamedCache {
             let shared: Key = key.into();
             self.lru.insert(lru_tick, Rc::clone(&shared));
             self.dirty.insert(dirty_tick, Rc::clone(&shared));
+            self.sorted.insert(Rc::clone(&shared));
             self.entries.insert(shared, entry);
         }
     }
@@ -98,6 +105,7 @@ impl NamedCache {
     pub(super) fn evict_lru(&mut self) -> Option<Option<Dirty>> {
         let (_, key) = self.lru.pop_first()?;
         let entry = self.entries.remove(&*key)?;
+        self.sorted.remove(&*key);
         self.bytes -= entry.size(&key);
         Some(entry.dirty_tick.map(|t| {
             self.dirty.remove(&t);
@@ -119,6 +127,7 @@ impl NamedCache {
                 let lru_tick = entry.lru_tick;
                 let timestamp = entry.timestamp;
                 self.entries.remove(&*key);
+                self.sorted.remove(&*key);
                 self.lru.remove(&lru_tick);
                 self.bytes -= size;
                 out.push((key, None, timestamp));
@@ -130,9 +139,9 @@ impl NamedCache {
     }
 
     pub(super) fn snapshot(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Vec<Cached> {
-        self.entries
+        self.sorted
             .range::<[u8], _>((from, to))
-            .map(|(k, e)| (k.to_vec(), e.value.clone()))
+            .filter_map(|k| Some((k.to_vec(), self.entries.get(&**k)?.value.clone())))
             .collect()
     }
 
@@ -207,5 +216,37 @@ mod tests {
         cache.evict_lru();
         assert_eq!(cache.bytes, 0);
         assert!(cache.lru.is_empty() && cache.dirty.is_empty() && cache.entries.is_empty());
+        assert!(cache.sorted.is_empty());
+    }
+
+    #[test]
+    fn range_reads_come_out_sorted_and_follow_evictions_and_flushed_deletes() {
+        let mut cache = NamedCache::default();
+        for k in [b"d", b"a", b"c", b"b"] {
+            cache.put_dirty(k, Some(k.to_vec()), 0);
+        }
+        cache.put_dirty(b"c", None, 0);
+        let keys = |c: &NamedCache| -> Vec<Vec<u8>> {
+            c.snapshot(Bound::Included(&b"b"[..]), Bound::Unbounded)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        assert_eq!(
+            keys(&cache),
+            vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
+        cache.take_dirty();
+        assert_eq!(
+            keys(&cache),
+            vec![b"b".to_vec(), b"d".to_vec()],
+            "c was a delete"
+        );
+        cache.evict_lru();
+        assert_eq!(
+            keys(&cache),
+            vec![b"b".to_vec()],
+            "d was used least recently"
+        );
     }
 }

@@ -1002,9 +1002,9 @@ fn exactly_once_keeps_no_checkpoint_while_processing() -> TestResult {
 }
 
 /// Commits until one finds the flush the first started in the background done: the
-/// tenth commit after the start at the latest, which waits for it.
+/// eleventh commit after the start at the latest, which waits for it.
 fn flush_within_commits(m: &mut StateManager, env: &Env) -> TestResult {
-    for _ in 0..=10 {
+    for _ in 0..12 {
         if m.maybe_checkpoint(&env.written())? {
             return Ok(());
         }
@@ -1579,5 +1579,143 @@ fn nothing_to_restore_positions_no_partition() -> TestResult {
     );
     assert_eq!(kv_bytes(&m)?, env.replay(STORE));
     m.close()?;
+    Ok(())
+}
+
+/// A logged key-value store whose background flush is done only once the test says so:
+/// it stands for a RocksDB flush still under way.
+struct SlowFlush {
+    inner: Rc<RefCell<Kv>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StateStore for SlowFlush {
+    fn name(&self) -> &str {
+        STORE
+    }
+    fn persistent(&self) -> bool {
+        true
+    }
+    fn flush(&mut self) -> streams_core::Result<()> {
+        self.inner.borrow_mut().flush()
+    }
+    fn commit(&mut self) -> streams_core::Result<()> {
+        self.inner.borrow_mut().commit()
+    }
+    fn flush_in_background(&mut self) -> streams_core::Result<()> {
+        self.inner.borrow_mut().commit()
+    }
+    fn flush_done(&mut self) -> streams_core::Result<bool> {
+        if !self.done.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.inner.borrow_mut().flush()?;
+        Ok(true)
+    }
+    fn close(&mut self) -> streams_core::Result<()> {
+        self.inner.borrow_mut().close()
+    }
+    fn restore_batch(&mut self, records: &[ChangelogRecord<'_>]) -> streams_core::Result<()> {
+        self.inner.borrow_mut().restore_batch(records)
+    }
+}
+
+struct SlowFlushBuilder {
+    inner: Arc<dyn StoreBuilder>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StoreBuilder for SlowFlushBuilder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn logging_enabled(&self) -> bool {
+        self.inner.logging_enabled()
+    }
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+    fn changelog_config(&self) -> BTreeMap<String, String> {
+        self.inner.changelog_config()
+    }
+    fn build(
+        &self,
+        ctx: &streams_core::state::StoreContext,
+    ) -> streams_core::Result<streams_core::state::BuiltStore> {
+        let inner = self
+            .inner
+            .build(ctx)?
+            .downcast::<Kv>()
+            .ok_or_else(|| streams_core::Error::IllegalState("not a Kv".into()))?;
+        Ok(streams_core::state::BuiltStore::new(SlowFlush {
+            inner,
+            done: Arc::clone(&self.done),
+        }))
+    }
+}
+
+/// The checkpoint a background flush leads to claims the offsets the stores had when it
+/// started, never records written while it was under way; a flush still under way after
+/// ten commits is waited for, and the checkpoint then claims everything.
+#[test]
+fn a_background_flush_checkpoints_what_it_started_with() -> TestResult {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = Env::new();
+    let done = Arc::new(AtomicBool::new(false));
+    let builder: Arc<dyn StoreBuilder> = Arc::new(SlowFlushBuilder {
+        inner: persistent_kv(),
+        done: Arc::clone(&done),
+    });
+    let mut m = env.manager(vec![builder]);
+    env.restore(&mut m)?;
+    let store = m
+        .typed_store::<SlowFlush>(STORE)
+        .ok_or("missing store")?
+        .borrow()
+        .inner
+        .clone();
+    let put = |keys: std::ops::Range<i64>| -> TestResult {
+        for i in keys {
+            store
+                .borrow_mut()
+                .put(&format!("key-{i:06}"), &format!("v{i}"))?;
+        }
+        Ok(())
+    };
+    let ckpt = OffsetCheckpoint::in_dir(&env.task_dir);
+    let checkpointed = || -> streams_core::Result<Option<i64>> {
+        Ok(ckpt.read()?.get(&(topic(STORE), 0)).copied())
+    };
+
+    put(0..10_002)?;
+    m.commit()?;
+    assert!(!m.maybe_checkpoint(&env.written())?, "the flush starts");
+    put(10_002..10_500)?;
+    m.commit()?;
+    assert!(!m.maybe_checkpoint(&env.written())?, "still under way");
+    assert_eq!(checkpointed()?, None);
+    done.store(true, Ordering::Release);
+    assert!(m.maybe_checkpoint(&env.written())?, "found done");
+    assert_eq!(
+        checkpointed()?,
+        Some(10_001),
+        "the offset when the flush started, not the 498 records after it"
+    );
+
+    done.store(false, Ordering::Release);
+    put(10_500..25_000)?;
+    m.commit()?;
+    assert!(
+        !m.maybe_checkpoint(&env.written())?,
+        "the next flush starts"
+    );
+    for _ in 0..10 {
+        assert!(!m.maybe_checkpoint(&env.written())?);
+    }
+    assert!(
+        m.maybe_checkpoint(&env.written())?,
+        "the eleventh commit waits for the stores"
+    );
+    assert_eq!(checkpointed()?, Some(24_999));
     Ok(())
 }

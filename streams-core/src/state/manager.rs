@@ -1042,7 +1042,20 @@ impl StateManager {
             waited: 0,
         });
         // Stores that flush in the foreground are done already.
-        self.finish_background_flush()
+        if self.stores_flushed()? {
+            return self.finish_background_flush();
+        }
+        Ok(false)
+    }
+
+    /// Whether every store says what its last background flush started is durable.
+    fn stores_flushed(&self) -> Result<bool> {
+        for s in &self.stores {
+            if !borrow_store(&s.built)?.flush_done()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Checkpoints what the background flush made durable once every store says it is
@@ -1052,14 +1065,7 @@ impl StateManager {
         let Some(mut pending) = self.background_flush.take() else {
             return Ok(false);
         };
-        let mut done = true;
-        for s in &self.stores {
-            if !borrow_store(&s.built)?.flush_done()? {
-                done = false;
-                break;
-            }
-        }
-        if !done {
+        if !self.stores_flushed()? {
             pending.waited += 1;
             if pending.waited <= MAX_BACKGROUND_FLUSH_WAITS {
                 self.background_flush = Some(pending);

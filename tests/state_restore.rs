@@ -1461,6 +1461,7 @@ fn a_crash_of_a_window_store_keeps_its_segments_committed() -> TestResult {
         s.flush()?;
         s.put(b"b", Some(b"2"), 60_000)?;
         s.commit_position(Some(6))?;
+        s.flush()?;
         // A new segment; the first two expire, in a transaction that never commits.
         s.put(b"c", Some(b"3"), 600_000)?;
         assert_eq!(s.segment_ids(), vec![10]);

@@ -5,6 +5,7 @@ mod handle;
 mod iter;
 mod key_filter;
 mod kv;
+mod opener;
 mod position;
 mod versioned;
 mod versioned_layout;

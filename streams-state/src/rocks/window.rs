@@ -14,6 +14,7 @@ use streams_core::state::{
 use crate::error::StateError;
 use crate::rocks::handle::db_metrics;
 use crate::rocks::key_filter::KeyFilter;
+use crate::rocks::opener::{self, OpenAhead, SegmentSpec};
 use crate::rocks::position::{self, PositionMarker};
 use crate::rocks::{KeyLayout, RawIter, RocksDbConfigSetter, RocksDbResources, open_db};
 use crate::window_key;
@@ -28,6 +29,14 @@ struct Segment {
     /// The keys written to it, when it was created by this store object (not found on
     /// disk): a fetch of a key it rules out skips the segment.
     keys: Option<KeyFilter>,
+}
+
+/// A segment dropped from the store, its directory not yet deleted.
+struct Expired {
+    id: i64,
+    path: PathBuf,
+    /// Hears when its database, closing on the opener thread, is closed.
+    closed: Option<std::sync::mpsc::Receiver<()>>,
 }
 
 impl Segment {
@@ -102,12 +111,14 @@ pub struct RocksDbWindowStore {
     observed: i64,
     segments: BTreeMap<i64, Segment>,
     /// Segments dropped but not yet deleted (see `delete_expired`).
-    expired: Vec<(i64, PathBuf)>,
+    expired: Vec<Expired>,
     /// Segments dropped before the flush under way started: deleted once it is done.
-    expired_before_flush: Vec<(i64, PathBuf)>,
+    expired_before_flush: Vec<Expired>,
     write_options: WriteOptions,
     resources: Arc<RocksDbResources>,
     setter: Option<Arc<dyn RocksDbConfigSetter>>,
+    /// The segment after the newest, being opened on the opener thread.
+    ahead: Option<OpenAhead>,
     closed: bool,
 }
 
@@ -170,6 +181,7 @@ impl RocksDbWindowStore {
             write_options,
             resources,
             setter,
+            ahead: None,
             closed: false,
         };
         store.open_existing()?;
@@ -270,31 +282,102 @@ impl RocksDbWindowStore {
         }
     }
 
+    fn segment_path(&self, id: i64) -> PathBuf {
+        self.dir
+            .join(format!("{}.{}", self.name, id * self.segment_interval))
+    }
+
     fn get_or_create(&mut self, id: i64) -> Result<()> {
-        if !self.segments.contains_key(&id) {
-            let path = self
-                .dir
-                .join(format!("{}.{}", self.name, id * self.segment_interval));
-            // A directory left by an earlier run holds keys the filter would not know.
-            let fresh = !path.exists();
-            let db = open_db(
-                &self.name,
-                &path,
-                &self.resources,
-                self.setter.as_deref(),
-                KeyLayout::WindowKeys,
-            )?;
-            self.segments.insert(
-                id,
-                Segment {
-                    db,
-                    path,
-                    marker: PositionMarker::new(),
-                    keys: fresh.then(KeyFilter::new),
-                },
-            );
+        if self.segments.contains_key(&id) {
+            return Ok(());
         }
+        let path = self.segment_path(id);
+        let opened = match self.ahead.take() {
+            // Opened ahead from a directory that did not exist: fresh.
+            Some(ahead) if ahead.id == id => ahead.wait().map(|db| (db, true)),
+            other => {
+                self.ahead = other;
+                None
+            }
+        };
+        let (db, fresh) = match opened {
+            Some((db, fresh)) => (db?, fresh),
+            None => {
+                // A directory left by an earlier run holds keys the filter would not know.
+                let fresh = !path.exists();
+                let db = open_db(
+                    &self.name,
+                    &path,
+                    &self.resources,
+                    self.setter.as_deref(),
+                    KeyLayout::WindowKeys,
+                )?;
+                (db, fresh)
+            }
+        };
+        self.segments.insert(
+            id,
+            Segment {
+                db,
+                path,
+                marker: PositionMarker::new(),
+                keys: fresh.then(KeyFilter::new),
+            },
+        );
+        self.open_ahead(id + 1);
         Ok(())
+    }
+
+    /// Starts opening segment `id` on the opener thread, unless one is being opened
+    /// already, it exists, or its directory does (left by an earlier run: opened when
+    /// needed, as it may hold data).
+    fn open_ahead(&mut self, id: i64) {
+        if self.ahead.is_some() || self.segments.contains_key(&id) || id < self.min_live_segment() {
+            return;
+        }
+        let path = self.segment_path(id);
+        if path.exists() {
+            return;
+        }
+        self.ahead = OpenAhead::start(SegmentSpec {
+            store: self.name.clone(),
+            id,
+            path,
+            resources: Arc::clone(&self.resources),
+            setter: self.setter.clone(),
+        });
+    }
+
+    /// Waits until the expired segments' databases are closed.
+    fn wait_for_closes(&mut self) {
+        for expired in self
+            .expired
+            .iter_mut()
+            .chain(&mut self.expired_before_flush)
+        {
+            if let Some(closed) = expired.closed.take() {
+                let _ = closed.recv();
+            }
+        }
+    }
+
+    /// Closes and deletes the segment opened ahead, unused (it was created empty).
+    fn discard_ahead(&mut self) {
+        let Some(ahead) = self.ahead.take() else {
+            return;
+        };
+        let path = ahead.path.clone();
+        if let Some(Ok(db)) = ahead.wait() {
+            drop(db);
+            if let Some(setter) = &self.setter {
+                setter.close(&self.name);
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(store = %self.name, path = %path.display(), error = %e, "could not delete a segment opened ahead");
+        }
     }
 
     fn drop_expired(&mut self) {
@@ -306,15 +389,18 @@ impl RocksDbWindowStore {
         {
             return;
         }
+        if self.ahead.as_ref().is_some_and(|a| a.id < min_live) {
+            self.discard_ahead();
+        }
         let live = self.segments.split_off(&min_live);
         let expired = std::mem::replace(&mut self.segments, live);
         for (id, segment) in expired {
             let Segment { db, path, .. } = segment;
-            drop(db);
+            let closed = opener::close_in_background(db);
             if let Some(setter) = &self.setter {
                 setter.close(&self.name);
             }
-            self.expired.push((id, path));
+            self.expired.push(Expired { id, path, closed });
         }
     }
 
@@ -328,8 +414,12 @@ impl RocksDbWindowStore {
         self.delete_segments(before);
     }
 
-    fn delete_segments(&self, segments: Vec<(i64, PathBuf)>) {
-        for (id, path) in segments {
+    fn delete_segments(&self, segments: Vec<Expired>) {
+        for Expired { id, path, closed } in segments {
+            // Its files go once its database is closed.
+            if let Some(closed) = closed {
+                let _ = closed.recv();
+            }
             if let Err(e) = std::fs::remove_dir_all(&path) {
                 tracing::warn!(store = %self.name, segment = id, path = %path.display(), error = %e, "could not delete an expired segment");
             }
@@ -390,6 +480,16 @@ impl RocksDbWindowStore {
         let mut raw = segment.db.raw_iterator_opt(ro);
         raw.seek_to_first();
         RawIter::new(raw, &self.name, false)
+    }
+}
+
+impl Drop for RocksDbWindowStore {
+    /// Waits for the segments the opener thread is opening or closing (and deletes the one
+    /// opened ahead), so that a store opened again in the same directory (after a task is
+    /// dropped without closing) never finds one locked.
+    fn drop(&mut self) {
+        self.discard_ahead();
+        self.wait_for_closes();
     }
 }
 
@@ -500,6 +600,8 @@ impl StateStore for RocksDbWindowStore {
     fn close(&mut self) -> Result<()> {
         if !self.closed {
             self.closed = true;
+            self.discard_ahead();
+            self.wait_for_closes();
             let segments = std::mem::take(&mut self.segments);
             if let Some(setter) = &self.setter {
                 for _ in &segments {

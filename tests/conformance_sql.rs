@@ -109,6 +109,20 @@ fn table_table_join() -> Topology {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Two joins in one query: `s` enriched by `r` on its key, then by `r2` (`input2` declared a
+/// second time) on an expression of the joined row, which re-keys (repartitions) the stream;
+/// the result is keyed by the last join's key.
+fn nway_join() -> Topology {
+    compile(
+        "CREATE TABLE r (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input2', VALUE_FORMAT='KAFKA');
+         CREATE TABLE r2 (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input2', VALUE_FORMAT='KAFKA');
+         CREATE STREAM out WITH (KAFKA_TOPIC='output') AS
+           SELECT r2.k, IFNULL(s.k, 'null') + ':' + s.v + '/' + IFNULL(r.v, 'null') + '/' + IFNULL(r2.v, 'null') AS j
+           FROM s LEFT JOIN r ON s.k = r.k
+           LEFT JOIN r2 ON 'k0' + SUBSTRING(s.k, 3, 1) = r2.k EMIT CHANGES;",
+    )
+}
+
 pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
     const STR: &[(&str, Render, Render)] = &[("output", Render::Str, Render::Str)];
     const LONG: &[(&str, Render, Render)] = &[("output", Render::Str, Render::Long)];
@@ -131,6 +145,7 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
         ("sql_stream_table_join", STR, stream_table_join),
         ("sql_stream_stream_join", STR, stream_stream_join),
         ("sql_table_table_join", STR, table_table_join),
+        ("sql_nway_join", STR, nway_join),
     ] {
         m.insert(
             name,

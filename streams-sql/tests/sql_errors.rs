@@ -200,3 +200,50 @@ fn queries_that_cannot_be_compiled_say_why() {
         assert!(e.to_string().contains(message), "{sql}: {e}");
     }
 }
+
+#[test]
+fn each_join_of_an_n_way_join_is_checked() {
+    const MORE: &str = "CREATE TABLE customers (id VARCHAR PRIMARY KEY, name VARCHAR) WITH (KAFKA_TOPIC='customers', VALUE_FORMAT='JSON');
+CREATE TABLE products (id VARCHAR PRIMARY KEY, title VARCHAR) WITH (KAFKA_TOPIC='products', VALUE_FORMAT='JSON');
+CREATE STREAM payments (orderId VARCHAR KEY, amount DOUBLE) WITH (KAFKA_TOPIC='payments', VALUE_FORMAT='JSON');
+CREATE TABLE titles (id VARCHAR PRIMARY KEY, title DOUBLE) WITH (KAFKA_TOPIC='products', VALUE_FORMAT='JSON');
+CREATE TABLE tags (id VARCHAR PRIMARY KEY, tag VARCHAR) WITH (KAFKA_TOPIC='tags', VALUE_FORMAT='JSON');
+";
+    for (sql, message) in [
+        (
+            "CREATE STREAM e AS SELECT o.orderId, c.name FROM orders o JOIN customers c ON o.customerId = c.id JOIN products p ON o.nope = p.id EMIT CHANGES",
+            "NOPE",
+        ),
+        (
+            "CREATE STREAM e AS SELECT o.orderId, c.name FROM orders o JOIN customers c ON o.customerId = c.id JOIN products p ON o.customerId = c.id EMIT CHANGES",
+            "must equate them with a column of P",
+        ),
+        (
+            "CREATE STREAM e AS SELECT o.orderId, c.name FROM orders o JOIN customers c ON o.customerId = c.id JOIN products p ON o.orderId = p.title EMIT CHANGES",
+            "a stream-table join is on the table's PRIMARY KEY (P.ID)",
+        ),
+        (
+            "CREATE STREAM e AS SELECT o.orderId FROM orders o JOIN customers c ON o.customerId = c.id JOIN customers c ON o.orderId = c.id EMIT CHANGES",
+            "both sides have the same name",
+        ),
+        (
+            "CREATE TABLE e AS SELECT c.id, p.title FROM customers c JOIN products p ON c.id = p.id JOIN payments x WITHIN 1 SECOND ON c.id = x.orderId EMIT CHANGES",
+            "the joins before this one give a table",
+        ),
+        (
+            "CREATE TABLE e AS SELECT c.id, p.title FROM customers c JOIN products p ON c.id = p.id JOIN tags t ON p.id = t.id EMIT CHANGES",
+            "the result of a table-table join cannot be joined again",
+        ),
+        (
+            "CREATE STREAM e AS SELECT o.orderId FROM orders o JOIN products p ON o.customerId = p.id JOIN titles t ON o.customerId = t.id EMIT CHANGES",
+            "PRODUCTS and TITLES both read topic 'products' but declare it differently",
+        ),
+        (
+            "CREATE STREAM e AS SELECT o.orderId FROM orders o JOIN customers c ON o.customerId = c.id JOIN payments x ON o.orderId = x.orderId EMIT CHANGES",
+            "a stream-stream join needs WITHIN",
+        ),
+    ] {
+        let e = error(&format!("{ORDERS}{MORE}{sql};"));
+        assert!(e.to_string().contains(message), "{sql}: {e}");
+    }
+}

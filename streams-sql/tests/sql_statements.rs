@@ -416,3 +416,84 @@ fn table_table_joins_follow_both_changelogs() {
         ]
     );
 }
+
+const PRODUCTS: &str = "CREATE TABLE products (id VARCHAR PRIMARY KEY, title VARCHAR) WITH (KAFKA_TOPIC='products', VALUE_FORMAT='JSON');";
+
+#[test]
+fn n_way_joins_join_each_source_to_the_rows_joined_before_and_key_by_the_last_join() {
+    let d = driver(&format!(
+        "CREATE STREAM items (id VARCHAR KEY, customerId VARCHAR, productId VARCHAR) WITH (KAFKA_TOPIC='items', VALUE_FORMAT='JSON');
+         {CUSTOMERS}{PRODUCTS}
+         CREATE STREAM enriched WITH (KAFKA_TOPIC='enriched') AS
+           SELECT p.id AS pid, o.id, c.name, p.title FROM items o
+           JOIN customers c ON o.customerId = c.id
+           LEFT JOIN products p ON o.productId = p.id EMIT CHANGES;"
+    ));
+    let items = input(&d, "items");
+    let customers = input(&d, "customers");
+    let products = input(&d, "products");
+    let out = output(&d, "enriched");
+    customers
+        .pipe_input(s("a"), s(r#"{"name":"Ann"}"#))
+        .unwrap();
+    products
+        .pipe_input(s("p1"), s(r#"{"title":"Pen"}"#))
+        .unwrap();
+    for (id, customer, product) in [("o1", "a", "p1"), ("o2", "b", "p1"), ("o3", "a", "p2")] {
+        items
+            .pipe_input(
+                s(id),
+                s(&format!(
+                    r#"{{"customerId":"{customer}","productId":"{product}"}}"#
+                )),
+            )
+            .unwrap();
+    }
+    // o2 has no customer (inner join); o3's product is missing (left join); the key is
+    // the last join's.
+    assert_eq!(
+        out.read_key_values_to_list().unwrap(),
+        vec![
+            (s("p1"), s(r#"{"ID":"o1","NAME":"Ann","TITLE":"Pen"}"#)),
+            (s("p2"), s(r#"{"ID":"o3","NAME":"Ann","TITLE":null}"#)),
+        ]
+    );
+    assert_eq!(
+        d.produced_topic_names()
+            .iter()
+            .filter(|t| t.ends_with("-repartition"))
+            .count(),
+        2,
+        "each join re-keys the stream"
+    );
+}
+
+#[test]
+fn n_way_joins_start_with_a_stream_stream_join_and_continue_with_a_table() {
+    let d = driver(
+        "CREATE STREAM orders (id VARCHAR KEY, customerId VARCHAR) WITH (KAFKA_TOPIC='orders', VALUE_FORMAT='JSON');
+         CREATE STREAM payments (orderId VARCHAR KEY, amount DOUBLE) WITH (KAFKA_TOPIC='payments', VALUE_FORMAT='JSON');
+         CREATE TABLE customers (id VARCHAR PRIMARY KEY, name VARCHAR) WITH (KAFKA_TOPIC='customers', VALUE_FORMAT='JSON');
+         CREATE STREAM paid WITH (KAFKA_TOPIC='paid') AS
+           SELECT c.id AS cid, o.id, p.amount, c.name FROM orders o
+           JOIN payments p WITHIN 5 SECONDS ON o.id = p.orderId
+           JOIN customers c ON o.customerId = c.id EMIT CHANGES;",
+    );
+    let orders = input(&d, "orders");
+    let payments = input(&d, "payments");
+    let customers = input(&d, "customers");
+    let out = output(&d, "paid");
+    customers
+        .pipe_record(TestRecord::new(s("a"), s(r#"{"name":"Ann"}"#), 0))
+        .unwrap();
+    orders
+        .pipe_record(TestRecord::new(s("o1"), s(r#"{"customerId":"a"}"#), 1_000))
+        .unwrap();
+    payments
+        .pipe_record(TestRecord::new(s("o1"), s(r#"{"amount":3.0}"#), 2_000))
+        .unwrap();
+    assert_eq!(
+        out.read_key_values_to_list().unwrap(),
+        vec![(s("a"), s(r#"{"ID":"o1","AMOUNT":3.0,"NAME":"Ann"}"#))]
+    );
+}

@@ -973,6 +973,27 @@ public class Ref {
                     .mapValues(v -> v)
                     .to("output");
             });
+
+        // An n-way join: the stream enriched by the table on its key, then re-keyed by an
+        // expression of the joined row ('k0' + SUBSTRING(s.k, 3, 1)) and enriched by the same
+        // table again (a second declaration of input2), so the second join repartitions.
+        // The filter and mapValues before each join are the SQL side's row shaping.
+        add("sql_nway_join", "SQL: stream LEFT JOIN table ON the key LEFT JOIN table ON an expression",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KStream<String, String> s = b.stream("input");
+                KTable<String, String> t = b.table("input2");
+                s.filter((k, v) -> v != null)
+                    .mapValues((k, v) -> (k == null ? "null" : k) + ":" + v)
+                    .leftJoin(t, (String l, String r) -> l + "/" + (r == null ? "null" : r))
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .selectKey((k, v) -> k == null ? null
+                        : "k0" + k.substring(Math.min(2, k.length()), Math.min(3, k.length())))
+                    .leftJoin(t, (String l, String r) -> l + "/" + (r == null ? "null" : r))
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .to("output");
+            });
     }
 
     /**

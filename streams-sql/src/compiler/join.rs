@@ -1,74 +1,42 @@
 //! Joins: stream-table (`JOIN`, `LEFT JOIN` on the table's primary key), stream-stream
-//! (`WITHIN`, inner, left and full outer) and table-table (on both primary keys). Each side's
-//! rows are first widened to all their columns (key columns included), so that the joined row
-//! holds both sides; the stream side is re-keyed by its join expression when that is not its
-//! key (the DSL repartitions it).
+//! (`WITHIN`, inner, left and full outer) and table-table (on both primary keys), and n-way
+//! joins of these as in ksqlDB: each further `JOIN` takes the result of the joins before it
+//! as its left side, its `ON` equates an expression over the columns joined so far with one
+//! over the new source, and the result's key is the last join's key. Each step is in
+//! [`super::join_step`]; this file checks the query, reads the sources and projects.
 
-use std::time::Duration;
-
-use sqlparser::ast::{BinaryOperator, Expr};
 use streams_dsl::prelude::*;
 
+use super::join_step::{Left, join_step};
 use super::{
-    Compiled, DEFAULT_GRACE_MS, Flow, OutCol, Output, QueryParts, Sink, col_name, compile_expr,
-    finish, predicate, project_row, read_source,
+    Compiled, Flow, OutCol, Output, QueryParts, Sink, col_name, compile_expr, finish, predicate,
+    project_row, read_source,
 };
-use crate::ast::{Join, JoinKind, Query, SelectItem, SourceKind};
+use crate::ast::{Query, SelectItem, SourceKind};
 use crate::catalog::{Catalog, Source};
 use crate::error::{Error, Result};
-use crate::expr::{CExpr, Ctx, Scope, ScopeColumn, Slot, location_of};
-use crate::format::RowSerde;
-use crate::value::{Row, RowValue, Value};
+use crate::expr::{CExpr, Ctx, Slot};
+use crate::value::{Row, RowValue};
 
-/// A source's columns as a row of all of them (key columns first), qualified by `q`,
-/// starting at `offset` of the joined row.
-fn full_scope(src: &Source, q: &str, offset: usize) -> Vec<ScopeColumn> {
-    src.key_columns
-        .iter()
-        .chain(&src.value_columns)
-        .enumerate()
-        .map(|(i, (n, t))| ScopeColumn {
-            qualifier: Some(q.to_owned()),
-            name: n.clone(),
-            ty: t.clone(),
-            slot: Slot::Val(offset + i),
-        })
-        .collect()
+/// Two declarations read the same records alike: one read of their topic serves both.
+fn same_reading(a: &Source, b: &Source) -> bool {
+    a.kind == b.kind
+        && a.key_format == b.key_format
+        && a.value_format == b.value_format
+        && a.key_columns == b.key_columns
+        && a.value_columns == b.value_columns
+        && a.timestamp == b.timestamp
+        && a.timestamp_format == b.timestamp_format
 }
 
-fn width(src: &Source) -> usize {
-    src.key_columns.len() + src.value_columns.len()
-}
-
-/// The record's key and value as one row.
-fn widen(k: &Row, v: &Row) -> Row {
-    Row(k.0.iter().chain(&v.0).cloned().collect())
-}
-
-fn concat(l: &Row, r: &Row) -> Row {
-    Row(l.0.iter().chain(&r.0).cloned().collect())
-}
-
-fn nulls(n: usize) -> Row {
-    Row(vec![Value::Null; n])
-}
-
-/// Compiles a query whose `FROM` has a join.
+/// Compiles a query whose `FROM` has one or more joins.
 pub(crate) fn compile(
     catalog: &Catalog,
     text: &str,
     query: &Query,
     left: &Source,
-    join: &Join,
     sink: Sink,
 ) -> Result<Compiled> {
-    if query.joins.len() > 1 {
-        return Err(Error::compile(
-            text,
-            query.joins[1].location,
-            "one JOIN per query",
-        ));
-    }
     if !query.group_by.is_empty() || query.window.is_some() || query.partition_by.is_some() {
         return Err(Error::compile(
             text,
@@ -76,301 +44,95 @@ pub(crate) fn compile(
             "a join query takes no GROUP BY, WINDOW or PARTITION BY: write the join to a stream first",
         ));
     }
-    let Some(right) = catalog.sources.get(&join.right.name.value) else {
-        return Err(Error::compile(
-            text,
-            join.right.name.location,
-            format!(
-                "unknown stream or table '{}'; known: {}",
-                join.right.name.value,
-                crate::suggest::candidates(
-                    &join.right.name.value,
-                    catalog.sources.keys().map(String::as_str)
-                )
-            ),
-        ));
-    };
-    if right.window.is_some() {
-        return Err(Error::compile(
-            text,
-            join.right.name.location,
-            "windowed tables cannot be joined",
-        ));
-    }
-    let (lq, rq) = (
-        query.from.qualifier().to_owned(),
-        join.right.qualifier().to_owned(),
-    );
-    if lq == rq {
-        return Err(Error::compile(
-            text,
-            join.right.name.location,
-            "both sides have the same name: give one an alias",
-        ));
-    }
-    let lw = width(left);
-    let lscope = Scope {
-        columns: full_scope(left, &lq, 0),
-    };
-    let rscope = Scope {
-        columns: full_scope(right, &rq, 0),
-    };
-    // ON left_expr = right_expr, either way round.
-    let (le, re) = match &join.on {
-        Expr::BinaryOp {
-            left: a,
-            op: BinaryOperator::Eq,
-            right: b,
-        } => {
-            match (
-                compile_expr(text, &lscope, a),
-                compile_expr(text, &rscope, b),
-            ) {
-                (Ok(l), Ok(r)) => (l, r),
-                _ => (
-                    compile_expr(text, &lscope, b)?,
-                    compile_expr(text, &rscope, a)?,
-                ),
-            }
-        }
-        other => {
+    let mut rights: Vec<&Source> = Vec::with_capacity(query.joins.len());
+    for join in &query.joins {
+        let Some(right) = catalog.sources.get(&join.right.name.value) else {
             return Err(Error::compile(
                 text,
-                location_of(other),
-                "a join's ON is an equality: left.column = right.column",
+                join.right.name.location,
+                format!(
+                    "unknown stream or table '{}'; known: {}",
+                    join.right.name.value,
+                    crate::suggest::candidates(
+                        &join.right.name.value,
+                        catalog.sources.keys().map(String::as_str)
+                    )
+                ),
+            ));
+        };
+        if right.window.is_some() {
+            return Err(Error::compile(
+                text,
+                join.right.name.location,
+                "windowed tables cannot be joined",
             ));
         }
-    };
-    let ((lexpr, lt), (rexpr, rt)) = (le, re);
-    if lt != rt && lt.widen(&rt).is_none() {
-        return Err(Error::compile(
-            text,
-            location_of(&join.on),
-            format!("cannot join {lt} with {rt}"),
-        ));
+        rights.push(right);
     }
-    let key_type = lt.clone();
-    let key_serde = RowSerde::key(
-        left.key_format,
-        vec![("JOIN_KEY".to_owned(), key_type.clone())],
-    );
-    let internal = Serdes::option(Serdes::json::<Row>());
-
-    // The joined row: left's columns, then right's; the join columns are the key.
-    let mut scope = Scope {
-        columns: full_scope(left, &lq, 0),
-    };
-    scope.columns.extend(full_scope(right, &rq, lw));
-    for c in &mut scope.columns {
-        let is_left_key = c.qualifier.as_deref() == Some(&lq)
-            && matches!(lexpr, CExpr::Col(Slot::Val(i)) if c.slot == Slot::Val(i));
-        let is_right_key = c.qualifier.as_deref() == Some(&rq)
-            && matches!(rexpr, CExpr::Col(Slot::Val(i)) if c.slot == Slot::Val(lw + i));
-        if is_left_key || is_right_key {
-            c.slot = Slot::Key(0);
-        }
-    }
-    let rw = width(right);
+    // All sources are read first, in query order. A topic is read once: a second read of it
+    // would be a second source node on one topic, which a topology cannot have.
     let builder = StreamsBuilder::new();
-    let inputs = vec![left.topic.clone(), right.topic.clone()];
-    let rekey =
-        |stream: KStream<Row, RowValue>, e: CExpr, src: &Source| -> KStream<Row, RowValue> {
-            let wide = stream
-                .filter(|_: &Row, v: &RowValue| v.is_some())
-                .map_values_with_key(|k: &Row, v: RowValue| v.map(|v| widen(k, &v)));
-            let by_key = src.key_columns.len() == 1 && matches!(e, CExpr::Col(Slot::Val(0)));
-            if by_key {
-                wide
-            } else {
-                wide.select_key(move |_: &Row, v: &RowValue| {
-                    let v = v.clone().unwrap_or_default();
-                    Row(vec![e.eval(&Ctx {
-                        key: &Row::default(),
-                        val: &v,
-                        window: None,
-                    })])
-                })
-            }
-        };
-    let joined: Flow = match (read_source(&builder, left), read_source(&builder, right)) {
-        (Flow::Stream(ls), Flow::Table(rt_)) => {
-            if join.within.is_some() {
+    let mut inputs: Vec<String> = Vec::new();
+    let mut read: Vec<(&Source, Flow)> = Vec::new();
+    for (i, src) in std::iter::once(left)
+        .chain(rights.iter().copied())
+        .enumerate()
+    {
+        let flow = match read.iter().find(|(s, _)| s.topic == src.topic) {
+            Some((s, f)) if same_reading(s, src) => match f {
+                Flow::Stream(s) => Flow::Stream(s.clone()),
+                Flow::Table(t) => Flow::Table(t.clone()),
+            },
+            Some((s, _)) => {
+                let location = match i.checked_sub(1).and_then(|j| query.joins.get(j)) {
+                    Some(j) => j.right.name.location,
+                    None => query.from.name.location,
+                };
                 return Err(Error::compile(
                     text,
-                    join.location,
-                    "WITHIN is for stream-stream joins",
-                ));
-            }
-            if !(right.key_columns.len() == 1 && matches!(rexpr, CExpr::Col(Slot::Val(0)))) {
-                return Err(Error::compile(
-                    text,
-                    location_of(&join.on),
+                    location,
                     format!(
-                        "a stream-table join is on the table's PRIMARY KEY ({rq}.{})",
-                        right.key_columns.first().map_or("?", |(n, _)| n.as_str())
+                        "{} and {} both read topic '{}' but declare it differently; one query reads a topic one way",
+                        s.name, src.name, src.topic
                     ),
                 ));
             }
-            let keyed = rekey(ls, lexpr.clone(), left);
-            let joined = Joined::with(key_serde.clone(), internal.clone());
-            let key_of = lexpr.clone();
-            let right_key = move |l: &Row| {
-                key_of.eval(&Ctx {
-                    key: &Row::default(),
-                    val: l,
-                    window: None,
-                })
-            };
-            Flow::Stream(match join.kind {
-                JoinKind::Inner => keyed.join_table_with(
-                    &rt_,
-                    move |l: RowValue, r: &RowValue| match (l, r) {
-                        (Some(l), Some(r)) => {
-                            let k = right_key(&l);
-                            Some(concat(&concat(&l, &Row(vec![k])), r))
-                        }
-                        _ => None,
-                    },
-                    joined,
-                ),
-                JoinKind::Left => keyed.left_join_table_with(
-                    &rt_,
-                    move |l: RowValue, r: Option<&RowValue>| {
-                        let l = l?;
-                        let rrow = match r.and_then(Option::as_ref) {
-                            Some(r) => concat(&Row(vec![right_key(&l)]), r),
-                            None => nulls(rw),
-                        };
-                        Some(concat(&l, &rrow))
-                    },
-                    joined,
-                ),
-                JoinKind::Outer => {
-                    return Err(Error::compile(
-                        text,
-                        join.location,
-                        "stream-table joins are JOIN or LEFT JOIN",
-                    ));
-                }
-            })
+            None => read_source(&builder, src),
+        };
+        if !inputs.contains(&src.topic) {
+            inputs.push(src.topic.clone());
         }
-        (Flow::Stream(ls), Flow::Stream(rs)) => {
-            let Some((before, after)) = join.within else {
-                return Err(Error::compile(
-                    text,
-                    join.location,
-                    "a stream-stream join needs WITHIN",
-                ));
-            };
-            let grace = Duration::from_millis(join.grace.unwrap_or(DEFAULT_GRACE_MS) as u64);
-            let windows = JoinWindows::of_time_difference_and_grace(
-                Duration::from_millis(after as u64),
-                grace,
-            )
-            .before(Duration::from_millis(before as u64));
-            let l = rekey(ls, lexpr.clone(), left);
-            let r = rekey(rs, rexpr.clone(), right);
-            let joined = StreamJoined::with(key_serde.clone(), internal.clone(), internal.clone());
-            let lwid = lw;
-            Flow::Stream(match join.kind {
-                JoinKind::Inner => l.join(
-                    &r,
-                    |a: &RowValue, b: &RowValue| match (a, b) {
-                        (Some(a), Some(b)) => Some(concat(a, b)),
-                        _ => None,
-                    },
-                    windows,
-                    joined,
-                ),
-                JoinKind::Left => l.left_join(
-                    &r,
-                    move |a: &RowValue, b: Option<&RowValue>| {
-                        let a = a.as_ref()?;
-                        Some(concat(
-                            a,
-                            &b.and_then(Option::as_ref)
-                                .cloned()
-                                .unwrap_or_else(|| nulls(rw)),
-                        ))
-                    },
-                    windows,
-                    joined,
-                ),
-                JoinKind::Outer => l.outer_join(
-                    &r,
-                    move |a: Option<&RowValue>, b: Option<&RowValue>| {
-                        let a = a
-                            .and_then(Option::as_ref)
-                            .cloned()
-                            .unwrap_or_else(|| nulls(lwid));
-                        let b = b
-                            .and_then(Option::as_ref)
-                            .cloned()
-                            .unwrap_or_else(|| nulls(rw));
-                        Some(concat(&a, &b))
-                    },
-                    windows,
-                    joined,
-                ),
-            })
-        }
-        (Flow::Table(lt_), Flow::Table(rt_)) => {
-            if join.within.is_some() {
-                return Err(Error::compile(
-                    text,
-                    join.location,
-                    "WITHIN is for stream-stream joins",
-                ));
-            }
-            let on_keys = left.key_columns.len() == 1
-                && right.key_columns.len() == 1
-                && matches!(lexpr, CExpr::Col(Slot::Val(0)))
-                && matches!(rexpr, CExpr::Col(Slot::Val(0)));
-            if !on_keys {
-                return Err(Error::compile(
-                    text,
-                    location_of(&join.on),
-                    "a table-table join is on both PRIMARY KEYs",
-                ));
-            }
-            // Joined as read: a table-table join's joiner has no key, so each side's key
-            // column is left null in the row; the scope reads both from the record's key.
-            let (lk, rk) = (left.key_columns.len(), right.key_columns.len());
-            let with_key = move |n: usize, v: &Row| concat(&nulls(n), v);
-            let lwid = lw;
-            Flow::Table(match join.kind {
-                JoinKind::Inner => lt_.join(&rt_, move |a: &RowValue, b: &RowValue| match (a, b) {
-                    (Some(a), Some(b)) => Some(concat(&with_key(lk, a), &with_key(rk, b))),
-                    _ => None,
-                }),
-                JoinKind::Left => lt_.left_join(&rt_, move |a: &RowValue, b: Option<&RowValue>| {
-                    let a = a.as_ref()?;
-                    let b = b
-                        .and_then(Option::as_ref)
-                        .map_or_else(|| nulls(rw), |b| with_key(rk, b));
-                    Some(concat(&with_key(lk, a), &b))
-                }),
-                JoinKind::Outer => {
-                    lt_.outer_join(&rt_, move |a: Option<&RowValue>, b: Option<&RowValue>| {
-                        let a = a
-                            .and_then(Option::as_ref)
-                            .map_or_else(|| nulls(lwid), |a| with_key(lk, a));
-                        let b = b
-                            .and_then(Option::as_ref)
-                            .map_or_else(|| nulls(rw), |b| with_key(rk, b));
-                        Some(concat(&a, &b))
-                    })
-                }
-            })
-        }
-        (Flow::Table(_), Flow::Stream(_)) => {
-            return Err(Error::compile(
-                text,
-                join.location,
-                "a table cannot be joined with a stream: put the stream on the left",
-            ));
-        }
+        read.push((src, flow));
+    }
+    let mut flows = read.into_iter().map(|(_, f)| f);
+    let Some(first) = flows.next() else {
+        return Err(Error::compile(
+            text,
+            query.location,
+            "a join needs a source",
+        ));
     };
+    let mut joins = query.joins.iter().zip(&rights).zip(flows);
+    let Some(((join, right), rflow)) = joins.next() else {
+        return Err(Error::compile(
+            text,
+            query.location,
+            "a join query needs a JOIN",
+        ));
+    };
+    let from = Left::source(left, query.from.qualifier(), first);
+    let mut step = join_step(text, from, right, rflow, join, left.key_format)?;
+    for ((join, right), rflow) in joins {
+        step = join_step(
+            text,
+            Left::joined(step),
+            right,
+            rflow,
+            join,
+            left.key_format,
+        )?;
+    }
+    let (joined, scope, key_type) = (step.flow, step.scope, step.key_type);
 
     // The projection of the joined row: the first item that is a join column is the key.
     let filter = match &query.filter {

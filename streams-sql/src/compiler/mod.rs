@@ -6,6 +6,7 @@
 
 mod grouping;
 mod join;
+mod join_step;
 mod table_aggregate;
 
 use std::sync::Arc;
@@ -332,8 +333,8 @@ pub(crate) fn compile(
             ),
         ));
     }
-    if let Some(j) = query.joins.first() {
-        return join::compile(catalog, text, query, src, j, sink);
+    if !query.joins.is_empty() {
+        return join::compile(catalog, text, query, src, sink);
     }
     let builder = StreamsBuilder::new();
     let flow = read_source(&builder, src);

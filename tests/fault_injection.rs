@@ -1104,6 +1104,7 @@ fn j_frozen_instance_finds_its_partitions_lost() {
         let lost_before = apps[f].log_lines_with(PARTITIONS_LOST);
         let dirty_before = apps[f].log_lines_with(DIRTY_REJOIN);
         let mark = apps[f].line_count();
+        let mark_other = apps[o].line_count();
         let frozen = apps[f].freeze();
         let frozen_at = Instant::now();
         d.producing = false;
@@ -1113,14 +1114,17 @@ fn j_frozen_instance_finds_its_partitions_lost() {
             &format!("app{o} taking over the tasks of the frozen app{f} (freeze {j})"),
             Driver::caught_up,
         );
-        recovery = recovery.max(took);
-        let taken = apps[o].metrics().map_or(0, |m| m.tasks);
-        if taken != PARTITIONS as u64 {
+        // The outputs can be caught up before the takeover, when the frozen instance had
+        // processed and committed all its input: the takeover itself is waited for.
+        let all_tasks = |l: &str| parse_metrics(l).is_some_and(|m| m.tasks == PARTITIONS as u64);
+        if let Err(e) = apps[o].wait_line_from(mark_other, recovery_timeout(), all_tasks) {
+            let taken = apps[o].metrics().map_or(0, |m| m.tasks);
             case.fail(format!(
                 "app{o} caught up with app{f} frozen, but runs {taken} tasks, not all \
-                 {PARTITIONS} (freeze {j})"
+                 {PARTITIONS} (freeze {j}): {e}"
             ));
         }
+        recovery = recovery.max(took).max(frozen_at.elapsed());
         longest_freeze = longest_freeze.max(frozen_at.elapsed());
         frozen.thaw();
         let thawed = Instant::now();

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
-use streams_dsl::prelude::{HostInfo, KeyQueryMetadata, State, StreamsHandle};
+use streams_dsl::prelude::{HostInfo, State, StreamsHandle};
 
 use crate::error::{Result, ServerError};
 use crate::forward::{FORWARDED, relay};
@@ -193,10 +193,6 @@ struct KeyRequest {
 /// instance answers it: it holds the key's active task, or with `stale` a standby of it, or
 /// nobody is known to hold it. Otherwise the active instance, then with `stale` the
 /// standbys' instances.
-fn route_of(meta: &KeyQueryMetadata, this: Option<&HostInfo>, stale: bool) -> Vec<HostInfo> {
-    hosts_to_ask(meta.active_host.as_ref(), &meta.standby_hosts, this, stale)
-}
-
 fn hosts_to_ask(
     active: Option<&HostInfo>,
     standbys: &[HostInfo],
@@ -233,7 +229,12 @@ async fn key_request(
                 return Ok(Vec::new());
             }
             match route.locate(&key) {
-                Ok(meta) => Ok(route_of(&meta, this.as_ref(), request.stale)),
+                Ok(meta) => Ok(hosts_to_ask(
+                    meta.active_host.as_ref(),
+                    &meta.standby_hosts,
+                    this.as_ref(),
+                    request.stale,
+                )),
                 // While the group rebalances nobody is known to hold the key; a stale read
                 // is answered from whatever this instance holds, standbys included.
                 Err(_) if request.stale => Ok(Vec::new()),

@@ -74,36 +74,35 @@ fn segment_process(segment: &str) -> &str {
 
 /// The process id and endpoint a member's client id carries, if it is one of ours.
 pub(crate) fn parse_member_client_id(client_id: &str) -> Option<(String, HostInfo)> {
-    let mut parts = client_id.rsplitn(3, '@');
-    let server = parts.next()?.parse().ok()?;
-    let process_id = segment_process(parts.next()?);
-    parts.next()?;
-    Some((process_id.to_owned(), server))
+    let (segment, server) = split_member(client_id)?;
+    Some((segment_process(segment).to_owned(), server?))
 }
 
-/// The process segment (`<process id>[#<tags>]`) of a member's client id, with or without
-/// an endpoint.
-fn member_segment(client_id: &str) -> Option<&str> {
+/// The process segment (`<process id>[#<tags>]`) of a member's client id and the endpoint
+/// after it, if any.
+fn split_member(client_id: &str) -> Option<(&str, Option<HostInfo>)> {
     let mut parts = client_id.rsplitn(3, '@');
     let last = parts.next()?;
     let before = parts.next()?;
-    if last.parse::<HostInfo>().is_ok() && parts.next().is_some() {
-        return Some(before);
+    if let Ok(server) = last.parse::<HostInfo>()
+        && parts.next().is_some()
+    {
+        return Some((before, Some(server)));
     }
-    (!before.is_empty() && !last.is_empty() && !last.contains(':')).then_some(last)
+    (!before.is_empty() && !last.is_empty() && !last.contains(':')).then_some((last, None))
 }
 
 /// The process id a member's client id carries, with or without an endpoint
 /// (`<name>@<process id>[#<tags>][@<host>:<port>]`).
 pub(crate) fn parse_member_process(client_id: &str) -> Option<String> {
-    let process = segment_process(member_segment(client_id)?);
+    let process = segment_process(split_member(client_id)?.0);
     (!process.is_empty()).then(|| process.to_owned())
 }
 
 /// The client tags a member's client id carries (none for a client id that is not one of
 /// ours, or one that carries none).
 pub(crate) fn parse_member_tags(client_id: &str) -> BTreeMap<String, String> {
-    let Some((_, tags)) = member_segment(client_id).and_then(|s| s.split_once('#')) else {
+    let Some((_, tags)) = split_member(client_id).and_then(|(s, _)| s.split_once('#')) else {
         return BTreeMap::new();
     };
     tags.split(',')

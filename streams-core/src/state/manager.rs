@@ -140,7 +140,7 @@ pub const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
 /// background ([`StateStore::flush_in_background`]) with the offsets the stores have
 /// reached, and a later commit that finds it done ([`StateStore::flush_done`]) writes the
 /// checkpoint with those offsets. A crash in between replays from the checkpoint before.
-/// A flush still under way after [`MAX_BACKGROUND_FLUSH_WAITS`] commits is waited for.
+/// A flush still under way after ten commits is waited for.
 ///
 /// With [`with_exactly_once`](Self::with_exactly_once) the file is deleted once the restore
 /// is done and only written again by a clean [`close`](Self::close): while processing, the
@@ -970,9 +970,14 @@ impl StateManager {
     pub fn flush(&mut self) -> Result<()> {
         // Waiting for every store makes whatever a background flush started durable too.
         self.background_flush = None;
+        self.on_every_store(|st| st.flush())
+    }
+
+    /// Calls `f` on every store, the ones after a failure included; the first error.
+    fn on_every_store(&self, mut f: impl FnMut(&mut dyn StateStore) -> Result<()>) -> Result<()> {
         let mut first = None;
         for s in &self.stores {
-            if let Err(e) = flush_store(&s.built) {
+            if let Err(e) = borrow_store(&s.built).and_then(|mut st| f(&mut *st)) {
                 first.get_or_insert(e);
             }
         }
@@ -986,13 +991,7 @@ impl StateManager {
     ///
     /// The first store error; the other stores are still committed.
     pub fn commit(&mut self) -> Result<()> {
-        let mut first = None;
-        for s in &self.stores {
-            if let Err(e) = borrow_store(&s.built).and_then(|mut st| st.commit()) {
-                first.get_or_insert(e);
-            }
-        }
-        first.map_or(Ok(()), Err)
+        self.on_every_store(|st| st.commit())
     }
 
     /// Records the offsets of the last changelog records the task wrote, as
@@ -1028,15 +1027,7 @@ impl StateManager {
         if delta <= CHECKPOINT_OFFSET_DELTA {
             return Ok(false);
         }
-        let mut first = None;
-        for s in &self.stores {
-            if let Err(e) = borrow_store(&s.built).and_then(|mut st| st.flush_in_background()) {
-                first.get_or_insert(e);
-            }
-        }
-        if let Some(e) = first {
-            return Err(e);
-        }
+        self.on_every_store(|st| st.flush_in_background())?;
         self.background_flush = Some(BackgroundFlush {
             offsets: self.stores.iter().map(|s| s.offset).collect(),
             waited: 0,

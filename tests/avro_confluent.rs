@@ -9,6 +9,7 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -48,6 +49,10 @@ fn orders() -> Vec<OrderPlaced> {
     .collect()
 }
 
+/// How long the Python helper may take: its registry client retries a request unanswered
+/// for 20 s three times.
+const HELPER_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Runs the Python helper with `args`, feeding `lines` to its standard input, and returns
 /// its output lines. Fails the test with its error output when it fails.
 fn confluent(args: &[&str], lines: &[String]) -> Vec<String> {
@@ -67,6 +72,20 @@ fn confluent(args: &[&str], lines: &[String]) -> Vec<String> {
         writeln!(stdin, "{line}").unwrap();
     }
     drop(stdin);
+    // The helper's output is a few lines, so the pipes cannot fill while it runs.
+    let deadline = Instant::now() + HELPER_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "confluent_avro.py {args:?} did not finish within {} s:\n{}",
+                HELPER_TIMEOUT.as_secs(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

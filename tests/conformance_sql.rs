@@ -56,6 +56,17 @@ fn group_by_value() -> Topology {
     )
 }
 
+/// An aggregation after `PARTITION BY`: the first query rekeys into a topic, the second
+/// groups by that key column, which needs no repartition.
+fn partition_by_aggregate() -> Topology {
+    compile(
+        "CREATE STREAM byv WITH (KAFKA_TOPIC='rekeyed', VALUE_FORMAT='KAFKA') AS
+           SELECT v, k FROM s PARTITION BY v EMIT CHANGES;
+         CREATE TABLE out WITH (KAFKA_TOPIC='output', VALUE_FORMAT='KAFKA') AS
+           SELECT v, COUNT(*) AS n FROM byv GROUP BY v EMIT CHANGES;",
+    )
+}
+
 /// A table aggregated by an expression of its value: rows that change group leave the old
 /// one, deletes and rows that stop matching `WHERE` leave theirs, rows whose group is null
 /// are in none.
@@ -141,6 +152,7 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
         ("sql_hopping", TEN_S, hopping),
         ("sql_session", SESSION, session),
         ("sql_group_by_value", LONG, group_by_value),
+        ("sql_partition_by_aggregate", LONG, partition_by_aggregate),
         ("sql_table_aggregate", STR, table_aggregate),
         ("sql_stream_table_join", STR, stream_table_join),
         ("sql_stream_stream_join", STR, stream_stream_join),

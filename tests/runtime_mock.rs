@@ -792,3 +792,50 @@ fn max_task_idle_waits_for_an_empty_partition_then_processes_without_it() {
     assert_eq!(reader.records[2].value_str(), "alone-on-a");
     streams.close().unwrap();
 }
+
+/// Panics on the value `boom`.
+struct PanicsOnBoom;
+
+impl streams_core::processor::Processor<String, String, String, String> for PanicsOnBoom {
+    fn process(
+        &mut self,
+        r: streams_core::Record<String, String>,
+        ctx: &mut streams_core::processor::ProcessorContext<'_, String, String>,
+    ) -> streams_core::Result<()> {
+        assert_ne!(r.value, "boom", "the processor met a boom");
+        ctx.forward(r)
+    }
+}
+
+#[test]
+fn a_panicking_processor_fails_the_instance_while_it_runs() {
+    let cluster = Cluster::mock();
+    let (input, output) = (unique("panic-in"), unique("panic-out"));
+    cluster.create_topic(&input, 1);
+    cluster.create_topic(&output, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut streams = KafkaStreams::new(
+        support::string_processor_topology(&input, &output, "panics", || PanicsOnBoom),
+        cluster.streams_config(&unique("panic-app"), dir.path()),
+    )
+    .unwrap();
+    streams.start_with(cluster.creator()).unwrap();
+    assert!(
+        streams.wait_for_state(State::Running, TIMEOUT),
+        "{:?}",
+        streams.error()
+    );
+    produce(&cluster.bootstrap(), &input, &[("k", "boom")], 1_000);
+    // Without the instance being closed: the failure shows while it runs.
+    assert!(
+        streams.wait_for_state(State::Error, TIMEOUT),
+        "{:?}",
+        streams.state()
+    );
+    let error = streams.error().unwrap();
+    assert!(
+        error.contains("panicked") && error.contains("the processor met a boom"),
+        "{error}"
+    );
+    assert!(streams.close().is_err());
+}

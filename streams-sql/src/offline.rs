@@ -1,7 +1,7 @@
 //! SQL text to a topology, without a cluster: for tests, the test driver and `EXPLAIN`-like
 //! tooling.
 
-use streams_dsl::prelude::Topology;
+use streams_dsl::prelude::{StreamsBuilder, Topology};
 
 use crate::ast::Statement;
 use crate::catalog::Catalog;
@@ -10,8 +10,14 @@ use crate::error::{Error, Result};
 use crate::parser::parse;
 
 /// Compiles `sql`: `CREATE STREAM|TABLE` declarations, then queries (`CREATE ... AS
-/// SELECT`, `INSERT INTO`); returns the topology of the last query. Topics are taken to
-/// exist.
+/// SELECT`, `INSERT INTO`); returns one topology running every query, so that a chain of
+/// queries (a `PARTITION BY` into a stream that another query aggregates, say) runs
+/// end to end in the test driver: a query reading another's output topic reads what that
+/// query writes. Topics are taken to exist.
+///
+/// On a cluster each query runs on its own, as in ksqlDB; in one topology two queries
+/// cannot read one topic, nor can two aggregations share it (each names its store as
+/// ksqlDB does), and building it fails saying so. Compile such queries one at a time.
 ///
 /// # Examples
 ///
@@ -47,7 +53,8 @@ pub fn topology(sql: &str) -> Result<Topology> {
 /// As [`topology`].
 pub fn compile(sql: &str) -> Result<(Catalog, Topology)> {
     let mut catalog = Catalog::default();
-    let mut last = None;
+    let builder = StreamsBuilder::new();
+    let mut queries = 0;
     for p in parse(sql)? {
         match &p.statement {
             Statement::CreateSource {
@@ -73,11 +80,11 @@ pub fn compile(sql: &str) -> Result<(Catalog, Topology)> {
                     properties: properties.clone(),
                     statement: p.text.clone(),
                 };
-                let c = compiler::compile(&catalog, sql, query, sink)?;
+                let c = compiler::compile_into(&builder, &catalog, sql, query, sink)?;
                 if let Some(o) = c.output {
                     catalog.sources.insert(o.name.clone(), o);
                 }
-                last = Some(c.topology);
+                queries += 1;
             }
             Statement::InsertInto { target, query } => {
                 let Some(t) = catalog.sources.get(&target.value).cloned() else {
@@ -87,9 +94,8 @@ pub fn compile(sql: &str) -> Result<(Catalog, Topology)> {
                         format!("unknown stream '{}'", target.value),
                     ));
                 };
-                last = Some(
-                    compiler::compile(&catalog, sql, query, Sink::Insert(Box::new(t)))?.topology,
-                );
+                compiler::compile_into(&builder, &catalog, sql, query, Sink::Insert(Box::new(t)))?;
+                queries += 1;
             }
             _ => {
                 return Err(Error::Execution(format!(
@@ -99,6 +105,11 @@ pub fn compile(sql: &str) -> Result<(Catalog, Topology)> {
             }
         }
     }
-    let topology = last.ok_or_else(|| Error::Execution("no query in the statements".to_owned()))?;
+    if queries == 0 {
+        return Err(Error::Execution("no query in the statements".to_owned()));
+    }
+    let topology = builder
+        .build()
+        .map_err(|e| Error::streams("building the statements' topology", e))?;
     Ok((catalog, topology))
 }

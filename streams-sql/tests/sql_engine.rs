@@ -104,7 +104,7 @@ fn every_statement_kind_on_the_embedded_cluster() {
         .push("SELECT * FROM clicks EMIT CHANGES LIMIT 1;")
         .unwrap();
     let row = push.next_row(Duration::from_secs(60)).unwrap();
-    assert_eq!(row.map(|r| r.len()), Some(3));
+    assert_eq!(row.map(|r| r.len()), Some(3), "{push:?}");
     assert!(push.is_done());
     push.close().unwrap();
 

@@ -247,3 +247,18 @@ CREATE TABLE tags (id VARCHAR PRIMARY KEY, tag VARCHAR) WITH (KAFKA_TOPIC='tags'
         assert!(e.to_string().contains(message), "{sql}: {e}");
     }
 }
+
+#[test]
+fn two_queries_reading_one_topic_cannot_share_the_offline_topology() {
+    let e = error(&format!(
+        "{ORDERS}CREATE STREAM big AS SELECT * FROM orders WHERE total > 100 EMIT CHANGES;
+         CREATE STREAM small AS SELECT * FROM orders WHERE total < 1 EMIT CHANGES;"
+    ));
+    assert!(matches!(e, Error::Streams { .. }), "{e:?}");
+    let chain = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+    assert!(
+        chain.contains("building the statements' topology")
+            && chain.contains("topic 'orders.placed' is already read"),
+        "{chain}"
+    );
+}

@@ -879,16 +879,26 @@ public class Ref {
         // by the new key (as PARTITION BY v would) before aggregating
         add("sql_group_by_value", "SQL: COUNT(*) grouped by the value, through a repartition topic",
             List.of("input"), List.of(out("output", STRING, LONG)), b -> {
-                b.<String, String>stream("input")
+                sqlCount(b.<String, String>stream("input")
                     .filter((k, v) -> v != null)
                     .mapValues((k, v) -> v)
-                    .groupBy((k, v) -> v, Grouped.with(Serdes.String(), Serdes.String()).withName("Aggregate-GroupBy"))
-                    .aggregate(() -> 0L, (String k, String v, Long n) -> n + 1,
-                        Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
-                            .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
-                    .toStream()
-                    .mapValues((String k, Long n) -> n)
-                    .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+                    .groupBy((k, v) -> v, Grouped.with(Serdes.String(), Serdes.String()).withName("Aggregate-GroupBy")));
+            });
+
+        // sql_partition_by_aggregate: two queries, CREATE STREAM byv WITH (KAFKA_TOPIC='rekeyed')
+        // AS SELECT v, k FROM s PARTITION BY v, then SELECT v, COUNT(*) AS n FROM byv GROUP BY v:
+        // the first writes the rows keyed by v (k the value); the second groups by its key
+        // column, so ksqlDB aggregates without a repartition (groupByKey)
+        add("sql_partition_by_aggregate", "SQL: PARTITION BY into a topic, then COUNT(*) grouped by its key",
+            List.of("input"), List.of(out("output", STRING, LONG)), b -> {
+                b.<String, String>stream("input")
+                    .filter((k, v) -> v != null)
+                    .map((k, v) -> KeyValue.pair(v, k))
+                    .to("rekeyed", Produced.with(Serdes.String(), Serdes.String()));
+                sqlCount(b.stream("rekeyed", Consumed.with(Serdes.String(), Serdes.String()))
+                    .filter((k, v) -> v != null)
+                    .mapValues((k, v) -> v)
+                    .groupByKey(Grouped.with(Serdes.String(), Serdes.String())));
             });
 
         // sql_table_aggregate: t a table (k VARCHAR PRIMARY KEY, v VARCHAR) on input;
@@ -1028,6 +1038,16 @@ public class Ref {
     }
 
     /** The cogroup cases' length of a value, -1 for null. */
+    /** ksqlDB's COUNT(*) of grouped rows, in its store, written to output as a BIGINT. */
+    static void sqlCount(KGroupedStream<String, String> grouped) {
+        grouped.aggregate(() -> 0L, (String k, String v, Long n) -> n + 1,
+                Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("Aggregate-Aggregate-Materialize")
+                    .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+            .toStream()
+            .mapValues((String k, Long n) -> n)
+            .to("output", Produced.with(Serdes.String(), Serdes.Long()));
+    }
+
     static long len(String v) {
         return v == null ? -1 : v.length();
     }

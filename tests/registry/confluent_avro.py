@@ -38,7 +38,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     command, url, topic = argv[1], argv[2], argv[3]
-    client = SchemaRegistryClient({"url": url})
+    # Without a timeout, a request the registry never answers waits for its idle timeout
+    # (30 minutes); with one, the client's retries (3 by default) ask again.
+    client = SchemaRegistryClient({"url": url, "timeout": 20})
     context = SerializationContext(topic, MessageField.VALUE)
     if command == "serialize":
         with open(argv[4], encoding="utf-8") as f:

@@ -6,6 +6,7 @@
 //! anew after a failure it can recover from (see [`recovery`]).
 
 use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -90,7 +91,22 @@ pub(crate) fn spawn(setup: ThreadSetup) -> Result<JoinHandle<()>> {
     let name = format!("{}-StreamThread-{}", setup.application_id, setup.index);
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || run(setup))
+        .spawn(move || {
+            let (index, shared) = (setup.index, Arc::clone(&setup.shared));
+            // A panic (in a user's function, say) fails the instance at once, as an uncaught
+            // exception does in Kafka Streams, instead of leaving it looking alive until
+            // it is closed.
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| run(setup))) {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                let error = Error::IllegalState(format!("the stream thread panicked: {message}"));
+                tracing::error!(error = %error, "stream thread failed");
+                shared.fail(index, &error);
+            }
+        })
         .map_err(|e| Error::Io {
             context: "starting a stream thread".into(),
             source: e,

@@ -9,7 +9,7 @@ use streams_dsl::prelude::*;
 
 use super::join_step::{Left, join_step};
 use super::{
-    Compiled, Flow, OutCol, Output, QueryParts, Sink, col_name, compile_expr, finish, predicate,
+    Flow, OutCol, Output, Planned, QueryParts, Sink, col_name, compile_expr, finish, predicate,
     project_row, read_source,
 };
 use crate::ast::{Query, SelectItem, SourceKind};
@@ -31,12 +31,13 @@ fn same_reading(a: &Source, b: &Source) -> bool {
 
 /// Compiles a query whose `FROM` has one or more joins.
 pub(crate) fn compile(
+    builder: &StreamsBuilder,
     catalog: &Catalog,
     text: &str,
     query: &Query,
     left: &Source,
     sink: Sink,
-) -> Result<Compiled> {
+) -> Result<Planned> {
     if !query.group_by.is_empty() || query.window.is_some() || query.partition_by.is_some() {
         return Err(Error::compile(
             text,
@@ -71,7 +72,7 @@ pub(crate) fn compile(
     }
     // All sources are read first, in query order. A topic is read once: a second read of it
     // would be a second source node on one topic, which a topology cannot have.
-    let builder = StreamsBuilder::new();
+    let builder = builder.clone();
     let mut inputs: Vec<String> = Vec::new();
     let mut read: Vec<(&Source, Flow)> = Vec::new();
     for (i, src) in std::iter::once(left)
@@ -226,7 +227,6 @@ pub(crate) fn compile(
                     src: left,
                     inputs,
                     sink,
-                    builder,
                 },
                 Output {
                     out,
@@ -259,7 +259,6 @@ pub(crate) fn compile(
                     src: left,
                     inputs,
                     sink,
-                    builder,
                 },
                 Output {
                     out,

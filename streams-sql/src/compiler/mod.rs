@@ -297,13 +297,55 @@ pub(crate) fn predicate(text: &str, scope: &Scope, e: &Expr) -> Result<CExpr> {
     Ok(c)
 }
 
-/// Compiles `query` to a topology writing to `sink`.
+/// Compiles `query` to a topology of its own writing to `sink`.
 pub(crate) fn compile(
     catalog: &Catalog,
     text: &str,
     query: &Query,
     sink: Sink,
 ) -> Result<Compiled> {
+    let builder = StreamsBuilder::new();
+    let Planned {
+        inputs,
+        output,
+        columns,
+    } = compile_into(&builder, catalog, text, query, sink)?;
+    Ok(Compiled {
+        topology: build(builder, output.as_ref().map(|o| o.name.as_str()))?,
+        inputs,
+        output,
+        columns,
+    })
+}
+
+/// The topology `builder` holds; `output` names the query's sink in an error.
+pub(crate) fn build(builder: StreamsBuilder, output: Option<&str>) -> Result<Topology> {
+    builder.build().map_err(|e| {
+        Error::streams(
+            format!(
+                "building the topology of {}",
+                output.unwrap_or("the push query")
+            ),
+            e,
+        )
+    })
+}
+
+/// A query compiled into a builder that may hold other queries too.
+pub(crate) struct Planned {
+    pub(crate) inputs: Vec<String>,
+    pub(crate) output: Option<Source>,
+    pub(crate) columns: Vec<(String, SqlType)>,
+}
+
+/// Compiles `query` into `builder`, writing to `sink`.
+pub(crate) fn compile_into(
+    builder: &StreamsBuilder,
+    catalog: &Catalog,
+    text: &str,
+    query: &Query,
+    sink: Sink,
+) -> Result<Planned> {
     let from = &query.from;
     let Some(src) = catalog.sources.get(&from.name.value) else {
         return Err(Error::compile(
@@ -334,16 +376,16 @@ pub(crate) fn compile(
         ));
     }
     if !query.joins.is_empty() {
-        return join::compile(catalog, text, query, src, sink);
+        return join::compile(builder, catalog, text, query, src, sink);
     }
-    let builder = StreamsBuilder::new();
+    let builder = builder.clone();
     let flow = read_source(&builder, src);
     let scope = source_scope(src, from.qualifier());
     let inputs = vec![src.topic.clone()];
     if !query.group_by.is_empty() {
         return match flow {
             Flow::Stream(stream) => {
-                aggregate_stream(&builder, text, query, src, stream, &scope, inputs, sink)
+                aggregate_stream(text, query, src, stream, &scope, inputs, sink)
             }
             Flow::Table(table) => table_aggregate::compile(
                 QueryParts {
@@ -352,7 +394,6 @@ pub(crate) fn compile(
                     src,
                     inputs,
                     sink,
-                    builder,
                 },
                 table,
                 &scope,
@@ -367,9 +408,9 @@ pub(crate) fn compile(
         None => None,
     };
     match flow {
-        Flow::Stream(stream) => select_stream(
-            builder, text, query, src, stream, &scope, filter, inputs, sink,
-        ),
+        Flow::Stream(stream) => {
+            select_stream(text, query, src, stream, &scope, filter, inputs, sink)
+        }
         Flow::Table(table) => {
             if query.partition_by.is_some() {
                 return Err(Error::compile(
@@ -409,7 +450,6 @@ pub(crate) fn compile(
                     src,
                     inputs,
                     sink,
-                    builder,
                 },
                 Output {
                     out,
@@ -512,7 +552,6 @@ fn projection(
 
 #[allow(clippy::too_many_arguments)]
 fn select_stream(
-    builder: StreamsBuilder,
     text: &str,
     query: &Query,
     src: &Source,
@@ -521,7 +560,7 @@ fn select_stream(
     filter: Option<CExpr>,
     inputs: Vec<String>,
     sink: Sink,
-) -> Result<Compiled> {
+) -> Result<Planned> {
     // Null values are not rows: a stream drops them, as ksqlDB's sources do.
     let filtered = stream.filter(move |k: &Row, v: &RowValue| match v {
         Some(v) => filter.as_ref().is_none_or(|f| {
@@ -552,7 +591,6 @@ fn select_stream(
                     src,
                     inputs,
                     sink,
-                    builder,
                 },
                 Output {
                     out,
@@ -598,7 +636,6 @@ fn select_stream(
                     src,
                     inputs,
                     sink,
-                    builder,
                 },
                 Output {
                     out,
@@ -615,7 +652,6 @@ fn select_stream(
 
 #[allow(clippy::too_many_arguments)]
 fn aggregate_stream(
-    builder: &StreamsBuilder,
     text: &str,
     query: &Query,
     src: &Source,
@@ -623,7 +659,7 @@ fn aggregate_stream(
     scope: &Scope,
     inputs: Vec<String>,
     sink: Sink,
-) -> Result<Compiled> {
+) -> Result<Planned> {
     let grouping = Grouping::analyze(text, query, scope)?;
     let init = grouping.initializer();
     let add = grouping.adder();
@@ -684,7 +720,6 @@ fn aggregate_stream(
         src,
         inputs,
         sink,
-        builder: builder.clone(),
     };
     match query.window {
         None => {
@@ -773,7 +808,7 @@ fn finish_aggregate(
     project: Projector,
     key_cols: Vec<(String, SqlType)>,
     out_cols: &[OutCol],
-) -> Result<Compiled> {
+) -> Result<Planned> {
     let p = project.clone();
     let out = table
         .to_stream()
@@ -803,14 +838,13 @@ fn sink_key_format(text: &str, sink: &Sink, src: &Source) -> Result<Format> {
 }
 
 /// What a query is, for [`finish`]: its text and statement, its (first) source, the topics
-/// it reads, where it writes, and the builder it was compiled with.
+/// it reads and where it writes.
 pub(crate) struct QueryParts<'a> {
     pub(crate) text: &'a str,
     pub(crate) query: &'a Query,
     pub(crate) src: &'a Source,
     pub(crate) inputs: Vec<String>,
     pub(crate) sink: Sink,
-    pub(crate) builder: StreamsBuilder,
 }
 
 /// What a query produces, for [`finish`]: its output stream, whether that is a stream or a
@@ -828,14 +862,13 @@ pub(crate) struct Output<'a, K> {
 pub(crate) fn finish<K: OutputKey>(
     parts: QueryParts<'_>,
     output: Output<'_, K>,
-) -> Result<Compiled> {
+) -> Result<Planned> {
     let QueryParts {
         text,
         query,
         src,
         inputs,
         sink,
-        builder,
     } = parts;
     let Output {
         out,
@@ -856,10 +889,6 @@ pub(crate) fn finish<K: OutputKey>(
         columns.push(("WINDOWEND".to_owned(), SqlType::BigInt));
     }
     columns.extend(value_cols.iter().cloned());
-    let build = |b: StreamsBuilder, ctx: &str| {
-        b.build()
-            .map_err(|e| Error::streams(format!("building the topology of {ctx}"), e))
-    };
     match sink {
         Sink::Channel(tx) => {
             if query.emit.is_none() {
@@ -881,8 +910,7 @@ pub(crate) fn finish<K: OutputKey>(
                 // The receiver is gone once the query is cancelled or its LIMIT reached.
                 let _ = tx.send(row);
             });
-            Ok(Compiled {
-                topology: build(builder, "the push query")?,
+            Ok(Planned {
                 inputs,
                 output: None,
                 columns,
@@ -944,8 +972,7 @@ pub(crate) fn finish<K: OutputKey>(
                 statement,
                 materialized,
             };
-            Ok(Compiled {
-                topology: build(builder, &output.name)?,
+            Ok(Planned {
                 inputs,
                 output: Some(output),
                 columns,
@@ -988,8 +1015,7 @@ pub(crate) fn finish<K: OutputKey>(
                 &target.value_columns,
                 None,
             );
-            Ok(Compiled {
-                topology: build(builder, &target.name)?,
+            Ok(Planned {
                 inputs,
                 output: Some(*target),
                 columns,

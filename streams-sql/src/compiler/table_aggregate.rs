@@ -9,7 +9,7 @@ use streams_dsl::prelude::*;
 
 use super::grouping::{AggCall, Grouping};
 use super::{
-    AGGREGATE_STORE, Compiled, GROUP_BY_NAME, QueryParts, finish_aggregate, project_row,
+    AGGREGATE_STORE, GROUP_BY_NAME, Planned, QueryParts, finish_aggregate, project_row,
     sink_key_format,
 };
 use crate::aggregate::{self, UNDOABLE_NAMES};
@@ -37,7 +37,7 @@ pub(super) fn compile(
     parts: QueryParts<'_>,
     table: KTable<Row, RowValue>,
     scope: &Scope,
-) -> Result<Compiled> {
+) -> Result<Planned> {
     let QueryParts {
         text, query, src, ..
     } = parts;

@@ -111,6 +111,9 @@ impl std::fmt::Debug for PushQuery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PushQuery")
             .field("columns", &self.columns)
+            .field("received", &self.received)
+            .field("state", &self.streams.state())
+            .field("error", &self.streams.error())
             .finish_non_exhaustive()
     }
 }

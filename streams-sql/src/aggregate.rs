@@ -1,5 +1,6 @@
 //! Aggregate functions: their accumulators, updates, session merges and results.
 
+use crate::decimal::Decimal;
 use crate::types::SqlType;
 use crate::value::Value;
 
@@ -97,7 +98,7 @@ pub(crate) fn init(f: AggFn, out: &SqlType) -> Value {
         AggFn::Sum => match out {
             SqlType::Int => Value::Int(0),
             SqlType::BigInt => Value::BigInt(0),
-            SqlType::Decimal(..) => Value::Decimal(0.0),
+            SqlType::Decimal(_, s) => Value::Decimal(Decimal::new(0, *s)),
             _ => Value::Double(0.0),
         },
         AggFn::Avg => Value::Array(vec![Value::Double(0.0), Value::BigInt(0)]),
@@ -111,7 +112,10 @@ fn add_num(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Int(x), y) => Value::Int(x.wrapping_add(y.as_i64().unwrap_or(0) as i32)),
         (Value::BigInt(x), y) => Value::BigInt(x.wrapping_add(y.as_i64().unwrap_or(0))),
-        (Value::Decimal(x), y) => Value::Decimal(x + y.as_f64().unwrap_or(0.0)),
+        // Exact; a sum past 38 digits keeps the value before it.
+        (Value::Decimal(x), y) => {
+            Value::Decimal(y.as_decimal().and_then(|y| x.checked_add(y)).unwrap_or(*x))
+        }
         (x, y) => Value::Double(x.as_f64().unwrap_or(0.0) + y.as_f64().unwrap_or(0.0)),
     }
 }
@@ -120,7 +124,9 @@ fn sub_num(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Int(x), y) => Value::Int(x.wrapping_sub(y.as_i64().unwrap_or(0) as i32)),
         (Value::BigInt(x), y) => Value::BigInt(x.wrapping_sub(y.as_i64().unwrap_or(0))),
-        (Value::Decimal(x), y) => Value::Decimal(x - y.as_f64().unwrap_or(0.0)),
+        (Value::Decimal(x), y) => {
+            Value::Decimal(y.as_decimal().and_then(|y| x.checked_sub(y)).unwrap_or(*x))
+        }
         (x, y) => Value::Double(x.as_f64().unwrap_or(0.0) - y.as_f64().unwrap_or(0.0)),
     }
 }

@@ -39,7 +39,10 @@ fn avro_type(t: &SqlType) -> Json {
         SqlType::Boolean => json!("boolean"),
         SqlType::Int => json!("int"),
         SqlType::BigInt => json!("long"),
-        SqlType::Double | SqlType::Decimal(..) => json!("double"),
+        SqlType::Double => json!("double"),
+        SqlType::Decimal(p, s) => {
+            json!({"type": "bytes", "logicalType": "decimal", "precision": p, "scale": s})
+        }
         SqlType::String => json!("string"),
         SqlType::Timestamp => json!({"type": "long", "logicalType": "timestamp-millis"}),
         SqlType::Array(e) => json!({"type": "array", "items": avro_type(e)}),
@@ -67,7 +70,11 @@ fn to_avro(v: &Value, t: &SqlType) -> Avro {
             Avro::TimestampMillis(*i)
         }
         (Value::BigInt(i), _) => Avro::Long(*i),
-        (Value::Double(d) | Value::Decimal(d), _) => Avro::Double(*d),
+        (Value::Double(d), _) => Avro::Double(*d),
+        (Value::Decimal(d), SqlType::Decimal(_, s)) => {
+            Avro::Decimal(d.round(*s).unwrap_or(*d).to_be_bytes().into())
+        }
+        (Value::Decimal(d), _) => Avro::Double(d.to_f64()),
         (Value::String(s), _) => Avro::String(s.clone()),
         (Value::Array(items), SqlType::Array(e)) => {
             Avro::Array(items.iter().map(|i| to_avro(i, e)).collect())
@@ -188,3 +195,34 @@ fn source_text(e: &streams_core::Error) -> String {
 
 /// Built on first use, so that a registry set after compiling still applies.
 pub(crate) type LazyAvro = Arc<OnceLock<Result<AvroRows, String>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decimal::Decimal;
+
+    #[test]
+    fn decimals_are_avros_decimal_logical_type_and_read_back_exactly() {
+        set_schema_registry("mock://streams-sql-avro-decimal");
+        let columns = vec![
+            ("PRICE".to_owned(), SqlType::Decimal(10, 2)),
+            ("N".to_owned(), SqlType::Int),
+        ];
+        assert_eq!(
+            avro_type(&columns[0].1),
+            json!(["null", {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}])
+        );
+        let rows = AvroRows::new(&columns, false).unwrap();
+        for price in ["19.99", "-0.01", "12345678.90", "0.00"] {
+            let d: Decimal = price.parse().unwrap();
+            let row = Row(vec![Value::Decimal(d), Value::Int(3)]);
+            let mut bytes = Vec::new();
+            rows.encode("prices", &columns, &row, &mut bytes).unwrap();
+            let back = rows.decode("prices", &columns, &bytes).unwrap();
+            match back.get(0) {
+                Value::Decimal(b) => assert_eq!(b.to_string(), price),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

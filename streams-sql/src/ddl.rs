@@ -106,6 +106,14 @@ pub(crate) fn define(
             "VALUE_FORMAT 'KAFKA' holds one value column; use JSON or DELIMITED",
         ));
     }
+    for (format, columns, what) in [
+        (key_format, &key_columns, "KEY_FORMAT"),
+        (value_format, &value_columns, "VALUE_FORMAT"),
+    ] {
+        if let Some(message) = crate::format::unsupported_type(format, columns, what) {
+            return Err(Error::compile(text, name.location, message));
+        }
+    }
     let timestamp = match properties.iter().find(|p| p.name.value == "TIMESTAMP") {
         Some(p) => {
             let col = p.value.to_uppercase();

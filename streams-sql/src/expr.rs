@@ -6,6 +6,7 @@ use sqlparser::ast::{
     UnaryOperator, Value as SqlValue,
 };
 
+use crate::decimal::Decimal;
 use crate::error::{Error, Location, Result};
 use crate::functions::{self, Scalar};
 use crate::types::SqlType;
@@ -197,7 +198,11 @@ pub(crate) fn cast_type(name: &str) -> Option<SqlType> {
         d if d.starts_with("DECIMAL(") => {
             let inner = d.trim_start_matches("DECIMAL(").trim_end_matches(')');
             let (p, s) = inner.split_once(',')?;
-            SqlType::Decimal(p.parse().ok()?, s.parse().ok()?)
+            let (p, s): (u8, u8) = (p.parse().ok()?, s.parse().ok()?);
+            if p == 0 || s > p || u32::from(p) > crate::decimal::MAX_DIGITS {
+                return None;
+            }
+            SqlType::Decimal(p, s)
         }
         _ => return None,
     })
@@ -566,7 +571,7 @@ impl Compiler<'_> {
         let (r, rt) = self.compile(right)?;
         let (lb, rb) = (Box::new(l), Box::new(r));
         let arith = |a| -> Result<(CExpr, SqlType)> {
-            match lt.widen(&rt) {
+            match arith_type(a, &lt, &rt) {
                 Some(t) => Ok((CExpr::Arith(a, lb.clone(), rb.clone(), t.clone()), t)),
                 None => Err(mismatch(
                     self.text,
@@ -629,6 +634,8 @@ fn literal(text: &str, e: &Expr, v: &SqlValue) -> Result<(CExpr, SqlType)> {
                 (CExpr::Lit(Value::Int(i)), SqlType::Int)
             } else if let Ok(i) = n.parse::<i64>() {
                 (CExpr::Lit(Value::BigInt(i)), SqlType::BigInt)
+            } else if let Some(d) = decimal_literal(n) {
+                d
             } else if let Ok(d) = n.parse::<f64>() {
                 (CExpr::Lit(Value::Double(d)), SqlType::Double)
             } else {
@@ -640,6 +647,25 @@ fn literal(text: &str, e: &Expr, v: &SqlValue) -> Result<(CExpr, SqlType)> {
         SqlValue::Null => (CExpr::Lit(Value::Null), SqlType::String),
         other => return Err(mismatch(text, e, format!("unsupported literal {other}"))),
     })
+}
+
+/// A number with a point and no exponent, as ksqlDB reads it: a `DECIMAL` of its digits
+/// (`12.50` is `DECIMAL(4, 2)`; one between -1 and 1 has one digit more than its scale, as
+/// ksqlDB's `DecimalUtil.fromValue` gives `0.05` `DECIMAL(3, 2)`). With an exponent it is a
+/// `DOUBLE`.
+fn decimal_literal(n: &str) -> Option<(CExpr, SqlType)> {
+    if !n.contains('.') || n.contains(['e', 'E']) {
+        return None;
+    }
+    let d: Decimal = n.parse().ok()?;
+    let scale = u32::from(d.scale());
+    let precision = if d.unscaled().unsigned_abs() < 10u128.pow(scale) {
+        scale + 1
+    } else {
+        d.precision()
+    };
+    let t = SqlType::Decimal(u8::try_from(precision).ok()?, d.scale());
+    Some((CExpr::Lit(Value::Decimal(d)), t))
 }
 
 fn truth(v: &Value) -> Option<bool> {
@@ -694,24 +720,67 @@ fn arith(op: Arith, a: &Value, b: &Value, t: &SqlType) -> Value {
                 Value::BigInt(r)
             }
         }
+        SqlType::Decimal(p, s) => {
+            let (Some(x), Some(y)) = (a.as_decimal(), b.as_decimal()) else {
+                return Value::Null;
+            };
+            // Exact at the result's scale, or null: ksqlDB computes with
+            // `RoundingMode.UNNECESSARY`, and logs the failure and emits null.
+            let r = match op {
+                Arith::Add => x.checked_add(y),
+                Arith::Sub => x.checked_sub(y),
+                Arith::Mul => x.checked_mul(y),
+                Arith::Div => x.checked_div(y, *s),
+                Arith::Mod => x.checked_rem(y),
+            };
+            r.and_then(|r| r.rescale(*s))
+                .filter(|r| r.fits(*p, *s))
+                .map_or(Value::Null, Value::Decimal)
+        }
         _ => {
             let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
                 return Value::Null;
             };
-            let r = match op {
+            Value::Double(match op {
                 Arith::Add => x + y,
                 Arith::Sub => x - y,
                 Arith::Mul => x * y,
                 Arith::Div => x / y,
                 Arith::Mod => x % y,
-            };
-            if matches!(t, SqlType::Decimal(..)) {
-                Value::Decimal(r)
-            } else {
-                Value::Double(r)
-            }
+            })
         }
     }
+}
+
+/// The type of `l op r`, as ksqlDB types it: `DOUBLE` when either side is, else `DECIMAL`
+/// when either side is (an `INT` taken as `DECIMAL(10, 0)`, a `BIGINT` as `DECIMAL(19, 0)`),
+/// with the precision and scale of ksqlDB's `SqlDecimal.add`, `multiply`, `divide` and
+/// `modulus`; else the wider integer type.
+fn arith_type(op: Arith, l: &SqlType, r: &SqlType) -> Option<SqlType> {
+    let wide = l.widen(r)?;
+    let as_decimal = |t: &SqlType| match t {
+        SqlType::Decimal(p, s) => Some((u32::from(*p), u32::from(*s))),
+        SqlType::Int => Some((10, 0)),
+        SqlType::BigInt => Some((19, 0)),
+        _ => None,
+    };
+    if !matches!(wide, SqlType::Decimal(..)) {
+        return Some(wide);
+    }
+    let ((p1, s1), (p2, s2)) = (as_decimal(l)?, as_decimal(r)?);
+    let (p, s) = match op {
+        Arith::Add | Arith::Sub => (s1.max(s2) + (p1 - s1).max(p2 - s2) + 1, s1.max(s2)),
+        Arith::Mul => (p1 + p2 + 1, s1 + s2),
+        Arith::Div => {
+            let s = 6.max(s1 + p2 + 1);
+            (p1 - s1 + s2 + s, s)
+        }
+        Arith::Mod => ((p1 - s1).min(p2 - s2) + s1.max(s2), s1.max(s2)),
+    };
+    Some(SqlType::Decimal(
+        u8::try_from(p).ok()?,
+        u8::try_from(s).ok()?,
+    ))
 }
 
 /// SQL `LIKE` with `%` and `_`.
@@ -730,24 +799,35 @@ pub(crate) fn cast(v: Value, t: &SqlType) -> Value {
         (Value::Null, _) => Value::Null,
         (Value::String(s), SqlType::String) => Value::String(s),
         (v, SqlType::String) => Value::String(v.to_string()),
+        (Value::String(s), SqlType::Decimal(p, sc)) => s
+            .trim()
+            .parse::<Decimal>()
+            .ok()
+            .and_then(|d| d.cast(*p, *sc))
+            .map_or(Value::Null, Value::Decimal),
         (Value::String(s), t) => {
             crate::json::from_json(&serde_json::Value::String(s), t).unwrap_or(Value::Null)
         }
         (v, SqlType::Int) => match v {
-            Value::Double(d) | Value::Decimal(d) => Value::Int(d as i32),
+            Value::Double(d) => Value::Int(d as i32),
+            Value::Decimal(d) => Value::Int(d.to_i64() as i32),
             Value::Boolean(_) => Value::Null,
             v => v.as_i64().map_or(Value::Null, |i| Value::Int(i as i32)),
         },
         (v, SqlType::BigInt) => match v {
-            Value::Double(d) | Value::Decimal(d) => Value::BigInt(d as i64),
+            Value::Double(d) => Value::BigInt(d as i64),
+            Value::Decimal(d) => Value::BigInt(d.to_i64()),
             v => v.as_i64().map_or(Value::Null, Value::BigInt),
         },
         (v, SqlType::Timestamp) => v.as_i64().map_or(Value::Null, Value::Timestamp),
         (v, SqlType::Double) => v.as_f64().map_or(Value::Null, Value::Double),
-        (v, SqlType::Decimal(_, s)) => v.as_f64().map_or(Value::Null, |d| {
-            let f = 10f64.powi(i32::from(*s));
-            Value::Decimal((d * f).round() / f)
-        }),
+        (Value::Double(d), SqlType::Decimal(p, s)) => {
+            Decimal::from_f64(d, *p, *s).map_or(Value::Null, Value::Decimal)
+        }
+        (v, SqlType::Decimal(p, s)) => v
+            .as_decimal()
+            .and_then(|d| d.cast(*p, *s))
+            .map_or(Value::Null, Value::Decimal),
         (Value::Boolean(b), SqlType::Boolean) => Value::Boolean(b),
         (v, _) => v,
     }

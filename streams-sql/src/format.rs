@@ -53,6 +53,21 @@ impl Format {
     }
 }
 
+/// Why `format` cannot hold `columns` (`what` names the setting), when it cannot: Kafka's
+/// serializers have no `DECIMAL`, so ksqlDB's KAFKA format refuses it.
+pub(crate) fn unsupported_type(
+    format: Format,
+    columns: &[(String, SqlType)],
+    what: &str,
+) -> Option<String> {
+    let (name, t) = columns
+        .iter()
+        .find(|(_, t)| format == Format::Kafka && matches!(t, SqlType::Decimal(..)))?;
+    Some(format!(
+        "{what} 'KAFKA' does not support type {t} (column {name}): use JSON or AVRO"
+    ))
+}
+
 /// Kafka's serializer bytes of one primitive value.
 fn kafka_bytes(v: &Value, out: &mut Vec<u8>) -> Result<bool, String> {
     match v {
@@ -60,7 +75,7 @@ fn kafka_bytes(v: &Value, out: &mut Vec<u8>) -> Result<bool, String> {
         Value::String(s) => out.extend_from_slice(s.as_bytes()),
         Value::Int(i) => out.extend_from_slice(&i.to_be_bytes()),
         Value::BigInt(i) | Value::Timestamp(i) => out.extend_from_slice(&i.to_be_bytes()),
-        Value::Double(d) | Value::Decimal(d) => out.extend_from_slice(&d.to_bits().to_be_bytes()),
+        Value::Double(d) => out.extend_from_slice(&d.to_bits().to_be_bytes()),
         Value::Boolean(b) => out.push(u8::from(*b)),
         other => return Err(format!("the KAFKA format has no encoding for {other}")),
     }

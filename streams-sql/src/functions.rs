@@ -224,11 +224,11 @@ pub(crate) fn call(f: Scalar, args: Vec<Value>) -> Value {
             } else {
                 d.ceil()
             }),
-            Value::Decimal(d) => Value::Decimal(if f == Scalar::Floor {
-                d.floor()
-            } else {
-                d.ceil()
-            }),
+            // At the argument's scale, as ksqlDB's FLOOR and CEIL keep its type.
+            Value::Decimal(d) => {
+                let r = d.floor_or_ceil(f == Scalar::Floor);
+                r.rescale(d.scale()).map_or(Value::Null, Value::Decimal)
+            }
             v => v.clone(),
         },
         Scalar::Round => {
@@ -241,7 +241,10 @@ pub(crate) fn call(f: Scalar, args: Vec<Value>) -> Value {
             match &args[0] {
                 Value::Double(d) if args.len() == 1 => Value::BigInt(round(*d) as i64),
                 Value::Double(d) => Value::Double(round(*d)),
-                Value::Decimal(d) => Value::Decimal(round(*d)),
+                Value::Decimal(d) => u8::try_from(places.max(0))
+                    .ok()
+                    .and_then(|p| d.round(p.min(d.scale())))
+                    .map_or(Value::Null, Value::Decimal),
                 v => v.clone(),
             }
         }

@@ -2,12 +2,22 @@
 
 use serde_json::{Map as JsonMap, Number, Value as Json};
 
+use crate::decimal::Decimal;
 use crate::types::SqlType;
 use crate::value::{Value, java_double};
 
-fn decimal_json(d: f64, scale: u8) -> Json {
-    let text = format!("{d:.*}", usize::from(scale));
-    serde_json::from_str(&text).unwrap_or(Json::Null)
+fn decimal_json(d: Decimal, scale: u8) -> Json {
+    d.round(scale)
+        .and_then(|d| serde_json::from_str(&d.to_string()).ok())
+        .unwrap_or(Json::Null)
+}
+
+/// `text` as a value of `DECIMAL(precision, scale)`, as ksqlDB's JSON deserializer reads
+/// one: refused when it has more digits after the point than `scale` or does not fit.
+fn read_decimal(text: &str, precision: u8, scale: u8) -> Option<Value> {
+    let d: Decimal = text.trim().parse().ok()?;
+    let d = d.rescale(scale)?;
+    d.fits(precision, scale).then_some(Value::Decimal(d))
 }
 
 /// `v` of type `ty` as JSON.
@@ -17,10 +27,9 @@ pub fn to_json(v: &Value, ty: &SqlType) -> Json {
         (Value::Boolean(b), _) => Json::Bool(*b),
         (Value::Int(i), _) => Json::from(*i),
         (Value::BigInt(i) | Value::Timestamp(i), _) => Json::from(*i),
-        (Value::Decimal(d) | Value::Double(d), SqlType::Decimal(_, s)) => decimal_json(*d, *s),
-        (Value::Double(d) | Value::Decimal(d), _) => {
-            Number::from_f64(*d).map_or(Json::Null, Json::Number)
-        }
+        (Value::Decimal(d), SqlType::Decimal(_, s)) => decimal_json(*d, *s),
+        (Value::Decimal(d), _) => decimal_json(*d, d.scale()),
+        (Value::Double(d), _) => Number::from_f64(*d).map_or(Json::Null, Json::Number),
         (Value::String(s), _) => Json::String(s.clone()),
         (Value::Array(items), t) => {
             let et = match t {
@@ -68,8 +77,10 @@ pub fn write_json(v: &Value, ty: &SqlType, out: &mut Vec<u8>) {
         (Value::Double(d), SqlType::Double) if d.is_finite() => {
             out.extend_from_slice(java_double(*d).as_bytes());
         }
-        (Value::Decimal(d) | Value::Double(d), SqlType::Decimal(_, scale)) if d.is_finite() => {
-            out.extend_from_slice(format!("{d:.*}", usize::from(*scale)).as_bytes());
+        // Every digit, the trailing zeros of the scale too, as Jackson writes a BigDecimal.
+        (Value::Decimal(d), SqlType::Decimal(_, scale)) => {
+            let d = d.round(*scale).unwrap_or(*d);
+            out.extend_from_slice(d.to_string().as_bytes());
         }
         (Value::Array(items), SqlType::Array(et)) => {
             out.push(b'[');
@@ -138,7 +149,9 @@ pub fn from_json(j: &Json, ty: &SqlType) -> Result<Value, String> {
             }
         }
         (SqlType::Double, Json::Number(n)) => Value::Double(n.as_f64().ok_or_else(mismatch)?),
-        (SqlType::Decimal(..), Json::Number(n)) => Value::Decimal(n.as_f64().ok_or_else(mismatch)?),
+        (SqlType::Decimal(p, s), Json::Number(n)) => {
+            read_decimal(&n.to_string(), *p, *s).ok_or_else(mismatch)?
+        }
         (SqlType::Int, Json::String(s)) => Value::Int(s.trim().parse().map_err(|_| mismatch())?),
         (SqlType::BigInt, Json::String(s)) => {
             Value::BigInt(s.trim().parse().map_err(|_| mismatch())?)
@@ -146,9 +159,19 @@ pub fn from_json(j: &Json, ty: &SqlType) -> Result<Value, String> {
         (SqlType::Double, Json::String(s)) => {
             Value::Double(s.trim().parse().map_err(|_| mismatch())?)
         }
-        (SqlType::Decimal(..), Json::String(s)) => {
-            Value::Decimal(s.trim().parse().map_err(|_| mismatch())?)
+        (SqlType::Decimal(p, sc), Json::String(s)) => {
+            read_decimal(s, *p, *sc).ok_or_else(mismatch)?
         }
+        // Avro's `decimal`, as apache-avro gives it in JSON: the unscaled integer's
+        // big-endian two's complement bytes.
+        (SqlType::Decimal(p, s), Json::Array(bytes)) => bytes
+            .iter()
+            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .and_then(|b| Decimal::from_be_bytes(&b, *s))
+            .filter(|d| d.fits(*p, *s))
+            .map(Value::Decimal)
+            .ok_or_else(mismatch)?,
         (SqlType::String, Json::String(s)) => Value::String(s.clone()),
         (SqlType::String, other) => Value::String(other.to_string()),
         (SqlType::Array(et), Json::Array(items)) => Value::Array(

@@ -21,6 +21,7 @@ pub mod catalog;
 mod cluster;
 mod compiler;
 mod ddl;
+pub mod decimal;
 mod engine;
 mod error;
 mod expr;

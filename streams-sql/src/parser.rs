@@ -11,6 +11,7 @@ use crate::ast::{
     ColumnDef, Emit, Join, JoinKind, Name, Property, Query, SelectItem, ShowKind, SourceKind,
     SourceRef, Statement, WindowKind, WindowSpec,
 };
+use crate::decimal::MAX_DIGITS;
 use crate::error::{Error, Location, Result};
 use crate::types::SqlType;
 
@@ -485,9 +486,13 @@ impl P<'_> {
                 let s = self.number()?;
                 self.expect(&Token::RParen)?;
                 match (u8::try_from(p), u8::try_from(s)) {
-                    (Ok(p), Ok(s)) if s <= p => SqlType::Decimal(p, s),
+                    (Ok(p), Ok(s)) if s <= p && p >= 1 && u32::from(p) <= MAX_DIGITS => {
+                        SqlType::Decimal(p, s)
+                    }
                     _ => {
-                        return self.err("DECIMAL(precision, scale) needs 0 <= scale <= precision");
+                        return self.err(format!(
+                            "DECIMAL(precision, scale) needs 1 <= precision <= {MAX_DIGITS} and 0 <= scale <= precision"
+                        ));
                     }
                 }
             }

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::decimal::Decimal;
+
 /// One SQL value. `Null` is SQL's null, of any type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -20,8 +22,8 @@ pub enum Value {
     BigInt(i64),
     /// `DOUBLE`.
     Double(f64),
-    /// `DECIMAL`, held as a double and rounded to its scale when written.
-    Decimal(f64),
+    /// `DECIMAL`, exact.
+    Decimal(Decimal),
     /// `STRING`.
     String(String),
     /// `TIMESTAMP`, epoch milliseconds.
@@ -45,8 +47,17 @@ impl Value {
         match self {
             Value::Int(i) => Some(f64::from(*i)),
             Value::BigInt(i) | Value::Timestamp(i) => Some(*i as f64),
-            Value::Double(d) | Value::Decimal(d) => Some(*d),
+            Value::Double(d) => Some(*d),
+            Value::Decimal(d) => Some(d.to_f64()),
             _ => None,
+        }
+    }
+
+    /// The value as an exact decimal, when it is one or an integer.
+    pub fn as_decimal(&self) -> Option<Decimal> {
+        match self {
+            Value::Decimal(d) => Some(*d),
+            v => v.as_i64().map(Decimal::from),
         }
     }
 
@@ -110,6 +121,10 @@ impl Ord for Value {
             (Value::Struct(a), Value::Struct(b)) => a.cmp(b),
             (a, b) if a.rank() == 2 && b.rank() == 2 => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
+                _ if !matches!(a, Value::Double(_)) && !matches!(b, Value::Double(_)) => {
+                    let (x, y) = (a.as_decimal(), b.as_decimal());
+                    x.cmp(&y)
+                }
                 _ => {
                     let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
                     x.total_cmp(&y)
@@ -128,7 +143,8 @@ impl fmt::Display for Value {
             Value::Boolean(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::BigInt(i) | Value::Timestamp(i) => write!(f, "{i}"),
-            Value::Double(d) | Value::Decimal(d) => write!(f, "{}", java_double(*d)),
+            Value::Double(d) => write!(f, "{}", java_double(*d)),
+            Value::Decimal(d) => write!(f, "{d}"),
             Value::String(s) => f.write_str(s),
             Value::Array(items) => {
                 f.write_str("[")?;

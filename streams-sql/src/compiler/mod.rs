@@ -1031,6 +1031,9 @@ fn check_format(
     cols: &[(String, SqlType)],
     what: &str,
 ) -> Result<()> {
+    if let Some(message) = crate::format::unsupported_type(f, cols, what) {
+        return Err(Error::compile(text, at, message));
+    }
     if f == Format::Kafka && cols.len() > 1 {
         return Err(Error::compile(
             text,

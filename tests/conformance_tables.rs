@@ -122,6 +122,19 @@ fn table_join_outer() -> Topology {
     build(|b| out_table(table(b, "input").outer_join(&table(b, "input2"), pair)))
 }
 
+/// A left join's result outer-joined again: the second join looks the first one's result
+/// up through its value getter.
+fn table_join_chain() -> Topology {
+    build(|b| {
+        let l = table(b, "input");
+        let r = table(b, "input2");
+        out_table(l.left_join(&r, |l, r| pair(Some(l), r)).outer_join(
+            &r.filter(|_k: &S, v: &S| v.as_deref().is_some_and(|v| v.chars().count() > 2)),
+            pair,
+        ))
+    })
+}
+
 /// The first character of `v` (Java's `v.substring(0, 1)`: the inputs are BMP only), `None`
 /// for an empty value.
 fn first_char(v: &str) -> S {
@@ -293,6 +306,14 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
             inputs: &["input", "input2"],
             outputs: ONE,
             build: table_join_outer,
+        },
+    );
+    m.insert(
+        "table_join_chain",
+        Case {
+            inputs: &["input", "input2"],
+            outputs: ONE,
+            build: table_join_chain,
         },
     );
 }

@@ -474,6 +474,18 @@ public class Ref {
                 l.outerJoin(r, Ref::pair).toStream().to("output");
             });
 
+        // table_join_chain: a join's result joined again, through its value getter (a lookup
+        // of the result reads both parents' stores and joins them):
+        //   l.leftJoin(r, pair).outerJoin(r.filter(v.length() > 2), pair).toStream().to("output")
+        add("table_join_chain", "KTable-KTable joins chained: the left join's result outer-joined again",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> l = b.table("input");
+                KTable<String, String> r = b.table("input2");
+                l.leftJoin(r, Ref::pair)
+                    .outerJoin(r.filter((k, v) -> v.length() > 2), Ref::pair)
+                    .toStream().to("output");
+            });
+
         // ---------------------------------------------------------------------- table aggregations
         // KTable.groupBy sends each update through a repartition topic as its old value (for the
         // subtractor) and its new value (for the adder): one record with both when the old and the

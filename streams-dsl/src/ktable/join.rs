@@ -1,10 +1,14 @@
 //! KTable-KTable `join`, `left_join` and `outer_join`.
 
+use std::any::Any;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_core::processor::{Processor, ProcessorContext};
+use streams_core::state::ValueAndTimestamp;
 use streams_core::{Error, Record, Result};
 
+use super::getter::ValueGetterSupplier;
 use super::{Change, GetterRef, KTable, ValueGetter};
 
 /// Which of Kafka Streams' join processors a side runs.
@@ -137,7 +141,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     /// Kafka Streams' rules: an update on either side emits the joined value when the other
     /// side has the key, and nothing when it has not; deleting a row that was joined emits a
     /// delete. The output timestamp is the later of the two sides'. Both tables must be
-    /// co-partitioned and materialized (or derived from materialized tables).
+    /// co-partitioned and materialized, or derived from materialized tables; a join's result
+    /// is, so it can be joined again (a lookup of it joins its parents' current values).
     ///
     /// # Examples
     ///
@@ -296,12 +301,81 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         })();
         st.record(r);
         drop(st);
-        KTable::new(
+        let mut joined = KTable::new(
             self.builder.clone(),
             merge,
             self.key_serde.clone(),
             None,
             None,
-        )
+        );
+        // The result can be looked up, and so joined again, as Kafka Streams'
+        // `KTableKTableJoinValueGetter` (and its left and outer kin) joins the parents'
+        // current values.
+        joined.getter = Some(Arc::new(JoinGetterSupplier {
+            this: this_getter,
+            other: other_getter,
+            joiner,
+        }));
+        joined
+    }
+}
+
+/// Looks a key up in both parents of a table-table join and joins what it finds, with the
+/// later of the two timestamps; the joiner's `None` (an inner join missing a side, a left
+/// join missing its left) means the key is not in the result.
+struct JoinGetterSupplier<K, V, VO, VR> {
+    this: GetterRef<K, V>,
+    other: GetterRef<K, VO>,
+    joiner: Joiner<V, VO, VR>,
+}
+
+struct JoinGetter<K, V, VO, VR> {
+    this: Box<dyn ValueGetter<K, V>>,
+    other: Box<dyn ValueGetter<K, VO>>,
+    joiner: Joiner<V, VO, VR>,
+}
+
+impl<K, V, VO, VR> ValueGetter<K, VR> for JoinGetter<K, V, VO, VR> {
+    fn get(&mut self, key: &K) -> Result<Option<ValueAndTimestamp<VR>>> {
+        let a = self.this.get(key)?;
+        let b = self.other.get(key)?;
+        let ts = a
+            .as_ref()
+            .map(|v| v.timestamp)
+            .max(b.as_ref().map(|v| v.timestamp));
+        let (Some(ts), Some(v)) = (
+            ts,
+            (self.joiner)(a.as_ref().map(|v| &v.value), b.as_ref().map(|v| &v.value)),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(ValueAndTimestamp::new(v, ts)))
+    }
+}
+
+impl<K, V, VO, VR> ValueGetterSupplier<K, VR> for JoinGetterSupplier<K, V, VO, VR>
+where
+    K: 'static,
+    V: 'static,
+    VO: 'static,
+    VR: 'static,
+{
+    fn stores(&self) -> Vec<String> {
+        let mut stores = self.this.stores();
+        stores.extend(self.other.stores());
+        stores.sort();
+        stores.dedup();
+        stores
+    }
+
+    fn getter(
+        &self,
+        lookup: &dyn Fn(&str) -> Result<Rc<dyn Any>>,
+    ) -> Result<Box<dyn ValueGetter<K, VR>>> {
+        Ok(Box::new(JoinGetter {
+            this: self.this.getter(lookup)?,
+            other: self.other.getter(lookup)?,
+            joiner: Arc::clone(&self.joiner),
+        }))
     }
 }

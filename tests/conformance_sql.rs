@@ -120,6 +120,20 @@ fn table_table_join() -> Topology {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Three tables joined on their keys in one query: the first join's result is joined
+/// again (`input2` declared twice, read once).
+fn table_nway_join() -> Topology {
+    streams_sql::topology(
+        "CREATE TABLE l (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='KAFKA');
+         CREATE TABLE r (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input2', VALUE_FORMAT='KAFKA');
+         CREATE TABLE r2 (k VARCHAR PRIMARY KEY, v VARCHAR) WITH (KAFKA_TOPIC='input2', VALUE_FORMAT='KAFKA');
+         CREATE TABLE out WITH (KAFKA_TOPIC='output') AS
+           SELECT l.k, l.v + '/' + IFNULL(r.v, 'null') + '/' + IFNULL(r2.v, 'null') AS j
+           FROM l LEFT JOIN r ON l.k = r.k JOIN r2 ON l.k = r2.k EMIT CHANGES;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Two joins in one query: `s` enriched by `r` on its key, then by `r2` (`input2` declared a
 /// second time) on an expression of the joined row, which re-keys (repartitions) the stream;
 /// the result is keyed by the last join's key.
@@ -158,6 +172,7 @@ pub(super) fn register(m: &mut BTreeMap<&'static str, Case>) {
         ("sql_stream_stream_join", STR, stream_stream_join),
         ("sql_table_table_join", STR, table_table_join),
         ("sql_nway_join", STR, nway_join),
+        ("sql_table_nway_join", STR, table_nway_join),
     ] {
         m.insert(
             name,

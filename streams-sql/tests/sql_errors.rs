@@ -231,8 +231,8 @@ CREATE TABLE tags (id VARCHAR PRIMARY KEY, tag VARCHAR) WITH (KAFKA_TOPIC='tags'
             "the joins before this one give a table",
         ),
         (
-            "CREATE TABLE e AS SELECT c.id, p.title FROM customers c JOIN products p ON c.id = p.id JOIN tags t ON p.id = t.id EMIT CHANGES",
-            "the result of a table-table join cannot be joined again",
+            "CREATE TABLE e AS SELECT c.id, p.title FROM customers c JOIN products p ON c.id = p.id JOIN tags t ON c.name = t.id EMIT CHANGES",
+            "a table-table join is on both PRIMARY KEYs",
         ),
         (
             "CREATE STREAM e AS SELECT o.orderId FROM orders o JOIN products p ON o.customerId = p.id JOIN titles t ON o.customerId = t.id EMIT CHANGES",

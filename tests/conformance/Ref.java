@@ -996,6 +996,21 @@ public class Ref {
                     .to("output");
             });
 
+        // Three tables on their keys: l LEFT JOIN r, then that result JOIN r2 (input2 declared
+        // again, read once), as ksqlDB's n-way table joins; the second join looks the first
+        // one's result up through its value getter.
+        add("sql_table_nway_join", "SQL: table LEFT JOIN table JOIN table, all on the keys",
+            List.of("input", "input2"), List.of(out("output", STRING, STRING)), b -> {
+                KTable<String, String> t1 = b.table("input");
+                KTable<String, String> t2 = b.table("input2");
+                t1.leftJoin(t2, (String l, String r) -> l + "/" + (r == null ? "null" : r))
+                    .join(t2, (String lr, String r2) -> lr + "/" + r2)
+                    .mapValues((k, v) -> v)
+                    .toStream()
+                    .mapValues(v -> v)
+                    .to("output");
+            });
+
         // An n-way join: the stream enriched by the table on its key, then re-keyed by an
         // expression of the joined row ('k0' + SUBSTRING(s.k, 3, 1)) and enriched by the same
         // table again (a second declaration of input2), so the second join repartitions.

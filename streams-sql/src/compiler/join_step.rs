@@ -237,9 +237,8 @@ fn is_col(e: &CExpr, i: usize) -> bool {
 /// and re-keys the stream by its side of `ON`; a stream-stream join needs `WITHIN` and
 /// re-keys both sides; a table-table join is on both keys (for a join result, on a column
 /// equal to its key); a table never has a stream on its right. The result's key is this
-/// join's key. Unlike ksqlDB, a table-table join's result is not joined again in the same
-/// query (see the error below): n-way joins here are a stream joined with streams and
-/// tables in turn.
+/// join's key. A table-table join's result joins further tables on its key, through its
+/// value getter, as ksqlDB's n-way table joins do.
 pub(super) fn join_step(
     text: &str,
     left: Left<'_>,
@@ -407,17 +406,6 @@ pub(super) fn join_step(
                     joined,
                 ),
             })
-        }
-        (Flow::Table(_), Flow::Table(_)) if left.from.is_none() => {
-            // The DSL joins a join's result again through its value getter, as Kafka
-            // Streams does; what this compiler lacks is the row layout of a table-table
-            // join's result (its key columns left null, read from the record key) on the
-            // left of another table join.
-            return Err(Error::compile(
-                text,
-                join.location,
-                "the result of a table-table join cannot be joined again in the same query: write it to a table first",
-            ));
         }
         (Flow::Table(lt_), Flow::Table(rt_)) => {
             if join.within.is_some() {

@@ -265,9 +265,12 @@ fn standby_takes_over(name: &str, replicas: usize, instances: usize) {
         apps.push(App::start(&case, &spec, &format!("app{i}")));
         apps[i].wait_running(&case, START_TIMEOUT);
     }
-    if replicas > 0 {
-        // Every task has its standbys, and they have caught up: one stateful task per
-        // input partition, each with min(replicas, instances - 1) standbys.
+    // Every task has its standbys, and they have caught up: one stateful task per input
+    // partition, each with min(replicas, instances - 1) standbys.
+    let wait_warm = |apps: &[App], when: &str| {
+        if replicas == 0 {
+            return;
+        }
         let wanted = replicas.min(instances - 1);
         let deadline = Instant::now() + recovery_timeout();
         let warm = |apps: &[App]| {
@@ -277,15 +280,17 @@ fn standby_takes_over(name: &str, replicas: usize, instances: usize) {
                 held.iter().filter(|h| h.contains(&task)).count() >= wanted
             })
         };
-        while !warm(&apps) {
+        while !warm(apps) {
             if Instant::now() >= deadline {
                 case.fail(format!(
-                    "the tasks did not get {wanted} standbys each that finished their restore"
+                    "the tasks did not get {wanted} standbys each that finished their restore \
+                     {when}"
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
+    };
+    wait_warm(&apps, "before the input");
     let mut d = Driver::new(&case, &spec, workload, n, (n / 10).max(200));
     {
         let mut all: Vec<&mut App> = apps.iter_mut().collect();
@@ -296,6 +301,10 @@ fn standby_takes_over(name: &str, replicas: usize, instances: usize) {
             |d| d.busy_past(n / 2),
         );
     }
+    // Standbys the last rebalance moved (a joining instance takes over as the failover
+    // successor and warms its copy up while the old one closes) may still be restoring
+    // after the first wait: the kill comes once they are warm where they now are.
+    wait_warm(&apps, "before the kill");
     let restored = |apps: &mut [App]| apps[1..].iter_mut().map(App::restored).sum::<u64>();
     let before = restored(&mut apps);
     apps[0].kill();

@@ -198,11 +198,7 @@ pub(crate) fn cast_type(name: &str) -> Option<SqlType> {
         d if d.starts_with("DECIMAL(") => {
             let inner = d.trim_start_matches("DECIMAL(").trim_end_matches(')');
             let (p, s) = inner.split_once(',')?;
-            let (p, s): (u8, u8) = (p.parse().ok()?, s.parse().ok()?);
-            if p == 0 || s > p || u32::from(p) > crate::decimal::MAX_DIGITS {
-                return None;
-            }
-            SqlType::Decimal(p, s)
+            SqlType::decimal(p.parse().ok()?, s.parse().ok()?)?
         }
         _ => return None,
     })

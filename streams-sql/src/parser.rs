@@ -485,11 +485,9 @@ impl P<'_> {
                 self.expect(&Token::Comma)?;
                 let s = self.number()?;
                 self.expect(&Token::RParen)?;
-                match (u8::try_from(p), u8::try_from(s)) {
-                    (Ok(p), Ok(s)) if s <= p && p >= 1 && u32::from(p) <= MAX_DIGITS => {
-                        SqlType::Decimal(p, s)
-                    }
-                    _ => {
+                match SqlType::decimal(p, s) {
+                    Some(t) => t,
+                    None => {
                         return self.err(format!(
                             "DECIMAL(precision, scale) needs 1 <= precision <= {MAX_DIGITS} and 0 <= scale <= precision"
                         ));

@@ -29,6 +29,15 @@ pub enum SqlType {
 }
 
 impl SqlType {
+    /// `DECIMAL(precision, scale)` when it is one: `1 <= precision <=`
+    /// [`MAX_DIGITS`](crate::decimal::MAX_DIGITS) (the digits a value holds) and
+    /// `0 <= scale <= precision`, as ksqlDB's `DecimalUtil.validateParameters` asks.
+    pub fn decimal(precision: i64, scale: i64) -> Option<SqlType> {
+        let (p, s) = (u8::try_from(precision).ok()?, u8::try_from(scale).ok()?);
+        (p >= 1 && s <= p && u32::from(p) <= crate::decimal::MAX_DIGITS)
+            .then_some(SqlType::Decimal(p, s))
+    }
+
     /// Whether arithmetic applies.
     pub fn is_numeric(&self) -> bool {
         matches!(

@@ -650,7 +650,6 @@ fn select_stream(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn aggregate_stream(
     text: &str,
     query: &Query,

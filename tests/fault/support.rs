@@ -796,6 +796,24 @@ impl App {
         warm
     }
 
+    /// What each standby's first restore applied: `(task, records)` for every "standby
+    /// restored" line of the logs.
+    pub(crate) fn standby_restores(&self) -> Vec<(String, u64)> {
+        std::fs::read_to_string(&self.stderr)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("standby restored; following its changelogs"))
+            .filter_map(|l| {
+                let field = |name: &str| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(name))
+                        .map(str::to_owned)
+                };
+                Some((field("task=")?, field("restored=")?.parse().ok()?))
+            })
+            .collect()
+    }
+
     /// When the first line of the current run satisfying `pred` arrived.
     pub(crate) fn first_line_at(&self, pred: impl Fn(&str) -> bool) -> Option<Instant> {
         let g = self.lines.lock();

@@ -1,7 +1,7 @@
 //! A [`ChangelogReader`] over an rdkafka consumer with manual assignment: the restore
 //! consumer of a stream thread.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -27,10 +27,16 @@ type Tp = (String, i32);
 /// Positions come from the consumer, so they move past transaction markers: under
 /// exactly-once the last offset of a changelog is often a commit marker, and the restore
 /// must still reach the end offset.
+///
+/// Partitions are added to and removed from the consumer's assignment one by one
+/// (`incremental_assign`), so that positioning one never restarts the fetches of the
+/// others: a whole new assignment would stop every partition and clear the consumer's
+/// positions, and a partition whose position was cleared before its next record arrived
+/// would start over from where it was first positioned.
 pub(crate) struct KafkaChangelogReader {
     consumer: BaseConsumer<LogContext>,
-    /// The partitions being read, with the offset each was last positioned at.
-    assigned: BTreeMap<Tp, Offset>,
+    /// The partitions being read.
+    assigned: BTreeSet<Tp>,
     /// The offset after the last record handed out, per partition.
     next: HashMap<Tp, i64>,
     /// Records read for another partition than the one asked for, kept for its next read.
@@ -65,7 +71,7 @@ impl KafkaChangelogReader {
             .map_err(|e| kafka_error("creating the restore consumer", e))?;
         Ok(KafkaChangelogReader {
             consumer,
-            assigned: BTreeMap::new(),
+            assigned: BTreeSet::new(),
             next: HashMap::new(),
             stash: HashMap::new(),
         })
@@ -98,33 +104,23 @@ impl KafkaChangelogReader {
         }
     }
 
-    fn reassign(&self, overrides: &BTreeMap<Tp, Offset>) -> Result<()> {
-        let current: HashMap<Tp, i64> = self
-            .consumer
-            .position()
-            .map(|tpl| {
-                tpl.elements()
-                    .iter()
-                    .filter_map(|e| {
-                        Some(((e.topic().to_owned(), e.partition()), e.offset().to_raw()?))
-                    })
-                    .filter(|(_, o)| *o >= 0)
-                    .collect()
-            })
-            .unwrap_or_default();
+    /// Adds `key` to the consumer's assignment at `at`.
+    fn assign_one(&self, key: &Tp, at: Offset) -> Result<()> {
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), offset) in &self.assigned {
-            let key = (topic.clone(), *partition);
-            let at = match overrides.get(&key) {
-                Some(o) => *o,
-                None => current.get(&key).map_or(*offset, |o| Offset::Offset(*o)),
-            };
-            tpl.add_partition_offset(topic, *partition, at)
-                .map_err(|e| kafka_error("building the restore assignment", e))?;
-        }
+        tpl.add_partition_offset(&key.0, key.1, at)
+            .map_err(|e| kafka_error("building the restore assignment", e))?;
         self.consumer
-            .assign(&tpl)
-            .map_err(|e| kafka_error("assigning changelog partitions", e))
+            .incremental_assign(&tpl)
+            .map_err(|e| kafka_error("assigning a changelog partition", e))
+    }
+
+    /// Removes `key` from the consumer's assignment.
+    fn unassign_one(&self, key: &Tp) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&key.0, key.1);
+        self.consumer
+            .incremental_unassign(&tpl)
+            .map_err(|e| kafka_error("unassigning a changelog partition", e))
     }
 
     /// Hands out up to `max_records` records stashed for `key` by an earlier read, if it
@@ -162,7 +158,9 @@ impl ChangelogReader for KafkaChangelogReader {
     fn seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
         let key = (topic.to_owned(), partition);
         let at = offset.map_or(Offset::Beginning, Offset::Offset);
-        self.assigned.insert(key.clone(), at);
+        if self.assigned.remove(&key) {
+            self.unassign_one(&key)?;
+        }
         self.stash.remove(&key);
         match offset {
             Some(o) => {
@@ -172,7 +170,9 @@ impl ChangelogReader for KafkaChangelogReader {
                 self.next.remove(&key);
             }
         }
-        self.reassign(&BTreeMap::from([(key, at)]))
+        self.assign_one(&key, at)?;
+        self.assigned.insert(key);
+        Ok(())
     }
 
     fn position(&mut self, topic: &str, partition: i32) -> Result<i64> {
@@ -232,10 +232,11 @@ impl ChangelogReader for KafkaChangelogReader {
 
     fn unassign(&mut self, topic: &str, partition: i32) {
         let key = (topic.to_owned(), partition);
-        self.assigned.remove(&key);
         self.next.remove(&key);
         self.stash.remove(&key);
-        if let Err(e) = self.reassign(&BTreeMap::new()) {
+        if self.assigned.remove(&key)
+            && let Err(e) = self.unassign_one(&key)
+        {
             tracing::warn!(topic, partition, error = %e, "could not unassign a changelog partition");
         }
     }

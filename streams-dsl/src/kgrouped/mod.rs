@@ -16,6 +16,7 @@
 mod aggregate;
 mod cogroup;
 mod cogroup_windowed;
+mod flushed;
 mod fold;
 mod folding;
 mod session;

@@ -15,6 +15,7 @@ use streams_core::window::{Window, Windowed};
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedWindowEntry, TimestampedWindowStore, WindowReads};
 
+use super::flushed::forward_flushed;
 use super::shape::{AnyShape, FoldParts, Shape, WindowKind, WindowShape};
 use super::{Fold, is_null, window_store};
 use crate::ktable::Change;
@@ -56,17 +57,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
     ) -> Result<()> {
-        for e in self.flushed.drain(..) {
-            let timestamp = e.new_value.as_ref().map_or(e.timestamp, |v| v.timestamp);
-            let old = if self.send_old {
-                e.old_value.map(|v| v.value)
-            } else {
-                None
-            };
-            let change = Change::new(e.new_value.map(|v| v.value), old);
-            ctx.forward(Record::new(e.key, change, timestamp))?;
-        }
-        Ok(())
+        forward_flushed(&mut self.flushed, self.send_old, ctx)
     }
 
     /// Emit-on-close: forwards the windows that closed since the last emission, at most

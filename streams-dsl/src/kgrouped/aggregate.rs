@@ -12,6 +12,7 @@ use streams_core::topology::Topology;
 use streams_core::{Error, Record, Result, SerdeRef};
 use streams_state::{FlushedEntry, TimestampedKeyValueStore};
 
+use super::flushed::forward_flushed;
 use super::fold::no_merger;
 use super::folding::FoldingStream;
 use super::shape::{AnyShape, FoldParts, KeyValueShape, Shape};
@@ -47,17 +48,7 @@ where
     /// Forwards what the cache released, as Kafka Streams' `TimestampedCacheFlushListener`:
     /// the timestamp is the new value's, or the entry's for a delete.
     fn forward_flushed(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        for e in self.flushed.drain(..) {
-            let timestamp = e.new_value.as_ref().map_or(e.timestamp, |v| v.timestamp);
-            let old = if self.send_old {
-                e.old_value.map(|v| v.value)
-            } else {
-                None
-            };
-            let change = Change::new(e.new_value.map(|v| v.value), old);
-            ctx.forward(Record::new(e.key, change, timestamp))?;
-        }
-        Ok(())
+        forward_flushed(&mut self.flushed, self.send_old, ctx)
     }
 }
 

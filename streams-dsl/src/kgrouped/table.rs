@@ -14,6 +14,7 @@ use streams_core::topology::{InternalTopic, InternalTopicKind};
 use streams_core::{Consumed, Error, Produced, Record, Result, SerdeRef};
 use streams_state::{FlushedEntry, TimestampedKeyValueStore};
 
+use super::flushed::forward_flushed;
 use super::fold::no_merger;
 use super::{AggregateFold, CountFold, Fold, ReduceFold, first_some, is_null, key_value_store};
 use crate::builder::Shared;
@@ -99,17 +100,7 @@ where
 
     /// Forwards what the cache released, as Kafka Streams' `TimestampedCacheFlushListener`.
     fn forward_flushed(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        for e in self.flushed.drain(..) {
-            let timestamp = e.new_value.as_ref().map_or(e.timestamp, |v| v.timestamp);
-            let old = if self.send_old {
-                e.old_value.map(|v| v.value)
-            } else {
-                None
-            };
-            let change = Change::new(e.new_value.map(|v| v.value), old);
-            ctx.forward(Record::new(e.key, change, timestamp))?;
-        }
-        Ok(())
+        forward_flushed(&mut self.flushed, self.send_old, ctx)
     }
 }
 

@@ -317,8 +317,8 @@ fn standby_takes_over(name: &str, replicas: usize, instances: usize) {
         app.close_cleanly(&case);
     }
     // A standby applies each changelog record once, even while others restore through the
-    // same consumer: its first restore reads no more than its task's changelogs hold (a
-    // third of the store, give or take the key spread, plus what the run wrote).
+    // same consumer: catching up reads no more than its task's changelogs hold (a third of
+    // the store, give or take the key spread, plus what the run wrote).
     let task_bound = store.records() * 6 / 5 / PARTITIONS as u64 + 2 * n as u64;
     let largest = apps
         .iter()
@@ -340,7 +340,7 @@ fn standby_takes_over(name: &str, replicas: usize, instances: usize) {
     case.summary(&fields);
     if let Some((task, records)) = largest.filter(|(_, r)| *r > task_bound) {
         case.fail(format!(
-            "a standby of task {task} applied {records} records in its first restore, more \
+            "a standby of task {task} applied {records} records catching up, more \
              than the {task_bound} its changelogs can hold: it read records again"
         ));
     }

@@ -796,8 +796,8 @@ impl App {
         warm
     }
 
-    /// What each standby's first restore applied: `(task, records)` for every "standby
-    /// restored" line of the logs.
+    /// What each standby applied from its opening until it caught up: `(task, records)` for
+    /// every "standby restored" line of the logs.
     pub(crate) fn standby_restores(&self) -> Vec<(String, u64)> {
         std::fs::read_to_string(&self.stderr)
             .unwrap_or_default()

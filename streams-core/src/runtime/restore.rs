@@ -1,5 +1,5 @@
 //! A [`ChangelogReader`] over an rdkafka consumer with manual assignment: the restore
-//! consumer of a stream thread.
+//! consumer of a stream thread, and of the standby thread.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;

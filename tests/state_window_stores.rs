@@ -250,6 +250,47 @@ fn rocksdb_segments_are_dropped_whole() -> TestResult {
     Ok(())
 }
 
+/// An expired segment's database closes without writing out its memtables (it is deleted
+/// next), while the store's own close writes out its live segments.
+#[test]
+fn rocksdb_expired_segments_close_unflushed_and_live_ones_flushed() -> TestResult {
+    let fixture = Fixture::new();
+    let dir = fixture.ctx.state_dir().join("exp");
+    let open = || {
+        streams_state::RocksDbWindowStore::open(
+            "exp",
+            &dir,
+            120_000,
+            1_000,
+            false,
+            streams_state::RocksDbResources::shared(),
+            None,
+        )
+    };
+    let tables = |segment: &str| -> std::io::Result<usize> {
+        Ok(std::fs::read_dir(dir.join(segment))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "sst"))
+            .count())
+    };
+    let mut s = open()?;
+    s.put(b"k", Some(b"a"), 0)?;
+    s.put(b"k", Some(b"b"), 250_000)?;
+    assert_eq!(s.segment_ids(), vec![4], "segment 0 expired");
+    s.close()?;
+    // Closing waits for the expired segment's database; its directory stays until a flush.
+    check_eq(tables("exp.0")?, 0, "tables of the expired segment")?;
+    let live = tables("exp.240000")?;
+    check(live > 0, format!("the live segment has {live} tables"))?;
+    let reopened = open()?;
+    check_eq(
+        reopened.fetch_at(b"k", 250_000)?,
+        Some(b("b")),
+        "the live segment's record after reopening",
+    )?;
+    Ok(())
+}
+
 /// The read cut of each `WindowReads`, as Kafka Streams' stores cut: key-ordered stores at
 /// `observed - retention + 1`, time-ordered window stores at `observed - retention`, and
 /// the time-ordered session store's `fetch_all` only by segment.

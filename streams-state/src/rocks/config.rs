@@ -181,7 +181,21 @@ pub(crate) fn open_db(
         path: path.to_owned(),
         source,
     })?;
-    let mut options = Options::default();
+    let mut options = if keys == KeyLayout::WindowKeys {
+        // A window segment's database is closed when the segment expires, and then
+        // deleted: RocksDB's flush at close (the default without a write-ahead log) would
+        // compress and write out its memtables only to delete them. The store's own close
+        // flushes its live segments instead.
+        Options::default()
+            .get_options_from_string("avoid_flush_during_shutdown=true")
+            .map_err(|source| StateError::RocksDb {
+                store: store.to_owned(),
+                op: "set the segment options",
+                source,
+            })?
+    } else {
+        Options::default()
+    };
     options.create_if_missing(true);
     options.set_write_buffer_size(16 * 1024 * 1024);
     options.set_max_write_buffer_number(3);

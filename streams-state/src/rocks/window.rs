@@ -603,10 +603,20 @@ impl StateStore for RocksDbWindowStore {
             self.discard_ahead();
             self.wait_for_closes();
             let segments = std::mem::take(&mut self.segments);
+            // Segments do not flush when their database closes (see `open_db`).
+            let mut first = None;
+            for segment in segments.values() {
+                if let Err(e) = position::flush(&segment.db, &self.name) {
+                    first.get_or_insert(e);
+                }
+            }
             if let Some(setter) = &self.setter {
                 for _ in &segments {
                     setter.close(&self.name);
                 }
+            }
+            if let Some(e) = first {
+                return Err(e.into());
             }
         }
         Ok(())

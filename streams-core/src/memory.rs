@@ -50,7 +50,8 @@ pub struct StoreMemory {
 /// consumer's queue may be overshot by one response, up to `max.partition.fetch.bytes`
 /// per partition), RocksDB's per-database structures, and the allocator's slack. The
 /// broker benchmark's `memory` contestants measure it (`tests/benches/broker/memory.rs`,
-/// figures in the README): 44–65 MiB with a million keys in 4 or 16 windowed stores.
+/// figures in the README): 29 MiB with a million keys in 4 or 16 windowed stores in the
+/// last run, up to 43 MiB in earlier ones.
 ///
 /// When the budget is set, the settings it decides may not be set as well (the config is
 /// refused, naming both), so that there is one answer to "how much may this instance use".

@@ -814,6 +814,29 @@ impl App {
             .collect()
     }
 
+    /// What the instance restored for the active tasks it was given, summed over its "task
+    /// restored" lines up to the first time its thread lost its tasks, and whether it did. A
+    /// thread whose producer a stalled broker fenced loses its tasks, and under exactly-once
+    /// wipes and restores their stores in full: a recovery that says nothing of what came
+    /// before it.
+    pub(crate) fn task_restores_before_loss(&self) -> (u64, bool) {
+        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let mut restored = 0;
+        for line in log.lines() {
+            if line.contains("stream thread lost its tasks") {
+                return (restored, true);
+            }
+            if line.contains("task restored; processing") {
+                restored += line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("restored="))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        (restored, false)
+    }
+
     /// When the first line of the current run satisfying `pred` arrived.
     pub(crate) fn first_line_at(&self, pred: impl Fn(&str) -> bool) -> Option<Instant> {
         let g = self.lines.lock();

@@ -164,7 +164,9 @@ pub trait RocksDbConfigSetter: Send + Sync {
 /// - LZ4 compression; at most 2 background jobs per store;
 /// - then whatever `setter` changes;
 /// - for [`KeyLayout::WindowKeys`], whatever the setter did: the record key as prefix
-///   extractor, so that the bloom filters of the tables and memtables hold key prefixes.
+///   extractor, so that the bloom filters of the tables and memtables hold key prefixes;
+///   and no flush when the database closes: the window store flushes its live segments
+///   itself when it closes, and an expired segment, deleted next, needs none.
 ///
 /// Writes are made with the write-ahead log disabled by the stores: the changelog topic is
 /// the log, as in Kafka Streams.

@@ -203,19 +203,28 @@ fn retention_expires_old_windows() -> TestResult {
     })
 }
 
-#[test]
-fn rocksdb_segments_are_dropped_whole() -> TestResult {
-    let fixture = Fixture::new();
-    let dir = fixture.ctx.state_dir().join("seg");
-    let mut s = streams_state::RocksDbWindowStore::open(
-        "seg",
-        &dir,
+/// A RocksDB window store `name` in `dir`: 2 minutes' retention (1-minute segments),
+/// 1-second windows, no duplicates, the shared RocksDB resources.
+fn open_segmented(
+    name: &str,
+    dir: &std::path::Path,
+) -> streams_core::Result<streams_state::RocksDbWindowStore> {
+    streams_state::RocksDbWindowStore::open(
+        name,
+        dir,
         120_000,
         1_000,
         false,
         streams_state::RocksDbResources::shared(),
         None,
-    )?;
+    )
+}
+
+#[test]
+fn rocksdb_segments_are_dropped_whole() -> TestResult {
+    let fixture = Fixture::new();
+    let dir = fixture.ctx.state_dir().join("seg");
+    let mut s = open_segmented("seg", &dir)?;
     assert_eq!(s.segment_interval(), 60_000, "max(retention / 2, 60 s)");
     s.put(b"k", Some(b"a"), 0)?;
     s.put(b"k", Some(b"b"), 61_000)?;
@@ -236,15 +245,7 @@ fn rocksdb_segments_are_dropped_whole() -> TestResult {
     s.close()?;
 
     // Reopening finds the surviving segments.
-    let reopened = streams_state::RocksDbWindowStore::open(
-        "seg",
-        &dir,
-        120_000,
-        1_000,
-        false,
-        streams_state::RocksDbResources::shared(),
-        None,
-    )?;
+    let reopened = open_segmented("seg", &dir)?;
     assert_eq!(reopened.segment_ids(), vec![2, 4]);
     assert_eq!(reopened.fetch_at(b"k", 250_000)?, Some(b("d")));
     Ok(())
@@ -256,24 +257,13 @@ fn rocksdb_segments_are_dropped_whole() -> TestResult {
 fn rocksdb_expired_segments_close_unflushed_and_live_ones_flushed() -> TestResult {
     let fixture = Fixture::new();
     let dir = fixture.ctx.state_dir().join("exp");
-    let open = || {
-        streams_state::RocksDbWindowStore::open(
-            "exp",
-            &dir,
-            120_000,
-            1_000,
-            false,
-            streams_state::RocksDbResources::shared(),
-            None,
-        )
-    };
     let tables = |segment: &str| -> std::io::Result<usize> {
         Ok(std::fs::read_dir(dir.join(segment))?
             .filter_map(|e| e.ok())
             .filter(|e| e.path().extension().is_some_and(|x| x == "sst"))
             .count())
     };
-    let mut s = open()?;
+    let mut s = open_segmented("exp", &dir)?;
     s.put(b"k", Some(b"a"), 0)?;
     s.put(b"k", Some(b"b"), 250_000)?;
     assert_eq!(s.segment_ids(), vec![4], "segment 0 expired");
@@ -282,7 +272,7 @@ fn rocksdb_expired_segments_close_unflushed_and_live_ones_flushed() -> TestResul
     check_eq(tables("exp.0")?, 0, "tables of the expired segment")?;
     let live = tables("exp.240000")?;
     check(live > 0, format!("the live segment has {live} tables"))?;
-    let reopened = open()?;
+    let reopened = open_segmented("exp", &dir)?;
     check_eq(
         reopened.fetch_at(b"k", 250_000)?,
         Some(b("b")),

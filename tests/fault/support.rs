@@ -762,10 +762,14 @@ impl App {
         self.lines.lock().lines.len()
     }
 
+    /// The instance's stderr log so far (empty if it cannot be read).
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
     /// How many lines of its stderr log (every run) contain `text`.
     pub(crate) fn log_lines_with(&self, text: &str) -> usize {
-        std::fs::read_to_string(&self.stderr)
-            .unwrap_or_default()
+        self.stderr_text()
             .lines()
             .filter(|l| l.contains(text))
             .count()
@@ -776,21 +780,13 @@ impl App {
     /// "standby restored" (not "opened", still restoring, nor "closed").
     pub(crate) fn warm_standbys(&self) -> std::collections::BTreeSet<String> {
         let mut warm = std::collections::BTreeSet::new();
-        for line in std::fs::read_to_string(&self.stderr)
-            .unwrap_or_default()
-            .lines()
-        {
-            let task = |l: &str| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix("task="))
-                    .map(str::to_owned)
-            };
+        for line in self.stderr_text().lines() {
             if line.contains("standby restored; following its changelogs") {
-                warm.extend(task(line));
+                warm.extend(log_field(line, "task=").map(str::to_owned));
             } else if (line.contains("standby opened") || line.contains("standby closed"))
-                && let Some(t) = task(line)
+                && let Some(t) = log_field(line, "task=")
             {
-                warm.remove(&t);
+                warm.remove(t);
             }
         }
         warm
@@ -799,17 +795,14 @@ impl App {
     /// What each standby applied from its opening until it caught up: `(task, records)` for
     /// every "standby restored" line of the logs.
     pub(crate) fn standby_restores(&self) -> Vec<(String, u64)> {
-        std::fs::read_to_string(&self.stderr)
-            .unwrap_or_default()
+        self.stderr_text()
             .lines()
             .filter(|l| l.contains("standby restored; following its changelogs"))
             .filter_map(|l| {
-                let field = |name: &str| {
-                    l.split_whitespace()
-                        .find_map(|w| w.strip_prefix(name))
-                        .map(str::to_owned)
-                };
-                Some((field("task=")?, field("restored=")?.parse().ok()?))
+                Some((
+                    log_field(l, "task=")?.to_owned(),
+                    log_field(l, "restored=")?.parse().ok()?,
+                ))
             })
             .collect()
     }
@@ -820,16 +813,13 @@ impl App {
     /// wipes and restores their stores in full: a recovery that says nothing of what came
     /// before it.
     pub(crate) fn task_restores_before_loss(&self) -> (u64, bool) {
-        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
         let mut restored = 0;
-        for line in log.lines() {
+        for line in self.stderr_text().lines() {
             if line.contains("stream thread lost its tasks") {
                 return (restored, true);
             }
             if line.contains("task restored; processing") {
-                restored += line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("restored="))
+                restored += log_field(line, "restored=")
                     .and_then(|n| n.parse::<u64>().ok())
                     .unwrap_or(0);
             }
@@ -1844,4 +1834,10 @@ pub(crate) fn coverage(
     }
     c.keys_short = short_keys.len();
     c
+}
+
+/// The value of the `name` field (`name` ends in `=`) of a log line, as tracing writes
+/// fields: space-separated `key=value` words.
+fn log_field<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+    line.split_whitespace().find_map(|w| w.strip_prefix(name))
 }
